@@ -1,0 +1,226 @@
+package status
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+func testSpecs() []ServiceSpec {
+	return []ServiceSpec{
+		{ID: "web", Label: "Web", Nodes: []NodeSpec{
+			{ID: "api", Mode: ModePoll, Replicas: []string{"http://a", "http://b"}},
+			{ID: "cdn", Mode: ModePoll, Replicas: []string{"http://c"}},
+		}},
+		{ID: "db", Label: "DB", Nodes: []NodeSpec{
+			{ID: "main", Mode: ModePoll, Replicas: []string{"tcp://d:5432"}},
+			{ID: "hosts", Mode: ModePush},
+		}},
+	}
+}
+
+func TestAggregation(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	type set struct {
+		ref Ref
+		st  Status
+	}
+	cases := []struct {
+		name             string
+		sets             []set
+		api, web, db, pg Status
+	}{
+		{"all healthy", nil, Healthy, Healthy, Healthy, Healthy},
+		{"one sick replica makes node, service and page sick",
+			[]set{{Ref{0, 0, 1}, Sick}}, Sick, Sick, Healthy, Sick},
+		{"node is the worst replica",
+			[]set{{Ref{0, 0, 0}, Sick}, {Ref{0, 0, 1}, Dead}}, Dead, Dead, Healthy, Dead},
+		{"service is the worst node",
+			[]set{{Ref{0, 1, 0}, Sick}}, Healthy, Sick, Healthy, Sick},
+		{"page is the worst service",
+			[]set{{Ref{0, 1, 0}, Sick}, {Ref{1, 0, 0}, Dead}}, Healthy, Sick, Dead, Dead},
+		{"recovery brings the page back",
+			[]set{{Ref{1, 0, 0}, Dead}, {Ref{1, 0, 0}, Healthy}}, Healthy, Healthy, Healthy, Healthy},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRegistry(testSpecs(), t0)
+			for i, s := range tc.sets {
+				r.Set(s.ref, Result{Status: s.st, At: t0.Add(time.Duration(i+1) * time.Second)})
+			}
+			snap := r.Snapshot()
+			if got := snap.Services[0].Nodes[0].Status; got != tc.api {
+				t.Errorf("node web/api = %v, want %v", got, tc.api)
+			}
+			if got := snap.Services[0].Status; got != tc.web {
+				t.Errorf("service web = %v, want %v", got, tc.web)
+			}
+			if got := snap.Services[1].Status; got != tc.db {
+				t.Errorf("service db = %v, want %v", got, tc.db)
+			}
+			if snap.Status != tc.pg {
+				t.Errorf("page = %v, want %v", snap.Status, tc.pg)
+			}
+		})
+	}
+}
+
+func TestSnapshotsAreImmutable(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := NewRegistry(testSpecs(), t0)
+	before := r.Snapshot()
+	changed := r.Set(Ref{0, 0, 0}, Result{Status: Dead, Latency: time.Second, Err: "refused", At: t0.Add(time.Second)})
+	after := r.Snapshot()
+	if !changed {
+		t.Fatal("Set reported no change for healthy → dead")
+	}
+	if before.Status != Healthy || before.Services[0].Nodes[0].Replicas[0].Status != Healthy {
+		t.Fatal("an earlier snapshot changed under its reader")
+	}
+	if after.Status != Dead || after.Services[0].Nodes[0].Replicas[0].Error != "refused" {
+		t.Fatalf("new snapshot = %v / %+v", after.Status, after.Services[0].Nodes[0].Replicas[0])
+	}
+	if before.Services[1] != after.Services[1] {
+		t.Error("an untouched service was copied instead of shared")
+	}
+	if after.Version != before.Version+1 || after.StatusVersion != before.StatusVersion+1 {
+		t.Errorf("versions %d/%d → %d/%d", before.Version, before.StatusVersion, after.Version, after.StatusVersion)
+	}
+	if !after.Changed.Equal(t0.Add(time.Second)) {
+		t.Errorf("Changed = %v, want the time of the result", after.Changed)
+	}
+}
+
+func TestLatencyOnlyKeepsStatusVersion(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := NewRegistry(testSpecs(), t0)
+	r.Set(Ref{0, 0, 0}, Result{Status: Healthy, Latency: time.Millisecond, At: t0})
+	sv := r.Snapshot().StatusVersion
+	if r.Set(Ref{0, 0, 0}, Result{Status: Healthy, Latency: 2 * time.Millisecond, At: t0}) {
+		t.Error("a latency change was reported as a status change")
+	}
+	s := r.Snapshot()
+	if s.StatusVersion != sv {
+		t.Errorf("StatusVersion moved on a latency-only change: %d → %d", sv, s.StatusVersion)
+	}
+	if s.Services[0].Nodes[0].Replicas[0].Latency != 2*time.Millisecond {
+		t.Error("latency not recorded")
+	}
+}
+
+func TestUpsertAndRemove(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := NewRegistry(testSpecs(), t0)
+	si, ni, ok := r.Snapshot().FindNode("db", "hosts")
+	if !ok {
+		t.Fatal("FindNode did not find db/hosts")
+	}
+	if _, _, ok := r.Snapshot().FindNode("db", "nope"); ok {
+		t.Fatal("FindNode found a node that does not exist")
+	}
+	r.Upsert(si, ni, "host-1", Result{Status: Healthy, At: t0, Load: &Load{CPU: 0.1, RAM: 0.2}})
+	r.Upsert(si, ni, "host-2", Result{Status: Sick, At: t0})
+	n := r.Snapshot().Services[si].Nodes[ni]
+	if len(n.Replicas) != 2 || n.Status != Sick || n.Replicas[0].Load.RAM != 0.2 {
+		t.Fatalf("after upserts: %d replicas, node %v", len(n.Replicas), n.Status)
+	}
+	r.Upsert(si, ni, "host-2", Result{Status: Healthy, At: t0})
+	if got := r.Snapshot().Services[si].Nodes[ni]; len(got.Replicas) != 2 || got.Status != Healthy {
+		t.Fatalf("upsert of a known replica: %d replicas, node %v", len(got.Replicas), got.Status)
+	}
+	if !r.Remove(si, ni, "host-1", t0) || r.Remove(si, ni, "host-1", t0) {
+		t.Fatal("Remove should succeed once")
+	}
+	if got := r.Snapshot().Services[si].Nodes[ni].Replicas; len(got) != 1 || got[0].ID != "host-2" {
+		t.Fatalf("after remove: %+v", got)
+	}
+}
+
+func TestSubscribeSignalsChanges(t *testing.T) {
+	r := NewRegistry(testSpecs(), time.Unix(0, 0))
+	ch, cancel := r.Subscribe()
+	r.Set(Ref{0, 0, 0}, Result{Status: Sick})
+	r.Set(Ref{0, 0, 0}, Result{Status: Dead})
+	select {
+	case <-ch:
+	default:
+		t.Fatal("no signal after a change")
+	}
+	cancel()
+	r.Set(Ref{0, 0, 0}, Result{Status: Healthy})
+	select {
+	case <-ch:
+		t.Fatal("signal after unsubscribing")
+	default:
+	}
+}
+
+// Concurrent writers and lock-free readers: run with -race.
+func TestConcurrentSetAndRead(t *testing.T) {
+	r := NewRegistry(testSpecs(), time.Unix(0, 0))
+	var wg sync.WaitGroup
+	refs := []Ref{{0, 0, 0}, {0, 0, 1}, {0, 1, 0}, {1, 0, 0}}
+	for _, ref := range refs {
+		wg.Add(1)
+		go func(ref Ref) {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				r.Set(ref, Result{Status: Status(i % 3)})
+			}
+		}(ref)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			s := r.Snapshot()
+			worst := Healthy
+			for _, svc := range s.Services {
+				worst = Worst(worst, svc.Status)
+			}
+			if worst != s.Status {
+				t.Errorf("snapshot %d: page %v but worst service %v", s.Version, s.Status, worst)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	<-done
+	if v := r.Snapshot().Version; v != 1+uint64(len(refs))*500 {
+		t.Errorf("Version = %d, want one step per Set", v)
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, name := range []string{"healthy", "sick", "dead"} {
+		s, err := Parse(name)
+		if err != nil || s.String() != name {
+			t.Errorf("Parse(%q) = %v, %v", name, s, err)
+		}
+	}
+	if _, err := Parse("ok"); err == nil {
+		t.Error("Parse accepted an unknown status")
+	}
+	if _, err := ParseMode("pull"); err == nil {
+		t.Error("ParseMode accepted an unknown mode")
+	}
+}
+
+// BenchmarkSet: the cost of one probe result landing in a registry of
+// 10,000 replicas (100 services × 10 nodes × 10 replicas).
+func BenchmarkSet(b *testing.B) {
+	var specs []ServiceSpec
+	for s := 0; s < 100; s++ {
+		ss := ServiceSpec{ID: "s"}
+		for n := 0; n < 10; n++ {
+			ss.Nodes = append(ss.Nodes, NodeSpec{ID: "n", Replicas: make([]string, 10)})
+		}
+		specs = append(specs, ss)
+	}
+	r := NewRegistry(specs, time.Now())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.Set(Ref{i % 100, (i / 100) % 10, i % 10}, Result{Status: Healthy, Latency: time.Duration(i)})
+	}
+}
