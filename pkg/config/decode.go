@@ -1,0 +1,245 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+)
+
+// decoder copies the decoded TOML tree into the Config structs by their
+// toml tags. Doing it here rather than in the TOML library lets one pass
+// report every unknown key and wrong type with its indexed path and line,
+// and keep going.
+type decoder struct {
+	file  string
+	lines lineIndex
+	errs  Errors
+}
+
+func (d *decoder) fail(key, format string, args ...any) {
+	d.errs = append(d.errs, Error{File: d.file, Line: d.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+var secondsType = reflect.TypeFor[Seconds]()
+
+// defaulter is a table type that fills its own defaults before its keys are
+// decoded; used by optional tables that are nil until they appear.
+type defaulter interface{ setDefaults() }
+
+// table fills the struct rv from m.
+func (d *decoder) table(path string, m map[string]any, rv reflect.Value) {
+	fields := tomlFields(rv.Type())
+	for _, k := range sortedKeys(m) {
+		key := joinKey(path, k)
+		idx, ok := fields[k]
+		if !ok {
+			d.fail(key, "%s", unknownKeyMsg(k, fields))
+			continue
+		}
+		d.value(key, m[k], rv.Field(idx))
+	}
+}
+
+// value sets rv from the TOML value v.
+func (d *decoder) value(path string, v any, rv reflect.Value) {
+	if rv.Type() == secondsType {
+		switch n := v.(type) {
+		case int64:
+			rv.SetFloat(float64(n))
+		case float64:
+			rv.SetFloat(n)
+		default:
+			d.fail(path, "want a number of seconds (like 10 or 0.5), got %s", describe(v))
+		}
+		return
+	}
+	switch rv.Kind() {
+	case reflect.String:
+		if s, ok := v.(string); ok {
+			rv.SetString(s)
+			return
+		}
+		d.fail(path, "want a string, got %s", describe(v))
+	case reflect.Int:
+		if n, ok := v.(int64); ok {
+			rv.SetInt(n)
+			return
+		}
+		d.fail(path, "want an integer, got %s", describe(v))
+	case reflect.Float64:
+		switch n := v.(type) {
+		case int64:
+			rv.SetFloat(float64(n))
+		case float64:
+			rv.SetFloat(n)
+		default:
+			d.fail(path, "want a number, got %s", describe(v))
+		}
+	case reflect.Bool:
+		if b, ok := v.(bool); ok {
+			rv.SetBool(b)
+			return
+		}
+		d.fail(path, "want true or false, got %s", describe(v))
+	case reflect.Slice:
+		if rv.Type().Elem().Kind() == reflect.Struct {
+			d.tableArray(path, v, rv)
+			return
+		}
+		items, ok := v.([]any)
+		if !ok {
+			d.fail(path, "want an array, got %s", describe(v))
+			return
+		}
+		s := reflect.MakeSlice(rv.Type(), len(items), len(items))
+		for i, item := range items {
+			d.value(indexKey(path, i), item, s.Index(i))
+		}
+		rv.Set(s)
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			d.fail(path, "want a table, got %s", describe(v))
+			return
+		}
+		out := reflect.MakeMapWithSize(rv.Type(), len(m))
+		for _, k := range sortedKeys(m) {
+			ev := reflect.New(rv.Type().Elem()).Elem()
+			d.value(joinKey(path, k), m[k], ev)
+			out.SetMapIndex(reflect.ValueOf(k), ev)
+		}
+		rv.Set(out)
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			d.fail(path, "want a table, got %s", describe(v))
+			return
+		}
+		d.table(path, m, rv)
+	case reflect.Pointer:
+		m, ok := v.(map[string]any)
+		if !ok {
+			d.fail(path, "want a table, got %s", describe(v))
+			return
+		}
+		p := reflect.New(rv.Type().Elem())
+		if df, ok := p.Interface().(defaulter); ok {
+			df.setDefaults()
+		}
+		d.table(path, m, p.Elem())
+		rv.Set(p)
+	default: // a schema field type this decoder does not know yet
+		d.fail(path, "internal error: cannot decode into %s", rv.Type())
+	}
+}
+
+// tableArray decodes [[x]] tables, or an array of inline tables.
+func (d *decoder) tableArray(path string, v any, rv reflect.Value) {
+	var tables []map[string]any
+	switch t := v.(type) {
+	case []map[string]any:
+		tables = t
+	case []any:
+		for i, item := range t {
+			m, ok := item.(map[string]any)
+			if !ok {
+				d.fail(indexKey(path, i), "want a table, got %s", describe(item))
+				continue
+			}
+			tables = append(tables, m)
+		}
+	default:
+		d.fail(path, "want tables ([[%s]]), got %s", path, describe(v))
+		return
+	}
+	s := reflect.MakeSlice(rv.Type(), len(tables), len(tables))
+	for i, m := range tables {
+		d.table(indexKey(path, i), m, s.Index(i))
+	}
+	rv.Set(s)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// tomlFields maps the toml tags of a struct type to field indexes.
+func tomlFields(t reflect.Type) map[string]int {
+	fields := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
+		if name != "" && name != "-" {
+			fields[name] = i
+		}
+	}
+	return fields
+}
+
+// unknownKeyMsg suggests the closest known key, or lists them all.
+func unknownKeyMsg(k string, fields map[string]int) string {
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	best, bestDist := "", min(2, max(1, len(k)/3))+1
+	for _, name := range names {
+		if dist := editDistance(k, name); dist < bestDist {
+			best, bestDist = name, dist
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("unknown key; did you mean %q?", best)
+	}
+	return "unknown key; remove it or use one of: " + strings.Join(names, ", ")
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// describe names a TOML value's type, with the value for scalars.
+func describe(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("string %q", v)
+	case int64:
+		return fmt.Sprintf("integer %d", v)
+	case float64:
+		return fmt.Sprintf("float %v", v)
+	case bool:
+		return fmt.Sprintf("boolean %v", v)
+	case time.Time:
+		return "datetime " + v.Format(time.RFC3339)
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
