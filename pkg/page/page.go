@@ -1,0 +1,165 @@
+// Package page renders the public status page from a status snapshot with
+// html/template. Templates and assets come from an fs.FS laid out like res/
+// (templates/…, assets/…), so an operator's folder can override them.
+package page
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/url"
+	"path"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+// Announcement is a notice the operator published on the page.
+type Announcement struct {
+	ID, Title, Text string
+	Date            time.Time
+}
+
+// View is everything one rendering of the page shows.
+type View struct {
+	Snapshot *status.Snapshot
+	// Announcements in any order; the page lists them newest first.
+	Announcements []Announcement
+	// Now gives the footer year, and "refreshed" when the snapshot has no time.
+	Now time.Time
+	// Version is opaque to the page: its script reloads the page as soon as
+	// GET /status/version reports another page_version.
+	Version uint64
+}
+
+// Renderer turns views into HTML. It is safe for concurrent use.
+type Renderer struct {
+	page, errPage *template.Template
+	head          head
+	csp           string
+	fsys          fs.FS
+	loc           *time.Location
+	assetURLs     sync.Map // asset name → "/assets/name?v=hash"
+}
+
+// head is the part of the page fixed by the branding.
+type head struct {
+	Title, Company               string
+	WebsiteURL, SupportURL       string
+	LogoURL, IconURL, ThemeColor string
+	BrandStyle                   template.CSS
+	CustomHTML                   template.HTML
+}
+
+// New parses templates/page.html and templates/error.html from fsys and
+// prepares the parts of the page that depend on the branding alone.
+func New(b config.Branding, fsys fs.FS) (*Renderer, error) {
+	r := &Renderer{fsys: fsys, loc: time.Local}
+	funcs := template.FuncMap{"asset": r.AssetURL}
+	var err error
+	if r.page, err = parse(fsys, "templates/page.html", funcs); err != nil {
+		return nil, err
+	}
+	if r.errPage, err = parse(fsys, "templates/error.html", funcs); err != nil {
+		return nil, err
+	}
+
+	r.head = head{
+		Title:      b.PageTitle,
+		Company:    b.CompanyName,
+		WebsiteURL: b.WebsiteURL,
+		SupportURL: b.SupportURL,
+		LogoURL:    b.LogoURL,
+		IconURL:    b.IconURL,
+		CustomHTML: template.HTML(b.CustomHTML), // the operator's own markup, by design unescaped
+	}
+	if r.head.Title == "" {
+		r.head.Title = "Status Page"
+	}
+	if r.head.Company == "" {
+		r.head.Company = r.head.Title
+	}
+	if r.head.LogoURL == "" {
+		r.head.LogoURL = r.AssetURL("images/logo.svg")
+	}
+	if cssColor.MatchString(b.IconColor) {
+		r.head.ThemeColor = b.IconColor
+	}
+	var brandStyle string
+	if cssColor.MatchString(b.LogoColor) {
+		brandStyle = ":root{--logo:" + b.LogoColor + "}"
+		r.head.BrandStyle = template.CSS(brandStyle)
+	}
+	r.csp = contentSecurityPolicy(b, brandStyle)
+	return r, nil
+}
+
+func parse(fsys fs.FS, name string, funcs template.FuncMap) (*template.Template, error) {
+	src, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("page: read template %s: %w (restore it or remove the override from the assets path)", name, err)
+	}
+	t, err := template.New(path.Base(name)).Funcs(funcs).Parse(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("page: parse template %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// cssColor accepts #rgb/#rrggbb(aa), rgb()/hsl() with plain numbers, or a
+// colour keyword: enough for branding, and nothing that can break out of CSS.
+var cssColor = regexp.MustCompile(`^(#[0-9a-fA-F]{3,8}|(rgb|rgba|hsl|hsla)\([0-9., %/a-z-]{1,60}\)|[a-zA-Z]{3,30})$`)
+
+// ContentSecurityPolicy is the policy the page needs, including what the
+// branding brings along (logo and icon hosts, custom_html's scripts and styles).
+func (r *Renderer) ContentSecurityPolicy() string { return r.csp }
+
+// Render writes the status page for v.
+func (r *Renderer) Render(w io.Writer, v View) error {
+	if v.Snapshot == nil {
+		return fmt.Errorf("page: render: no snapshot")
+	}
+	if err := r.page.Execute(w, r.view(v)); err != nil {
+		return fmt.Errorf("page: render templates/page.html: %w", err)
+	}
+	return nil
+}
+
+// RenderError writes a small HTML page for an HTTP error.
+func (r *Renderer) RenderError(w io.Writer, code int, message string) error {
+	data := struct {
+		Head    *head
+		Code    int
+		Message string
+	}{&r.head, code, message}
+	if err := r.errPage.Execute(w, data); err != nil {
+		return fmt.Errorf("page: render templates/error.html: %w", err)
+	}
+	return nil
+}
+
+// AssetURL returns the public URL of an asset with a content hash in the
+// query, so the files can be cached for long and still change on upgrade.
+func (r *Renderer) AssetURL(name string) string {
+	if u, ok := r.assetURLs.Load(name); ok {
+		return u.(string)
+	}
+	u := "/assets/" + (&url.URL{Path: name}).EscapedPath()
+	if b, err := fs.ReadFile(r.fsys, "assets/"+name); err == nil {
+		u += "?v=" + Hash(b)
+	}
+	r.assetURLs.Store(name, u)
+	return u
+}
+
+// Hash is the short content hash used in asset URLs and ETags.
+func Hash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,225 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/page"
+)
+
+// doc is a response body ready to send: built once, served many times.
+// The header values are prebuilt slices so that serving one is a few map
+// writes and one Write, with no allocation.
+type doc struct {
+	key   docKey
+	built time.Time
+
+	body, gz             []byte // gz is nil when compression does not pay
+	etag, etagGz         []string
+	length, lengthGz     []string
+	contentType, caching []string
+}
+
+// docKey says which state a doc shows.
+type docKey struct {
+	version       uint64 // status.Snapshot.Version
+	statusVersion uint64 // status.Snapshot.StatusVersion
+	annVersion    uint64 // announcements
+}
+
+// sameStatus reports whether two states differ at most in latencies.
+func (k docKey) sameStatus(o docKey) bool {
+	return k.statusVersion == o.statusVersion && k.annVersion == o.annVersion
+}
+
+// covers reports whether a doc built for k is at least as new as o.
+func (k docKey) covers(o docKey) bool {
+	return k.version >= o.version && k.annVersion >= o.annVersion
+}
+
+func newDoc(body []byte, contentType, caching []string, compress bool, zw *gzip.Writer, zbuf *bytes.Buffer) *doc {
+	tag := page.Hash(body)
+	d := &doc{
+		body:        body,
+		etag:        []string{`"` + tag + `"`},
+		length:      []string{strconv.Itoa(len(body))},
+		contentType: contentType,
+		caching:     caching,
+	}
+	if compress && len(body) > 256 {
+		zbuf.Reset()
+		zw.Reset(zbuf)
+		_, _ = zw.Write(body) // writes to a bytes.Buffer do not fail
+		_ = zw.Close()
+		if zbuf.Len() < len(body)*9/10 {
+			d.gz = bytes.Clone(zbuf.Bytes())
+			d.etagGz = []string{`"` + tag + `-gz"`}
+			d.lengthGz = []string{strconv.Itoa(len(d.gz))}
+		}
+	}
+	return d
+}
+
+// docCache holds the latest doc of one kind (the page, the report) and
+// makes sure only one goroutine builds a new one at a time.
+type docCache struct {
+	cur atomic.Pointer[doc]
+
+	mu sync.Mutex // held while building; guards the scratch buffers below
+	// build writes the body for the current state into buf and says which
+	// state that was.
+	build       func(buf *bytes.Buffer) (docKey, error)
+	contentType []string
+	caching     []string
+	buf, zbuf   bytes.Buffer
+	zw          *gzip.Writer
+}
+
+func newDocCache(contentType, caching string, build func(*bytes.Buffer) (docKey, error)) *docCache {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestCompression) // the level is valid
+	return &docCache{build: build, contentType: []string{contentType}, caching: []string{caching}, zw: zw}
+}
+
+// rebuild returns a doc at least as new as want, built by the calling
+// goroutine. While another goroutine is building, the previous doc is
+// served instead of waiting: the build takes milliseconds, and queueing
+// every request behind it would show in the latency tail.
+func (c *docCache) rebuild(want docKey) (*doc, error) {
+	if !c.mu.TryLock() {
+		if d := c.cur.Load(); d != nil {
+			return d, nil
+		}
+		c.mu.Lock()
+	}
+	defer c.mu.Unlock()
+	if d := c.cur.Load(); d != nil && d.key.covers(want) {
+		return d, nil // built while we waited
+	}
+	c.buf.Reset()
+	key, err := c.build(&c.buf)
+	if err != nil {
+		prev := c.cur.Load()
+		if prev != nil {
+			// Keep serving the last good body, but mark it as tried for
+			// this state, so a failing build is not retried on every request.
+			retry := *prev
+			retry.key, retry.built = key, time.Now()
+			c.cur.Store(&retry)
+		}
+		return prev, err
+	}
+	d := newDoc(bytes.Clone(c.buf.Bytes()), c.contentType, c.caching, true, c.zw, &c.zbuf)
+	d.key = key
+	d.built = time.Now()
+	c.cur.Store(d)
+	return d, nil
+}
+
+// Prebuilt header values, shared by every response and never modified
+// (their capacity equals their length, so even an append would copy).
+var (
+	hdrGzip       = []string{"gzip"}
+	hdrVary       = []string{"Accept-Encoding"}
+	hdrNoCache    = []string{"no-cache"}
+	hdrImmutable  = []string{"public, max-age=31536000, immutable"}
+	hdrDay        = []string{"public, max-age=86400"}
+	hdrHTML       = []string{"text/html; charset=utf-8"}
+	hdrJSON       = []string{"application/json; charset=utf-8"}
+	hdrText       = []string{"text/plain; charset=utf-8"}
+	hdrAnyOrigin  = []string{"*"}
+	hdrNoSniff    = []string{"nosniff"}
+	hdrNoReferrer = []string{"no-referrer"}
+	hdrDeny       = []string{"DENY"}
+	hdrSameOrigin = []string{"same-origin"}
+)
+
+// serveDoc writes d, gzipped when the client takes it, or 304 when the
+// client already has it.
+func serveDoc(w http.ResponseWriter, r *http.Request, d *doc, caching []string) {
+	h := w.Header()
+	h["Content-Type"] = d.contentType
+	h["Cache-Control"] = caching
+	body, etag, length := d.body, d.etag, d.length
+	if d.gz != nil {
+		h["Vary"] = hdrVary
+		if acceptsGzip(r.Header["Accept-Encoding"]) {
+			body, etag, length = d.gz, d.etagGz, d.lengthGz
+			h["Content-Encoding"] = hdrGzip
+		}
+	}
+	h["Etag"] = etag
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm, d) {
+		delete(h, "Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Length"] = length
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// etagMatches applies If-None-Match (weak comparison) against both
+// encodings of d: they carry the same content.
+func etagMatches(values []string, d *doc) bool {
+	for _, v := range values {
+		for v != "" {
+			var tag string
+			tag, v, _ = strings.Cut(v, ",")
+			tag = strings.TrimSpace(tag)
+			tag = strings.TrimPrefix(tag, "W/")
+			if tag == "*" || tag == d.etag[0] || (d.etagGz != nil && tag == d.etagGz[0]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// acceptsGzip reads Accept-Encoding without allocating: gzip (or *) listed
+// and not refused with q=0.
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
+		for v != "" {
+			var item string
+			item, v, _ = strings.Cut(v, ",")
+			name, params, _ := strings.Cut(item, ";")
+			name = strings.TrimSpace(name)
+			if !strings.EqualFold(name, "gzip") && !strings.EqualFold(name, "x-gzip") && name != "*" {
+				continue
+			}
+			if refused(params) {
+				if name == "*" {
+					continue
+				}
+				return false
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// refused reports a q=0 parameter ("q=0", "q=0.0", "q=0.000").
+func refused(params string) bool {
+	params = strings.TrimSpace(params)
+	q, ok := strings.CutPrefix(params, "q=")
+	if !ok {
+		q, ok = strings.CutPrefix(params, "Q=")
+	}
+	if !ok {
+		return false
+	}
+	q = strings.TrimSpace(q)
+	if q == "" || q[0] != '0' {
+		return false
+	}
+	return strings.Trim(q[1:], ".0") == ""
+}

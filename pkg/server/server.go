@@ -1,0 +1,210 @@
+// Package server serves the public side of Övervakt over HTTP with echo: the
+// status page, the status API, badges and assets. Responses that depend on
+// the status are built once per snapshot change and served from memory.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/page"
+	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/res"
+)
+
+// latencyRefresh is how stale latencies on the page may get: a change of
+// status re-renders at once, a new latency at most this often.
+const latencyRefresh = 5 * time.Second
+
+// shutdownGrace is how long Serve waits for requests in flight on shutdown.
+const shutdownGrace = 10 * time.Second
+
+// Options wires a Server.
+type Options struct {
+	Config   *config.Config
+	Registry *status.Registry
+	Logger   *slog.Logger // nil discards
+	Version  string       // the program's version, for logs
+
+	// Announcements feeds the page; nil shows none.
+	Announcements AnnouncementSource
+	// Routes, when set, adds more routes (reporter and manager APIs) to the
+	// same router; they get the same security headers, error pages and
+	// optional trailing slash. Register paths without a trailing slash.
+	Routes func(e *echo.Echo)
+}
+
+// AnnouncementSource supplies the announcements shown on the page.
+type AnnouncementSource interface {
+	// Announcements returns the current list and a number that grows
+	// whenever the list changes. It is called on every page request, so it
+	// must be cheap (an atomic load) and must not modify the returned slice later.
+	Announcements() (list []page.Announcement, version uint64)
+}
+
+// Server is the HTTP side. It is safe for concurrent use.
+type Server struct {
+	reg      *status.Registry
+	log      *slog.Logger
+	version  string
+	anns     AnnouncementSource
+	renderer *page.Renderer
+	assets   map[string]*doc // by path below /assets/
+	echo     *echo.Echo
+
+	csp []string
+
+	page   *docCache
+	report *docCache
+
+	notFoundHTML *doc
+}
+
+// New builds the server, loads the assets (embedded, overridden by files in
+// [assets] path) and renders the page once, so template mistakes show at start.
+func New(opts Options) (*Server, error) {
+	if opts.Config == nil || opts.Registry == nil {
+		return nil, errors.New("server: Options.Config and Options.Registry are required")
+	}
+	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+
+	var disk fs.FS
+	if dir := opts.Config.Assets.Path; dir != "" {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("server: [assets] path: %w (point it at a folder laid out like res/, or remove it)", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("server: [assets] path %q is not a folder (point it at a folder laid out like res/)", dir)
+		}
+		disk = os.DirFS(dir)
+	}
+	files := page.Overlay(disk, res.FS())
+
+	var err error
+	if s.renderer, err = page.New(opts.Config.Branding, files); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if s.assets, err = loadAssets(res.FS(), disk); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.csp = []string{s.renderer.ContentSecurityPolicy()}
+
+	s.page = newDocCache(hdrHTML[0], hdrNoCache[0], s.buildPage)
+	s.report = newDocCache(hdrJSON[0], hdrNoCache[0], s.buildReport)
+	if _, err := s.page.rebuild(docKey{}); err != nil {
+		return nil, fmt.Errorf("server: first render of the page: %w", err)
+	}
+	if s.notFoundHTML, err = s.errorDoc(http.StatusNotFound, "Page not found"); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+
+	s.echo = s.routes(opts.Routes)
+	return s, nil
+}
+
+func (s *Server) routes(more func(*echo.Echo)) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.Logger.SetOutput(io.Discard)
+	e.HTTPErrorHandler = s.handleError
+
+	get := func(path string, h echo.HandlerFunc) {
+		e.Match([]string{http.MethodGet, http.MethodHead}, path, h)
+	}
+	get("/", s.handlePage)
+	get("/status/text", s.handleText)
+	get("/status/report", s.handleReport)
+	get("/status/version", s.handleVersion)
+	get("/badge/:kind", s.handleBadge)
+	get("/robots.txt", s.handleRobots)
+	get("/health", s.handleHealth)
+	get("/assets/*", s.handleAsset)
+	if more != nil {
+		more(e)
+	}
+	return e
+}
+
+// Handler returns the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s }
+
+// ServeHTTP adds the security headers, makes trailing slashes optional and
+// hands the request to the router. Middleware is not used on purpose: echo
+// builds middleware chains per request, which allocates.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["Content-Security-Policy"] = s.csp
+	h["X-Content-Type-Options"] = hdrNoSniff
+	h["X-Frame-Options"] = hdrDeny
+	h["Referrer-Policy"] = hdrNoReferrer
+	h["Cross-Origin-Opener-Policy"] = hdrSameOrigin
+	if p := r.URL.Path; len(p) > 1 && p[len(p)-1] == '/' {
+		r.URL.Path = trimSlash(p)
+		if r.URL.RawPath != "" {
+			r.URL.RawPath = trimSlash(r.URL.RawPath)
+		}
+	}
+	s.echo.ServeHTTP(w, r)
+}
+
+func trimSlash(p string) string {
+	if t := strings.TrimRight(p, "/"); t != "" {
+		return t
+	}
+	return "/"
+}
+
+// Serve answers HTTP on ln until ctx is cancelled, then shuts down
+// gracefully and returns nil.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.log.Info("serving the status page", "address", ln.Addr().String(), "version", s.version)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("server: serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-done
+	if err != nil {
+		return fmt.Errorf("server: shutdown on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// announcements returns the page's announcements and their version.
+func (s *Server) announcements() ([]page.Announcement, uint64) {
+	if s.anns == nil {
+		return nil, 0
+	}
+	return s.anns.Announcements()
+}

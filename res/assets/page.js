@@ -1,0 +1,126 @@
+// Övervakt status page: reload when the status changes, and show replica
+// details on hover, focus and tap. The page is complete without this file.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var version = body.getAttribute("data-version");
+  var refreshed = document.getElementById("refreshed");
+
+  // Live updates: ask for the page version; reload only when it moved.
+  function poll() {
+    fetch("/status/version", { cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (d) {
+        if (!d) { return; }
+        if (String(d.page_version) !== version) {
+          location.reload();
+          return;
+        }
+        if (refreshed && d.refreshed) {
+          refreshed.textContent = d.refreshed;
+          if (d.updated) { refreshed.setAttribute("datetime", d.updated); }
+        }
+      })
+      .catch(function () {})
+      .then(function () { setTimeout(poll, document.hidden ? 30000 : 15000); });
+  }
+  if (version && window.fetch) {
+    setTimeout(poll, 15000);
+  }
+
+  // Tooltips: the text lives in each pill's title; move it to data-tip so
+  // the browser's own tooltip does not show twice.
+  var pills = document.querySelectorAll(".pill[title]");
+  for (var i = 0; i < pills.length; i++) {
+    var p = pills[i];
+    p.setAttribute("data-tip", p.title);
+    p.setAttribute("aria-label", p.title);
+    p.removeAttribute("title");
+  }
+
+  var tip = null;
+  var owner = null;
+  var pinned = false;
+
+  function hide() {
+    if (!tip) { return; }
+    tip.parentNode.removeChild(tip);
+    owner.removeAttribute("aria-describedby");
+    tip = owner = null;
+    pinned = false;
+  }
+
+  function show(el) {
+    if (owner === el) { return; }
+    hide();
+    tip = document.createElement("div");
+    tip.className = "tip";
+    tip.id = "tip";
+    tip.setAttribute("role", "tooltip");
+    tip.textContent = el.getAttribute("data-tip");
+    var row = el.closest(".node");
+    var link = row && row.querySelector(".label a");
+    if (link) {
+      tip.appendChild(document.createElement("br"));
+      tip.appendChild(link.cloneNode(true));
+    }
+    body.appendChild(tip);
+    owner = el;
+    el.setAttribute("aria-describedby", "tip");
+
+    var r = el.getBoundingClientRect();
+    var w = tip.offsetWidth;
+    var max = document.documentElement.clientWidth - w - 8;
+    var left = Math.max(8, Math.min(r.left + r.width / 2 - w / 2, max));
+    var top = r.bottom + 8;
+    if (top + tip.offsetHeight > window.innerHeight && r.top - tip.offsetHeight - 8 > 0) {
+      top = r.top - tip.offsetHeight - 8;
+    }
+    tip.style.left = left + window.scrollX + "px";
+    tip.style.top = top + window.scrollY + "px";
+  }
+
+  function pillOf(e) {
+    return e.target.closest ? e.target.closest(".pill") : null;
+  }
+
+  document.addEventListener("mouseover", function (e) {
+    var p = pillOf(e);
+    if (p && !pinned) { show(p); }
+  });
+  document.addEventListener("mouseout", function (e) {
+    var p = pillOf(e);
+    if (p && p === owner && !pinned && !p.contains(e.relatedTarget)) { hide(); }
+  });
+  document.addEventListener("focusin", function (e) {
+    var p = pillOf(e);
+    if (p) { show(p); }
+  });
+  document.addEventListener("click", function (e) {
+    var p = pillOf(e);
+    if (p) {
+      if (pinned && owner === p) {
+        hide();
+      } else {
+        show(p);
+        pinned = true;
+      }
+      return;
+    }
+    if (tip && !tip.contains(e.target)) { hide(); }
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") { hide(); }
+  });
+  // A phone's address bar coming and going resizes the window too; only a
+  // change of width moves the pills.
+  var width = document.documentElement.clientWidth;
+  window.addEventListener("resize", function () {
+    var w = document.documentElement.clientWidth;
+    if (w !== width) {
+      width = w;
+      hide();
+    }
+  });
+})();
