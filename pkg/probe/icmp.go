@@ -1,0 +1,185 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-ping/ping"
+)
+
+// socketKind is how echo requests are sent.
+type socketKind int32
+
+const (
+	socketUnknown socketKind = iota
+	// socketDgram is unprivileged ICMP (SOCK_DGRAM, IPPROTO_ICMP): allowed for
+	// processes whose group is within net.ipv4.ping_group_range.
+	socketDgram
+	// socketRaw needs root or CAP_NET_RAW.
+	socketRaw
+)
+
+func (k socketKind) String() string {
+	switch k {
+	case socketDgram:
+		return "dgram"
+	case socketRaw:
+		return "raw"
+	}
+	return "unknown"
+}
+
+// icmpSockets picks the socket kind for all ICMP replicas of a scheduler and,
+// in auto mode, remembers the kind that last worked so later probes try it
+// first instead of failing over on every probe.
+type icmpSockets struct {
+	fixed  socketKind // from [plugins.icmp] socket; socketUnknown for "auto"
+	worked atomic.Int32
+}
+
+func newICMPSockets(mode string) (*icmpSockets, error) {
+	switch mode {
+	case "", "auto":
+		return &icmpSockets{}, nil
+	case "dgram":
+		return &icmpSockets{fixed: socketDgram}, nil
+	case "raw":
+		return &icmpSockets{fixed: socketRaw}, nil
+	}
+	return nil, fmt.Errorf("plugins.icmp.socket: %q is not a socket kind (want auto, raw or dgram)", mode)
+}
+
+// order lists the kinds to try, best bet first.
+func (s *icmpSockets) order() [2]socketKind {
+	if s.fixed != socketUnknown {
+		return [2]socketKind{s.fixed}
+	}
+	if socketKind(s.worked.Load()) == socketRaw {
+		return [2]socketKind{socketRaw, socketDgram}
+	}
+	return [2]socketKind{socketDgram, socketRaw}
+}
+
+// icmpTarget is an icmp://host replica: up when every address the host
+// resolves to answers an echo request; the latency is the slowest answer.
+type icmpTarget struct {
+	host     string
+	sockets  *icmpSockets
+	deadline time.Duration // poll_delay_dead, for messages
+}
+
+func (t *icmpTarget) check(ctx context.Context, _ *scratch) (time.Duration, error) {
+	start := time.Now()
+	var addrs []net.IPAddr
+	if ip := net.ParseIP(t.host); ip != nil {
+		addrs = []net.IPAddr{{IP: ip}}
+	} else {
+		var err error
+		addrs, err = net.DefaultResolver.LookupIPAddr(ctx, t.host)
+		if err != nil {
+			if ctx.Err() != nil {
+				return time.Since(start), fmt.Errorf("icmp %s: no address within %s", t.host, t.deadline)
+			}
+			return time.Since(start), fmt.Errorf("icmp %s: %w", t.host, err)
+		}
+	}
+	if len(addrs) == 1 {
+		return t.ping(ctx, addrs[0])
+	}
+	rtts := make([]time.Duration, len(addrs))
+	errs := make([]string, len(addrs))
+	var wg sync.WaitGroup
+	for i := range addrs {
+		wg.Go(func() {
+			var err error
+			if rtts[i], err = t.ping(ctx, addrs[i]); err != nil {
+				errs[i] = err.Error()
+			}
+		})
+	}
+	wg.Wait()
+	errs = slices.DeleteFunc(errs, func(e string) bool { return e == "" })
+	if len(errs) > 0 {
+		return slices.Max(rtts), errors.New(strings.Join(errs, "; "))
+	}
+	return slices.Max(rtts), nil
+}
+
+// ping sends one echo request to addr, falling back to the other socket kind
+// in auto mode when a socket cannot be opened.
+func (t *icmpTarget) ping(ctx context.Context, addr net.IPAddr) (time.Duration, error) {
+	var failures []string
+	for _, kind := range t.sockets.order() {
+		if kind == socketUnknown {
+			break
+		}
+		rtt, err := echo(ctx, addr, kind == socketRaw)
+		if err == nil {
+			t.sockets.worked.Store(int32(kind))
+			return rtt, nil
+		}
+		var se *os.SyscallError
+		if !errors.As(err, &se) || se.Syscall != "socket" {
+			if ctx.Err() != nil || errors.Is(err, errNoReply) {
+				return rtt, fmt.Errorf("icmp %s: no echo reply within %s", addr.String(), t.deadline)
+			}
+			return rtt, fmt.Errorf("icmp %s (%s socket): %w", addr.String(), kind, err)
+		}
+		failures = append(failures, socketFailure(kind, se))
+	}
+	t.sockets.worked.Store(int32(socketUnknown))
+	return 0, fmt.Errorf("icmp %s: %s", addr.String(), strings.Join(failures, "; "))
+}
+
+var errNoReply = errors.New("no echo reply")
+
+// echo runs one go-ping round trip. go-ping has no context, so a cancelled
+// ctx stops the pinger and the ctx deadline is its timeout.
+func echo(ctx context.Context, addr net.IPAddr, raw bool) (time.Duration, error) {
+	wait := time.Second
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = time.Until(deadline)
+	}
+	if wait <= 0 {
+		return 0, errNoReply
+	}
+	p := ping.New("")
+	p.SetIPAddr(&addr)
+	p.SetPrivileged(raw)
+	p.SetLogger(ping.NoopLogger{})
+	p.Count = 1
+	p.Interval = wait // a single request is sent
+	p.Timeout = wait
+	p.RecordRtts = false
+	stop := context.AfterFunc(ctx, p.Stop)
+	defer stop()
+	if err := p.Run(); err != nil {
+		return 0, err
+	}
+	st := p.Statistics()
+	if st.PacketsRecv == 0 {
+		return 0, errNoReply
+	}
+	return st.MaxRtt, nil
+}
+
+// socketFailure says which socket kind failed, why, and what to change.
+func socketFailure(kind socketKind, err *os.SyscallError) string {
+	if kind == socketRaw {
+		return fmt.Sprintf("raw socket: %v (raw ICMP needs root or CAP_NET_RAW, e.g. AmbientCapabilities=CAP_NET_RAW in the systemd unit)", err)
+	}
+	rng := "unreadable"
+	if b, rerr := os.ReadFile("/proc/sys/net/ipv4/ping_group_range"); rerr == nil {
+		rng = strings.Join(strings.Fields(string(b)), " ")
+	}
+	return fmt.Sprintf("dgram socket: %v (unprivileged ICMP needs the process group %d within net.ipv4.ping_group_range, now %q; "+
+		"widen it with sysctl net.ipv4.ping_group_range, or use socket = \"raw\")", err, os.Getegid(), rng)
+}

@@ -1,0 +1,121 @@
+package probe
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+func scriptNode(scripts ...string) config.Node {
+	return config.Node{ID: "scripts", Label: "Scripts", Mode: "script", Scripts: scripts}
+}
+
+func TestScriptExitCodes(t *testing.T) {
+	scenarios := []struct {
+		name     string
+		script   string
+		interval config.Seconds
+		want     status.Status
+		wantErr  string
+	}{
+		{name: "exit 0 is healthy", script: "echo fine", want: status.Healthy},
+		{name: "exit 1 is sick", script: "echo 'disk 91% full' >&2\nexit 1", want: status.Sick,
+			wantErr: "script-1: exit status 1: disk 91% full"},
+		{name: "exit 2 is dead", script: "echo first\necho 'no backend'\nexit 2", want: status.Dead,
+			wantErr: "script-1: exit status 2: no backend"},
+		{name: "exit 7 is dead", script: "exit 7", want: status.Dead, wantErr: "script-1: exit status 7"},
+		{name: "killed by a signal is dead", script: "kill -TERM $$", want: status.Dead, wantErr: "script-1: signal: terminated"},
+		{name: "running past the timeout is dead", script: "sleep 10", interval: 0.3, want: status.Dead,
+			wantErr: "script-1: still running after 300ms, killed"},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			cfg := testConfig(scriptNode(sc.script))
+			if sc.interval != 0 {
+				cfg.Metrics.ScriptInterval = sc.interval
+			}
+			began := time.Now()
+			rep := firstResult(t, cfg)
+			if rep.Status != sc.want || rep.Error != sc.wantErr {
+				t.Errorf("got %s %q, want %s %q", rep.Status, rep.Error, sc.want, sc.wantErr)
+			}
+			if took := time.Since(began); took > 3*time.Second {
+				t.Errorf("result took %v", took)
+			}
+		})
+	}
+}
+
+func TestScriptTimeoutKillsTheProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	script := "sleep 30 &\necho $! > " + pidFile + "\nwait"
+	cfg := testConfig(scriptNode(script))
+	cfg.Metrics.ScriptInterval = 0.5
+	rep := firstResult(t, cfg)
+	if rep.Status != status.Dead {
+		t.Fatalf("status = %s (%s), want dead", rep.Status, rep.Error)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for processAlive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("background child %d of the timed-out script still runs", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// processAlive reports whether pid exists and is not a zombie waiting for a
+// parent that does not reap.
+func processAlive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
+func TestScriptsRunInParallelUpToTheCap(t *testing.T) {
+	dir := t.TempDir()
+	// Each script holds a file in running/ while it runs and records how many
+	// files it sees there.
+	if err := os.Mkdir(filepath.Join(dir, "running"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `f=$(mktemp -p ` + dir + `/running); ls ` + dir + `/running | wc -l >> ` + dir + `/peaks; sleep 0.3; rm "$f"`
+	cfg := testConfig(scriptNode(script, script, script, script, script, script))
+	cfg.Metrics.ScriptParallelism = 2
+	r := start(t, cfg, nil, nil)
+	waitChecked(t, r.reg, 5*time.Second)
+	b, err := os.ReadFile(filepath.Join(dir, "peaks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak := 0
+	for _, line := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(line)
+		peak = max(peak, n)
+	}
+	if peak != 2 {
+		t.Errorf("at most %d scripts ran at once, want script_parallelism = 2", peak)
+	}
+}
