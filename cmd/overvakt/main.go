@@ -1,0 +1,155 @@
+// Command overvakt is the status page and monitoring server.
+//
+//	overvakt [-c overvakt.toml]          run the server
+//	overvakt check-config -c FILE        validate a config file
+//	overvakt version                     print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/plugin/rabbitmq"
+	"github.com/overvakt/overvakt/pkg/probe"
+	"github.com/overvakt/overvakt/pkg/server"
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage:
+  overvakt [-c FILE]               run the server (default FILE: overvakt.toml)
+  overvakt check-config -c FILE    check a config file; prints "ok" or every error
+  overvakt version                 print the version
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("overvakt "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	path := fs.String("c", "overvakt.toml", "path to the config file")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "overvakt %s: unexpected argument %q\n%s", cmd, fs.Arg(0), usage)
+		return 2
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintf(stdout, "overvakt %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "check-config":
+		if _, err := config.Load(*path); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "ok")
+		return 0
+	case "serve":
+		cfg, err := config.Load(*path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		if err := serve(ctx, cfg, stderr); err != nil {
+			fmt.Fprintln(stderr, "overvakt:", err)
+			return 1
+		}
+		return 0
+	default:
+		fmt.Fprintf(stderr, "overvakt: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// serve runs the server until ctx is cancelled, then stops every part and
+// waits for it.
+func serve(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: logLevel(cfg.Server.LogLevel)}))
+	if cfg.Server.Workers < runtime.NumCPU() {
+		runtime.GOMAXPROCS(cfg.Server.Workers)
+	}
+
+	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
+
+	srv, err := server.New(server.Options{Config: cfg, Registry: reg, Logger: logger, Version: version})
+	if err != nil {
+		return err
+	}
+	var queues probe.QueueChecker
+	if cfg.Plugins.RabbitMQ != nil {
+		queues = rabbitmq.New(cfg.Plugins.RabbitMQ, nil)
+	}
+	sched, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: reg, Logger: logger, Version: version, Queues: queues})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.Inet)
+	if err != nil {
+		return fmt.Errorf("%s: server.inet: %w", cfg.File, err)
+	}
+	logger.Info("listening", "inet", ln.Addr().String(), "version", version)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	start := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	start("http server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+	start("prober", sched.Run)
+	wg.Wait()
+	close(errs)
+	logger.Info("stopped")
+	return <-errs
+}
+
+func logLevel(name string) slog.Level {
+	switch name {
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	case "warn":
+		return slog.LevelWarn
+	default:
+		return slog.LevelError
+	}
+}
