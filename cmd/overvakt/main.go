@@ -2,6 +2,7 @@
 //
 //	overvakt [-c overvakt.toml]          run the server
 //	overvakt check-config -c FILE        validate a config file
+//	overvakt notify-test -c FILE [--channel NAME]   send a test notification
 //	overvakt version                     print the version
 package main
 
@@ -13,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -21,6 +23,8 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/channels"
 	"github.com/overvakt/overvakt/pkg/plugin/rabbitmq"
 	"github.com/overvakt/overvakt/pkg/probe"
 	"github.com/overvakt/overvakt/pkg/server"
@@ -40,6 +44,9 @@ func main() {
 const usage = `usage:
   overvakt [-c FILE]               run the server (default FILE: overvakt.toml)
   overvakt check-config -c FILE    check a config file; prints "ok" or every error
+  overvakt notify-test -c FILE [--channel NAME]
+                                   send a test message through every configured
+                                   channel (or one); prints "ok" or the error each
   overvakt version                 print the version
 `
 
@@ -52,6 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	path := fs.String("c", "overvakt.toml", "path to the config file")
+	var channel *string
+	if cmd == "notify-test" {
+		channel = fs.String("channel", "", "send through this channel only (email, slack, …)")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -72,6 +83,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintln(stdout, "ok")
+		return 0
+	case "notify-test":
+		cfg, err := config.Load(*path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		chans, err := channels.Build(&cfg.Notify, notifyDeps(nil))
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		if !notify.TestChannels(ctx, cfg, chans, *channel, stdout) {
+			return 1
+		}
 		return 0
 	case "serve":
 		cfg, err := config.Load(*path)
@@ -113,6 +139,14 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 		return err
 	}
 
+	chans, err := channels.Build(&cfg.Notify, notifyDeps(logger))
+	if err != nil {
+		return err
+	}
+	dispatcher := notify.NewDispatcher(notify.DispatcherOptions{
+		Config: cfg, Registry: reg, Channels: chans, Logger: logger,
+	})
+
 	ln, err := net.Listen("tcp", cfg.Server.Inet)
 	if err != nil {
 		return fmt.Errorf("%s: server.inet: %w", cfg.File, err)
@@ -122,7 +156,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	start := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -135,10 +169,17 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	}
 	start("http server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	start("prober", sched.Run)
+	start("notifier", dispatcher.Run)
 	wg.Wait()
 	close(errs)
 	logger.Info("stopped")
 	return <-errs
+}
+
+// notifyDeps: channels share one HTTP client; its timeout is a backstop,
+// the dispatcher's per-send timeout normally ends a send first.
+func notifyDeps(logger *slog.Logger) notify.Deps {
+	return notify.Deps{HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: logger}
 }
 
 func logLevel(name string) slog.Level {

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -150,4 +153,128 @@ replicas = ["http://%s/health"]
 	case <-time.After(5 * time.Second):
 		t.Fatal("server did not stop within 5 s of cancel")
 	}
+}
+
+func TestNotifyTest(t *testing.T) {
+	var got atomic.Int32
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+	}))
+	defer ok.Close()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no such hook", http.StatusNotFound)
+	}))
+	defer failing.Close()
+
+	write := func(hook string) string {
+		p := filepath.Join(t.TempDir(), "overvakt.toml")
+		os.WriteFile(p, []byte(fmt.Sprintf(`
+[server]
+manager_token = "m"
+reporter_token = "r"
+
+[notify.webhook]
+hook_url = %q
+
+[[probe.service]]
+id = "s"
+
+[[probe.service.node]]
+id = "n"
+mode = "push"
+`, hook)), 0o600)
+		return p
+	}
+	cases := []struct {
+		name    string
+		args    []string
+		code    int
+		out     string
+		hookHit int32
+	}{
+		{"working channel", []string{"-c", write(ok.URL + "/hook")}, 0, "webhook: ok\n", 1},
+		{"named channel", []string{"-c", write(ok.URL + "/hook"), "--channel", "webhook"}, 0, "webhook: ok\n", 1},
+		{"failing channel", []string{"-c", write(failing.URL + "/hook")}, 1, "no such hook", 0},
+		{"unknown channel", []string{"-c", write(ok.URL + "/hook"), "--channel", "pigeon"}, 1, "pigeon", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got.Store(0)
+			var out bytes.Buffer
+			code := run(context.Background(), append([]string{"notify-test"}, tc.args...), &out, &out)
+			if code != tc.code || !strings.Contains(out.String(), tc.out) {
+				t.Fatalf("exit %d, output %q; want exit %d and %q", code, out.String(), tc.code, tc.out)
+			}
+			if got.Load() != tc.hookHit {
+				t.Errorf("webhook received %d requests, want %d", got.Load(), tc.hookHit)
+			}
+		})
+	}
+}
+
+// A target that starts failing reaches the team through the webhook, with
+// the replica named and the page status dead.
+func TestTargetDeathIsNotified(t *testing.T) {
+	var failing atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer target.Close()
+	hooks := make(chan map[string]any, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		hooks <- m
+	}))
+	defer hook.Close()
+
+	addr := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "overvakt.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[server]
+inet = %q
+manager_token = "m"
+reporter_token = "r"
+
+[metrics]
+poll_interval = 0.5
+poll_retry = 0.1
+poll_delay_sick = 1
+poll_delay_dead = 2
+
+[notify.webhook]
+hook_url = "%s/hook"
+
+[[probe.service]]
+id = "web"
+
+[[probe.service.node]]
+id = "api"
+mode = "poll"
+replicas = ["%s/health"]
+`, addr, hook.URL, target.URL)), 0o600)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-c", cfg}, io.Discard, io.Discard) }()
+
+	time.Sleep(time.Second) // a healthy first sweep
+	failing.Store(true)
+	select {
+	case m := <-hooks:
+		if m["type"] != "changed" || m["status"] != "dead" {
+			t.Fatalf("first webhook = %v, want a change to dead", m)
+		}
+		reps, _ := m["replicas"].([]any)
+		if len(reps) != 1 || reps[0] != "web:api:"+target.URL+"/health" {
+			t.Errorf("replicas = %v", m["replicas"])
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("no webhook within 8 s of the target failing")
+	}
+	cancel()
+	<-done
 }

@@ -90,6 +90,11 @@ type Notify struct {
 	ReminderInterval        Seconds `toml:"reminder_interval"`
 	ReminderBackoffFunction string  `toml:"reminder_backoff_function"` // none, linear, square, cubic
 	ReminderBackoffLimit    int     `toml:"reminder_backoff_limit"`
+	// NotifySick also sends changed events to and from sick.
+	NotifySick bool `toml:"notify_sick"`
+	// AlertAfter is how many consecutive dead observations of the page
+	// status it takes before a change to dead is sent (flap protection).
+	AlertAfter int `toml:"alert_after"`
 
 	Email    *Email    `toml:"email"`
 	Twilio   *Twilio   `toml:"twilio"`
@@ -102,6 +107,7 @@ type Notify struct {
 	Matrix   *Matrix   `toml:"matrix"`
 	Webex    *Webex    `toml:"webex"`
 	Webhook  *Webhook  `toml:"webhook"`
+	Command  *Command  `toml:"command"`
 }
 
 type Email struct {
@@ -116,6 +122,7 @@ type Email struct {
 }
 
 type Twilio struct {
+	APIURL        string   `toml:"api_url"` // default https://api.twilio.com
 	To            []string `toml:"to"`
 	ServiceSID    string   `toml:"service_sid"`
 	AccountSID    string   `toml:"account_sid"`
@@ -138,12 +145,14 @@ type Zulip struct {
 }
 
 type Telegram struct {
+	APIURL        string `toml:"api_url"` // default https://api.telegram.org
 	BotToken      string `toml:"bot_token"`
 	ChatID        string `toml:"chat_id"`
 	RemindersOnly bool   `toml:"reminders_only"`
 }
 
 type Pushover struct {
+	APIURL        string   `toml:"api_url"` // default https://api.pushover.net
 	AppToken      string   `toml:"app_token"`
 	UserKeys      []string `toml:"user_keys"`
 	RemindersOnly bool     `toml:"reminders_only"`
@@ -156,9 +165,11 @@ type Gotify struct {
 }
 
 type XMPP struct {
-	To            string `toml:"to"`
-	From          string `toml:"from"`
-	XMPPPassword  string `toml:"xmpp_password"`
+	To           string `toml:"to"`
+	From         string `toml:"from"`
+	XMPPPassword string `toml:"xmpp_password"`
+	// Server is host:port of the XMPP server; empty = the domain of from, port 5222.
+	Server        string `toml:"server"`
 	RemindersOnly bool   `toml:"reminders_only"`
 }
 
@@ -179,6 +190,15 @@ type Webex struct {
 type Webhook struct {
 	HookURL       string `toml:"hook_url"`
 	RemindersOnly bool   `toml:"reminders_only"`
+}
+
+// Command runs a program for each notification; arguments are templates
+// over the message (see docs/notifications.md).
+type Command struct {
+	Path          string   `toml:"path"`
+	Args          []string `toml:"args"`
+	Timeout       Seconds  `toml:"timeout"`
+	RemindersOnly bool     `toml:"reminders_only"`
 }
 
 type Probe struct {
@@ -254,6 +274,7 @@ func Default() Config {
 		Notify: Notify{
 			ReminderBackoffFunction: "none",
 			ReminderBackoffLimit:    3,
+			AlertAfter:              1,
 		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/template"
 
 	"github.com/dlclark/regexp2"
 )
@@ -127,6 +128,9 @@ func (v *validator) notify(n *Notify) {
 	v.oneOf("notify.reminder_backoff_function", n.ReminderBackoffFunction, "backoff function",
 		"none", "linear", "square", "cubic")
 	v.positive("notify.reminder_backoff_limit", float64(n.ReminderBackoffLimit))
+	if n.AlertAfter < 1 {
+		v.fail("notify.alert_after", "%d: must be at least 1 (1 sends a change to dead on the first dead observation)", n.AlertAfter)
+	}
 
 	if e := n.Email; e != nil {
 		const t, tbl = "notify.email.", "[notify.email]"
@@ -143,6 +147,7 @@ func (v *validator) notify(n *Notify) {
 		v.required(t+"service_sid", tw.ServiceSID, tbl)
 		v.required(t+"account_sid", tw.AccountSID, tbl)
 		v.required(t+"auth_token", tw.AuthToken, tbl)
+		v.optionalURL(t+"api_url", tw.APIURL)
 	}
 	if s := n.Slack; s != nil {
 		v.requiredURL("notify.slack.hook_url", s.HookURL, "[notify.slack]")
@@ -158,11 +163,13 @@ func (v *validator) notify(n *Notify) {
 		const t, tbl = "notify.telegram.", "[notify.telegram]"
 		v.required(t+"bot_token", tg.BotToken, tbl)
 		v.required(t+"chat_id", tg.ChatID, tbl)
+		v.optionalURL(t+"api_url", tg.APIURL)
 	}
 	if p := n.Pushover; p != nil {
 		const t, tbl = "notify.pushover.", "[notify.pushover]"
 		v.required(t+"app_token", p.AppToken, tbl)
 		v.requiredList(t+"user_keys", p.UserKeys, tbl, `user_keys = ["..."]`)
+		v.optionalURL(t+"api_url", p.APIURL)
 	}
 	if g := n.Gotify; g != nil {
 		const t, tbl = "notify.gotify.", "[notify.gotify]"
@@ -174,6 +181,11 @@ func (v *validator) notify(n *Notify) {
 		v.required(t+"to", x.To, tbl)
 		v.required(t+"from", x.From, tbl)
 		v.required(t+"xmpp_password", x.XMPPPassword, tbl)
+		if x.Server != "" {
+			if host, port, err := net.SplitHostPort(x.Server); err != nil || host == "" || !isPort(port, false) {
+				v.fail(t+"server", "%q: want host:port, like xmpp.example.com:5222, or leave it out to use the domain of from", x.Server)
+			}
+		}
 	}
 	if m := n.Matrix; m != nil {
 		const t, tbl = "notify.matrix.", "[notify.matrix]"
@@ -189,6 +201,16 @@ func (v *validator) notify(n *Notify) {
 	}
 	if w := n.Webhook; w != nil {
 		v.requiredURL("notify.webhook.hook_url", w.HookURL, "[notify.webhook]")
+	}
+	if c := n.Command; c != nil {
+		const t, tbl = "notify.command.", "[notify.command]"
+		v.required(t+"path", c.Path, tbl)
+		for i, a := range c.Args {
+			if _, err := template.New("").Parse(a); err != nil {
+				v.fail(indexKey(t+"args", i), "%q: bad template: %v (see docs/notifications.md for the fields)", a, err)
+			}
+		}
+		v.notNegative(t+"timeout", float64(c.Timeout))
 	}
 }
 

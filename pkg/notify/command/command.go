@@ -1,0 +1,186 @@
+// Package command runs a program for every notification, for anything the
+// other channels do not reach. There is no shell: the program gets its
+// arguments as they are, each one a text/template over Data, and the same
+// facts in OVERVAKT_* environment variables.
+package command
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/notify"
+)
+
+// DefaultTimeout applies when [notify.command] timeout is 0 or left out.
+const DefaultTimeout = 10 * time.Second
+
+// Notifier runs one configured program.
+type Notifier struct {
+	path    string
+	args    []*template.Template
+	timeout time.Duration
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// Data is what argument templates see, e.g. "{{.Status}}" or
+// "{{range .ReplicaList}}{{.}} {{end}}".
+type Data struct {
+	Type          string   // startup, changed, reminder or test
+	Status        string   // healthy, sick or dead
+	Time          string   // 08:58:28 UTC+0200
+	Replicas      string   // the replicas named, joined with ","
+	ReplicaList   []string // the same as a list
+	More          int      // replicas left out of the list
+	Recovered     string   // recovered replicas, joined with ","
+	RecoveredList []string
+	RecoveredMore int
+	PageTitle     string
+	PageURL       string
+	Headline      string // one line, as chat channels use it
+	Text          string // the full plain-text message
+}
+
+// DataOf is the template data for a message.
+func DataOf(m *notify.Message) Data {
+	return Data{
+		Type:          string(m.Kind),
+		Status:        m.Status.String(),
+		Time:          m.TimeText(),
+		Replicas:      strings.Join(m.Replicas, ","),
+		ReplicaList:   m.Replicas,
+		More:          m.More,
+		Recovered:     strings.Join(m.Recovered, ","),
+		RecoveredList: m.Recovered,
+		RecoveredMore: m.RecoveredMore,
+		PageTitle:     m.PageTitle,
+		PageURL:       m.PageURL,
+		Headline:      m.Headline(),
+		Text:          m.Text(),
+	}
+}
+
+// env is Data as environment variables.
+func (d *Data) env() []string {
+	return []string{
+		"OVERVAKT_TYPE=" + d.Type,
+		"OVERVAKT_STATUS=" + d.Status,
+		"OVERVAKT_TIME=" + d.Time,
+		"OVERVAKT_REPLICAS=" + d.Replicas,
+		"OVERVAKT_MORE=" + strconv.Itoa(d.More),
+		"OVERVAKT_RECOVERED=" + d.Recovered,
+		"OVERVAKT_RECOVERED_MORE=" + strconv.Itoa(d.RecoveredMore),
+		"OVERVAKT_PAGE_TITLE=" + d.PageTitle,
+		"OVERVAKT_PAGE_URL=" + d.PageURL,
+		"OVERVAKT_HEADLINE=" + d.Headline,
+		"OVERVAKT_TEXT=" + d.Text,
+	}
+}
+
+// New builds the channel from [notify.command]; ok is false without that
+// table. Templates are checked here, so a typo stops the server at start.
+func New(cfg *config.Notify, _ notify.Deps) (notify.Channel, bool, error) {
+	c := cfg.Command
+	if c == nil {
+		return notify.Channel{}, false, nil
+	}
+	if _, err := exec.LookPath(c.Path); err != nil {
+		return notify.Channel{}, true, fmt.Errorf("notify.command.path: %q cannot be run: %w; give the full path of an executable file", c.Path, err)
+	}
+	n := &Notifier{path: c.Path, timeout: c.Timeout.Duration()}
+	if n.timeout <= 0 {
+		n.timeout = DefaultTimeout
+	}
+	sample := DataOf(&notify.Message{Kind: notify.Test, Time: time.Now(), Replicas: []string{"web:core:https://example.com/"}})
+	for i, a := range c.Args {
+		key := "notify.command.args[" + strconv.Itoa(i) + "]"
+		t, err := template.New(key).Option("missingkey=error").Parse(a)
+		if err == nil {
+			err = t.Execute(&bytes.Buffer{}, &sample)
+		}
+		if err != nil {
+			return notify.Channel{}, true, fmt.Errorf("%s: %q: %w (fields: Type, Status, Time, Replicas, ReplicaList, More, Recovered, RecoveredList, RecoveredMore, PageTitle, PageURL, Headline, Text)", key, a, err)
+		}
+		n.args = append(n.args, t)
+	}
+	// A little longer than the command's own limit, so that its clearer
+	// error (killed after …) wins over the dispatcher's.
+	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly, Timeout: n.timeout + time.Second}, true, nil
+}
+
+// Name is the channel's config name.
+func (n *Notifier) Name() string { return "command" }
+
+// maxStderr is how much of the program's error output an error quotes.
+const maxStderr = 300
+
+// Send runs the program once and waits for it. A non-zero exit is an error
+// with the exit code and the end of its standard error; a program still
+// running at the timeout is killed with everything it started.
+func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
+	data := DataOf(m)
+	args := make([]string, len(n.args))
+	for i, t := range n.args {
+		var b strings.Builder
+		if err := t.Execute(&b, &data); err != nil {
+			return fmt.Errorf("command %s: %w", n.path, err)
+		}
+		args[i] = b.String()
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, n.path, args...)
+	cmd.Env = append(os.Environ(), data.env()...)
+	var stderr tail
+	cmd.Stderr = &stderr
+	// Its own process group, so a timeout also kills what it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A background child holding stderr open must not hold the channel.
+	cmd.WaitDelay = time.Second
+
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("command %s: killed with its process group after %v (%v)%s", n.path, n.timeout, ctx.Err(), stderr.quote())
+	case errors.As(err, &exitErr):
+		return fmt.Errorf("command %s: exit status %d%s", n.path, exitErr.ExitCode(), stderr.quote())
+	case errors.Is(err, exec.ErrWaitDelay): // exited 0; a child kept stderr open
+		return nil
+	default:
+		return fmt.Errorf("command %s: cannot run: %w", n.path, err)
+	}
+}
+
+// tail keeps the last maxStderr bytes written to it.
+type tail struct{ b []byte }
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > maxStderr {
+		t.b = append(t.b[:0], t.b[len(t.b)-maxStderr:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) quote() string {
+	s := strings.TrimSpace(string(t.b))
+	if s == "" {
+		return ""
+	}
+	return "; stderr: " + strconv.Quote(s)
+}

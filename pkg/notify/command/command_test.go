@@ -1,0 +1,197 @@
+package command
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+// script writes an executable sh script into a temporary directory.
+func script(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sh")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func build(t *testing.T, c *config.Command) notify.Channel {
+	t.Helper()
+	ch, ok, err := New(&config.Notify{Command: c}, notify.Deps{})
+	if err != nil || !ok {
+		t.Fatalf("New: ok=%v err=%v", ok, err)
+	}
+	return ch
+}
+
+var message = &notify.Message{
+	Kind:      notify.Changed,
+	Status:    status.Dead,
+	Time:      time.Date(2024, 5, 6, 8, 58, 28, 0, time.FixedZone("CEST", 2*3600)),
+	Replicas:  []string{"web:core:tcp://edge-3.example.net:80", "web:core:tcp://edge-4.example.net:80"},
+	More:      2,
+	Recovered: []string{"api:v1:https://user:xxxxx@api.example.com/"},
+	PageTitle: "Acme Status",
+	PageURL:   "https://status.example.com/",
+}
+
+func TestArgumentsAndEnvironment(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	path := script(t, `out="$1"; shift
+for a in "$@"; do printf 'arg=%s\n' "$a"; done > "$out"
+printf 'env=%s|%s|%s|%s|%s\n' "$OVERVAKT_TYPE" "$OVERVAKT_STATUS" "$OVERVAKT_REPLICAS" "$OVERVAKT_MORE" "$OVERVAKT_PAGE_URL" >> "$out"
+`)
+	ch := build(t, &config.Command{Path: path, Args: []string{
+		out,
+		"{{.Type}}",
+		"{{.Status}}",
+		"{{.Time}}",
+		"{{.Replicas}}",
+		"{{range .ReplicaList}}<{{.}}>{{end}}",
+		"{{.More}} more",
+		"{{.Recovered}}",
+		"{{.PageTitle}} {{.PageURL}}",
+		"$(touch pwned) ; {{.Status}}", // no shell: taken as it is
+	}})
+	if ch.Name() != "command" {
+		t.Errorf("Name = %q", ch.Name())
+	}
+	if err := ch.Send(context.Background(), message); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `arg=changed
+arg=dead
+arg=08:58:28 UTC+0200
+arg=web:core:tcp://edge-3.example.net:80,web:core:tcp://edge-4.example.net:80
+arg=<web:core:tcp://edge-3.example.net:80><web:core:tcp://edge-4.example.net:80>
+arg=2 more
+arg=api:v1:https://user:xxxxx@api.example.com/
+arg=Acme Status https://status.example.com/
+arg=$(touch pwned) ; dead
+env=changed|dead|web:core:tcp://edge-3.example.net:80,web:core:tcp://edge-4.example.net:80|2|https://status.example.com/
+`
+	if string(got) != want {
+		t.Errorf("the script saw\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestTextArgument(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	ch := build(t, &config.Command{Path: script(t, `printf '%s' "$2" > "$1"`), Args: []string{out, "{{.Text}}"}})
+	if err := ch.Send(context.Background(), message); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if string(got) != message.Text() {
+		t.Errorf("text argument\n%s\nwant\n%s", got, message.Text())
+	}
+}
+
+func TestFailures(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want []string
+	}{
+		{"non-zero exit quotes the end of stderr",
+			`printf 'x%.0s' $(seq 1 500) >&2; echo " smtp relay refused" >&2; exit 3`,
+			[]string{"exit status 3", `smtp relay refused"`}},
+		{"exit without stderr", `exit 1`, []string{"exit status 1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := build(t, &config.Command{Path: script(t, tc.body)}).Send(context.Background(), message)
+			if err == nil {
+				t.Fatal("Send succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if len(err.Error()) > 450 {
+				t.Errorf("error is %d bytes long; stderr should be cut to its last 300", len(err.Error()))
+			}
+		})
+	}
+}
+
+func TestTimeoutKillsTheProcessGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "child")
+	path := script(t, `sleep 30 & echo $! > "$1"; wait`)
+	ch := build(t, &config.Command{Path: path, Args: []string{pidFile}, Timeout: 0.3})
+	if ch.Timeout <= 300*time.Millisecond {
+		t.Errorf("channel timeout %v should leave the command's own limit to act first", ch.Timeout)
+	}
+	start := time.Now()
+	err := ch.Send(context.Background(), message)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Send returned after %v, want about 0.3 s", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("error = %v, want killed", err)
+	}
+	b, rerr := os.ReadFile(pidFile)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 {
+		t.Fatalf("the script wrote no child pid: %q", b)
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		// Killed and reaped by init, or a zombie waiting for it.
+		if syscall.Kill(pid, 0) != nil || isZombie(pid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d of the command still runs", pid)
+		}
+	}
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
+}
+
+func TestBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cmd  config.Command
+		want string
+	}{
+		{"missing program", config.Command{Path: "/nonexistent/page-oncall"}, `notify.command.path: "/nonexistent/page-oncall" cannot be run`},
+		{"template syntax", config.Command{Path: "/bin/sh", Args: []string{"-c", "{{.Status"}}, "notify.command.args[1]"},
+		{"unknown field", config.Command{Path: "/bin/sh", Args: []string{"{{.Replica}}"}}, `notify.command.args[0]: "{{.Replica}}"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ok, err := New(&config.Notify{Command: &tc.cmd}, notify.Deps{})
+			if !ok || err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ok=%v err=%v, want an error containing %q", ok, err, tc.want)
+			}
+		})
+	}
+	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
+		t.Errorf("without [notify.command]: ok=%v err=%v", ok, err)
+	}
+}

@@ -1,0 +1,155 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// RetryPolicy is how often and how patiently a failed send is repeated:
+// Attempts sends in all, waiting Initial, then twice as long each time, at
+// most Max, between them.
+type RetryPolicy struct {
+	Attempts int           // default 4
+	Initial  time.Duration // default 1 s
+	Max      time.Duration // default 30 s
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.Attempts < 1 {
+		p.Attempts = 4
+	}
+	if p.Initial <= 0 {
+		p.Initial = time.Second
+	}
+	if p.Max <= 0 {
+		p.Max = 30 * time.Second
+	}
+	return p
+}
+
+// wait is the pause after the given failed attempt (1-based).
+func (p RetryPolicy) wait(attempt int) time.Duration {
+	w := p.Initial
+	for i := 1; i < attempt && w < p.Max; i++ {
+		w *= 2
+	}
+	return min(w, p.Max)
+}
+
+// outbox is one channel's bounded queue and the goroutine that empties it,
+// so a slow or failing channel only ever delays itself.
+type outbox struct {
+	ch      Channel
+	name    string
+	timeout time.Duration
+	retry   RetryPolicy
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	queue []*Message
+	limit int
+	wake  chan struct{} // capacity 1: "the queue has something"
+}
+
+func newOutbox(ch Channel, limit int, timeout time.Duration, retry RetryPolicy, log *slog.Logger) *outbox {
+	if ch.Timeout > 0 {
+		timeout = ch.Timeout
+	}
+	return &outbox{ch: ch, name: ch.Name(), timeout: timeout, retry: retry, log: log,
+		limit: limit, wake: make(chan struct{}, 1)}
+}
+
+// push queues m without ever blocking; a full queue loses its oldest message.
+func (o *outbox) push(m *Message) {
+	o.mu.Lock()
+	if len(o.queue) >= o.limit {
+		dropped := o.queue[0]
+		o.queue = append(o.queue[:0], o.queue[1:]...)
+		o.log.Warn("notification queue full, oldest message dropped; the channel is not keeping up",
+			"channel", o.name, "dropped", dropped.Kind, "dropped_time", dropped.TimeText(), "queue", o.limit)
+	}
+	o.queue = append(o.queue, m)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *outbox) pop() *Message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.queue) == 0 {
+		return nil
+	}
+	m := o.queue[0]
+	o.queue[0] = nil
+	o.queue = o.queue[1:]
+	return m
+}
+
+// run delivers until ctx ends, then gives every queued message one last
+// attempt while sendCtx lasts.
+func (o *outbox) run(ctx, sendCtx context.Context) {
+	for {
+		if m := o.pop(); m != nil {
+			o.deliver(ctx, sendCtx, m)
+			continue
+		}
+		select {
+		case <-o.wake:
+		case <-ctx.Done():
+			o.drain(sendCtx)
+			return
+		}
+	}
+}
+
+func (o *outbox) drain(sendCtx context.Context) {
+	for m := o.pop(); m != nil; m = o.pop() {
+		if sendCtx.Err() != nil {
+			o.log.Error("notification not sent: shutting down", "channel", o.name, "kind", m.Kind)
+			continue
+		}
+		if err := o.send(sendCtx, m); err != nil {
+			o.log.Error("notification not sent before shutdown", "channel", o.name, "kind", m.Kind, "error", err)
+		}
+	}
+}
+
+// deliver sends m, retrying with exponential backoff. Retries stop early
+// when ctx ends (shutdown); sends themselves run on sendCtx, which outlives
+// ctx for the drain.
+func (o *outbox) deliver(ctx, sendCtx context.Context, m *Message) {
+	for attempt := 1; ; attempt++ {
+		err := o.send(sendCtx, m)
+		if err == nil {
+			if attempt > 1 {
+				o.log.Info("notification sent after retrying", "channel", o.name, "kind", m.Kind, "attempts", attempt)
+			}
+			return
+		}
+		if attempt >= o.retry.Attempts || ctx.Err() != nil {
+			o.log.Error("notification failed, giving up", "channel", o.name, "kind", m.Kind,
+				"attempts", attempt, "error", err)
+			return
+		}
+		wait := o.retry.wait(attempt)
+		o.log.Warn("notification failed, will retry", "channel", o.name, "kind", m.Kind,
+			"attempt", attempt, "retry_in", wait, "error", err)
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+		}
+	}
+}
+
+func (o *outbox) send(ctx context.Context, m *Message) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	return o.ch.Send(ctx, m)
+}

@@ -1,0 +1,168 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+// DispatcherOptions configure a Dispatcher; zero values pick the defaults.
+type DispatcherOptions struct {
+	Config   *config.Config // [notify] and [branding] are read
+	Registry *status.Registry
+	Channels []Channel // from channels.Build
+	// Silence reports whether reminders are silenced at now (the manager
+	// API's alerts/ignored). Nil: never.
+	Silence func(now time.Time) bool
+	Logger  *slog.Logger
+
+	// Clock drives coalescing and reminders; default the system clock.
+	Clock Clock
+	// CoalesceWindow: changes this close together make one message; default 2 s.
+	CoalesceWindow time.Duration
+	// SendTimeout bounds one send of one message on one channel; default 10 s.
+	SendTimeout time.Duration
+	// Retry is applied to failed sends; default 4 attempts, 1 s, 2 s, 4 s apart.
+	Retry RetryPolicy
+	// QueueSize is each channel's queue length; default 16. When a channel
+	// falls that far behind, its oldest message is dropped.
+	QueueSize int
+	// DrainTimeout is how long queued messages may still be sent after
+	// Run's context ends; default SendTimeout.
+	DrainTimeout time.Duration
+}
+
+// Dispatcher watches the registry and sends notifications: changes of the
+// page status, reminders while it is dead and the start-up notice.
+type Dispatcher struct {
+	reg          *status.Registry
+	clock        Clock
+	log          *slog.Logger
+	startup      bool
+	tracker      *tracker
+	outboxes     []*outbox
+	drainTimeout time.Duration
+	running      atomic.Bool
+}
+
+// NewDispatcher builds a dispatcher; Run starts it.
+func NewDispatcher(opts DispatcherOptions) *Dispatcher {
+	cfg := opts.Config
+	if cfg == nil {
+		def := config.Default()
+		cfg = &def
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
+	}
+	if opts.CoalesceWindow <= 0 {
+		opts.CoalesceWindow = 2 * time.Second
+	}
+	if opts.SendTimeout <= 0 {
+		opts.SendTimeout = 10 * time.Second
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 16
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = opts.SendTimeout
+	}
+	retry := opts.Retry.withDefaults()
+	d := &Dispatcher{
+		reg:          opts.Registry,
+		clock:        opts.Clock,
+		log:          opts.Logger,
+		startup:      cfg.Notify.StartupNotification,
+		tracker:      newTracker(rulesFrom(cfg, opts.CoalesceWindow, opts.Silence)),
+		drainTimeout: opts.DrainTimeout,
+	}
+	for _, ch := range opts.Channels {
+		d.outboxes = append(d.outboxes, newOutbox(ch, opts.QueueSize, opts.SendTimeout, retry, opts.Logger))
+	}
+	return d
+}
+
+// Run sends notifications until ctx ends, then gives queued messages up to
+// DrainTimeout to go out and returns once every goroutine it started has
+// stopped. It returns an error only when called a second time.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return errors.New("notify: Dispatcher.Run called twice; build a new dispatcher instead")
+	}
+	if d.reg == nil {
+		return errors.New("notify: DispatcherOptions.Registry is nil; pass the status registry")
+	}
+	// Sends may outlive ctx by the drain time, so they get their own context.
+	sendCtx, stopSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSends()
+	var wg sync.WaitGroup
+	for _, o := range d.outboxes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.run(ctx, sendCtx)
+		}()
+	}
+
+	d.loop(ctx)
+
+	drain := time.AfterFunc(d.drainTimeout, stopSends)
+	wg.Wait()
+	drain.Stop()
+	return nil
+}
+
+// loop is the only reader of the tracker: it feeds it snapshots and timer
+// ticks and hands the messages it makes to the outboxes, never waiting on them.
+func (d *Dispatcher) loop(ctx context.Context) {
+	changes, unsubscribe := d.reg.Subscribe()
+	defer unsubscribe()
+
+	d.tracker.observe(d.reg.Snapshot(), d.clock.Now())
+	if d.startup {
+		d.dispatch(d.tracker.startup(d.clock.Now()))
+	}
+
+	var armed time.Time // deadline the timer is set for; zero: none
+	var timer <-chan time.Time
+	for {
+		if next := d.tracker.next(); !next.Equal(armed) {
+			armed, timer = next, nil
+			if !next.IsZero() {
+				timer = d.clock.After(next.Sub(d.clock.Now()))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changes:
+			d.tracker.observe(d.reg.Snapshot(), d.clock.Now())
+		case <-timer:
+			armed, timer = time.Time{}, nil
+			for _, m := range d.tracker.due(d.clock.Now()) {
+				d.dispatch(m)
+			}
+		}
+	}
+}
+
+// dispatch queues m on every channel that takes it.
+func (d *Dispatcher) dispatch(m *Message) {
+	d.log.Info("notification", "kind", m.Kind, "status", m.Status,
+		"replicas", len(m.Replicas)+m.More, "recovered", len(m.Recovered)+m.RecoveredMore)
+	for _, o := range d.outboxes {
+		if o.ch.RemindersOnly && m.Kind != Reminder {
+			continue
+		}
+		o.push(m)
+	}
+}

@@ -1,0 +1,217 @@
+// Package email sends notifications as plain-text e-mail through an SMTP
+// server.
+//
+// Behaviour of the [notify.email] keys:
+//   - to: one address or several separated by commas ("Ops <ops@example.com>,
+//     oncall@example.com"); one message is sent with all of them in To.
+//   - smtp_encrypt = true (the default): STARTTLS is required; a server that
+//     does not offer it, or whose certificate does not verify for smtp_host,
+//     is an error and nothing is sent.
+//   - smtp_encrypt = false: STARTTLS is used when the server offers it and
+//     skipped when it does not (plain text on the wire). A certificate that
+//     does not verify is still an error.
+//   - smtp_username set: SMTP AUTH with the strongest mechanism the server
+//     offers (SCRAM, CRAM-MD5, PLAIN, LOGIN). PLAIN and LOGIN are only used
+//     over TLS, so a password is never sent in clear text.
+//
+// The subject is the message headline; the body is the message text.
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/notify"
+)
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// defaultTimeout bounds a send when the caller's context has no deadline.
+const defaultTimeout = 30 * time.Second
+
+// Notifier sends messages through one SMTP server.
+type Notifier struct {
+	from      string
+	to        []string
+	host      string
+	port      int
+	username  string
+	password  string
+	encrypt   bool
+	tlsConfig *tls.Config
+}
+
+// New builds the e-mail channel from [notify.email]; ok is false when the
+// table is absent.
+func New(cfg *config.Notify, _ notify.Deps) (notify.Channel, bool, error) {
+	if cfg == nil || cfg.Email == nil {
+		return notify.Channel{}, false, nil
+	}
+	n, err := NewNotifier(cfg.Email, nil)
+	if err != nil {
+		return notify.Channel{}, false, err
+	}
+	return notify.Channel{Notifier: n, RemindersOnly: cfg.Email.RemindersOnly}, true, nil
+}
+
+// NewNotifier builds a notifier. tlsConfig is nil in production (system
+// roots, server name smtp_host); tests pass one that trusts their own
+// certificate authority.
+func NewNotifier(cfg *config.Email, tlsConfig *tls.Config) (*Notifier, error) {
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("notify.email.from %q: %v; want an address like status@example.com", cfg.From, err)
+	}
+	list, err := mail.ParseAddressList(cfg.To)
+	if err != nil {
+		return nil, fmt.Errorf("notify.email.to %q: %v; want addresses separated by commas", cfg.To, err)
+	}
+	to := make([]string, len(list))
+	for i, a := range list {
+		to[i] = a.String()
+	}
+	if cfg.SMTPHost == "" {
+		return nil, errors.New("notify.email.smtp_host is empty; set the SMTP server's host name")
+	}
+	port := cfg.SMTPPort
+	if port == 0 {
+		port = 587
+	}
+	if port < 1 || port > 65535 {
+		return nil, fmt.Errorf("notify.email.smtp_port %d: want a TCP port between 1 and 65535", cfg.SMTPPort)
+	}
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		tlsConfig = tlsConfig.Clone()
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = cfg.SMTPHost
+	}
+	return &Notifier{
+		from:      from.String(),
+		to:        to,
+		host:      cfg.SMTPHost,
+		port:      port,
+		username:  cfg.SMTPUsername,
+		password:  cfg.SMTPPassword,
+		encrypt:   cfg.SMTPEncrypt,
+		tlsConfig: tlsConfig,
+	}, nil
+}
+
+// Name is the channel's config name.
+func (n *Notifier) Name() string { return "email" }
+
+// Send delivers m as one e-mail. The SMTP conversation ends when ctx does.
+func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
+	// Cancelling on return also releases the connection watch in dialUntilDone.
+	var cancel context.CancelFunc
+	if _, ok := ctx.Deadline(); ok {
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, defaultTimeout)
+	}
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	timeout := time.Until(deadline)
+	if timeout <= 0 {
+		return n.fail(context.DeadlineExceeded)
+	}
+
+	msg := gomail.NewMsg()
+	msg.SetUserAgent("Overvakt")
+	if err := msg.From(n.from); err != nil {
+		return n.fail(err)
+	}
+	if err := msg.To(n.to...); err != nil {
+		return n.fail(err)
+	}
+	msg.Subject(m.Headline())
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text())
+
+	policy := gomail.TLSOpportunistic
+	if n.encrypt {
+		policy = gomail.TLSMandatory
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(n.port),
+		gomail.WithTLSPolicy(policy),
+		gomail.WithTLSConfig(n.tlsConfig),
+		gomail.WithTimeout(timeout),
+		gomail.WithDialContextFunc(dialUntilDone(ctx)),
+	}
+	if n.username != "" {
+		opts = append(opts,
+			gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(n.username),
+			gomail.WithPassword(n.password))
+	}
+	client, err := gomail.NewClient(n.host, opts...)
+	if err != nil {
+		return n.fail(err)
+	}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		// go-mail's own deadline (the same instant) may fire before ctx's.
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			cause := ctx.Err()
+			if cause == nil {
+				cause = context.DeadlineExceeded
+			}
+			return n.fail(fmt.Errorf("%w (%v)", cause, err))
+		}
+		return n.fail(err)
+	}
+	return nil
+}
+
+// dialUntilDone dials and closes the connection when ctx ends, so a server
+// that stops answering mid-conversation cannot hold the send beyond ctx.
+// (go-mail only applies its context to the dial itself.)
+func dialUntilDone(ctx context.Context) gomail.DialContextFunc {
+	return func(dialCtx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(dialCtx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		context.AfterFunc(ctx, func() { conn.Close() })
+		return conn, nil
+	}
+}
+
+// fail names the recipients, the server and what to check. go-mail's
+// errors quote the SMTP answer and never the password.
+func (n *Notifier) fail(err error) error {
+	return fmt.Errorf("email: send to %s through %s: %w%s",
+		strings.Join(n.to, ", "), net.JoinHostPort(n.host, strconv.Itoa(n.port)), err, n.hint(err))
+}
+
+// hint says what to change for the failures people can fix in the config.
+// go-mail reports these as text only, so they are matched by text.
+func (n *Notifier) hint(err error) string {
+	var certErr *tls.CertificateVerificationError
+	text := err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "; the server did not finish in time"
+	case strings.Contains(text, "does not support STARTTLS"):
+		return "; smtp_encrypt = true requires STARTTLS: use a server that offers it, or set smtp_encrypt = false on a trusted network"
+	case errors.As(err, &certErr):
+		return fmt.Sprintf("; the server's certificate is not valid for smtp_host %q", n.host)
+	case strings.Contains(text, "SMTP AUTH failed"), errors.Is(err, gomail.ErrNoSupportedAuthDiscovered):
+		return "; check smtp_username and smtp_password"
+	default:
+		return ""
+	}
+}

@@ -1,0 +1,95 @@
+// Package httpsend is the request plumbing the HTTP notification channels
+// share: one client, answers checked and quoted, secrets masked.
+package httpsend
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/overvakt/overvakt/pkg/notify"
+)
+
+const (
+	defaultTimeout = 10 * time.Second // when deps.HTTP is nil
+	maxAnswer      = 64 << 10         // bytes of a provider's answer we read
+	maxQuoted      = 300              // bytes of it we quote in an error
+)
+
+// Client is deps.HTTP, or a client with a timeout when there is none.
+func Client(deps notify.Deps) *http.Client {
+	if deps.HTTP != nil {
+		return deps.HTTP
+	}
+	return &http.Client{Timeout: defaultTimeout}
+}
+
+// Do sends req and returns the answer's body when the status is 2xx; any
+// other answer is an error quoting the status and the start of the body.
+// where names the endpoint without secrets, authKey is the config key to
+// check on 401/403, and secrets are masked in every text returned.
+func Do(client *http.Client, req *http.Request, where, authKey string, secrets ...string) ([]byte, error) {
+	req.Header.Set("User-Agent", "overvakt")
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error quotes the URL, which may hold a secret
+		}
+		return nil, fmt.Errorf("%s %s: %w", req.Method, where, maskErr(err, secrets))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read answer: %w", req.Method, where, maskErr(err, secrets))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			hint = " (check " + authKey + ")"
+		}
+		return body, fmt.Errorf("%s %s: %s%s: %s", req.Method, where, resp.Status, hint, Quote(body, secrets))
+	}
+	return body, nil
+}
+
+// Quote is the start of a provider's answer on one line, secrets masked.
+func Quote(body []byte, secrets []string) string {
+	s := Mask(strings.Join(strings.Fields(string(body)), " "), secrets)
+	if s == "" {
+		return "(empty answer)"
+	}
+	if len(s) > maxQuoted {
+		cut := maxQuoted
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+// maskErr keeps err as it is (so errors.Is still sees timeouts and
+// cancellation) unless its text holds a secret.
+func maskErr(err error, secrets []string) error {
+	text := err.Error()
+	if masked := Mask(text, secrets); masked != text {
+		return errors.New(masked)
+	}
+	return err
+}
+
+// Mask replaces every secret in s with ***.
+func Mask(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	return s
+}

@@ -1,0 +1,74 @@
+// Package notify turns status changes into messages and delivers them
+// through channels (one package each under pkg/notify/).
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+// Kind of a message; the names are the webhook payload's "type".
+type Kind string
+
+const (
+	Startup  Kind = "startup"
+	Changed  Kind = "changed"
+	Reminder Kind = "reminder"
+	Test     Kind = "test" // sent by `overvakt notify-test`
+)
+
+// MaxListed is how many replicas one message names before "and N more".
+const MaxListed = 40
+
+// Message is one notification, already coalesced and capped. Channels only
+// format and send it.
+type Message struct {
+	Kind   Kind
+	Status status.Status // the page status now
+	Time   time.Time     // when it was observed; Location is the server's zone
+
+	// Replicas now dead (and sick when notify_sick), as
+	// "service:node:replica" with any URL password masked; at most MaxListed.
+	Replicas []string
+	More     int // how many more were left out of Replicas
+
+	// Recovered replicas since the last message, same form and cap.
+	Recovered     []string
+	RecoveredMore int
+
+	PageTitle string
+	PageURL   string
+}
+
+// Notifier is one delivery channel.
+type Notifier interface {
+	// Name is the channel's config name: "email", "slack", …
+	Name() string
+	// Send delivers one message or says why not, quoting the provider's
+	// answer. It must honour ctx (the dispatcher sets a timeout and retries).
+	Send(ctx context.Context, m *Message) error
+}
+
+// Channel is a configured notifier with its delivery options.
+type Channel struct {
+	Notifier
+	RemindersOnly bool
+	// Timeout, when above zero, replaces the dispatcher's send timeout for
+	// this channel (a command may be allowed more than 10 s).
+	Timeout time.Duration
+}
+
+// Deps are what channel constructors may use.
+type Deps struct {
+	HTTP   *http.Client // shared client with a timeout; channels must not build their own
+	Logger *slog.Logger
+}
+
+// Factory builds a channel from the [notify] config. It returns ok=false
+// when its sub-table is absent.
+type Factory func(cfg *config.Notify, deps Deps) (ch Channel, ok bool, err error)

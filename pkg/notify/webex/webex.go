@@ -1,0 +1,110 @@
+// Package webex posts notifications to a Webex room through the Messages
+// API (https://developer.webex.com/docs/api/v1/messages/create-a-message):
+// POST /v1/messages with a bearer token and JSON {roomId, text, markdown}.
+package webex
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/internal/httpsend"
+)
+
+const (
+	defaultEndpoint = "https://webexapis.com/v1/messages"
+	maxMessage      = 7439 // bytes; the API's limit for text and for markdown
+)
+
+// Notifier posts to one room.
+type Notifier struct {
+	client   *http.Client
+	endpoint string
+	token    string
+	roomID   string
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New builds the channel from [notify.webex]; ok is false when the table is
+// absent, and true with an error when the table is there but unusable.
+func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
+	if cfg == nil || cfg.Webex == nil {
+		return notify.Channel{}, false, nil
+	}
+	c := cfg.Webex
+	endpoint, err := endpointFor(c.EndpointURL)
+	if err != nil {
+		return notify.Channel{}, true, err
+	}
+	n := &Notifier{client: httpsend.Client(deps), endpoint: endpoint, token: c.Token, roomID: c.RoomID}
+	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+}
+
+// endpointFor takes endpoint_url as Vigil's configs write it (the full
+// https://webexapis.com/v1/messages), the API root (…/v1) or the server
+// alone, with or without a trailing slash; empty means Webex's own.
+func endpointFor(raw string) (string, error) {
+	if raw == "" {
+		return defaultEndpoint, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("notify.webex.endpoint_url: %q: want an absolute URL like %s, or leave it out", raw, defaultEndpoint)
+	}
+	path := strings.TrimRight(u.Path, "/")
+	switch {
+	case strings.HasSuffix(path, "/messages"):
+	case strings.HasSuffix(path, "/v1"):
+		path += "/messages"
+	default:
+		path += "/v1/messages"
+	}
+	return u.Scheme + "://" + u.Host + path, nil
+}
+
+// Name is the channel's config name.
+func (n *Notifier) Name() string { return "webex" }
+
+type message struct {
+	RoomID   string `json:"roomId"`
+	Text     string `json:"text"`
+	Markdown string `json:"markdown"`
+}
+
+// Send posts m to the room; Webex answers 200 with the created message.
+func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
+	body, err := json.Marshal(messageFor(n.roomID, m))
+	if err != nil {
+		return fmt.Errorf("webex: encode message: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webex: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+n.token)
+	if _, err := httpsend.Do(n.client, req, n.endpoint, "notify.webex.token", n.token); err != nil {
+		return fmt.Errorf("webex: %w", err)
+	}
+	return nil
+}
+
+// messageFor fits both forms of m within the API's size limit; text is for
+// clients that do not show Markdown.
+func messageFor(roomID string, m *notify.Message) message {
+	short, ok := m.Shorten(func(c *notify.Message) bool {
+		return len(c.Markdown()) <= maxMessage && len(c.Text()) <= maxMessage
+	})
+	w := message{RoomID: roomID, Text: short.Text(), Markdown: short.Markdown()}
+	if !ok {
+		w.Text, w.Markdown = notify.CutBytes(w.Text, maxMessage), notify.CutBytes(w.Markdown, maxMessage)
+	}
+	return w
+}

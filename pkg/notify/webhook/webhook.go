@@ -1,0 +1,124 @@
+// Package webhook posts every notification as JSON to a URL:
+//
+//	{"type":"changed","status":"dead","time":"08:58:28 UTC+0200",
+//	 "replicas":["web:core:tcp://edge-3.example.net:80"],
+//	 "page":{"title":"Acme Status","url":"https://status.example.com/"}}
+//
+// type is startup, changed, reminder or test; replicas is always an array
+// of at most notify.MaxListed names, and "more" (only present when above
+// zero) counts the ones left out.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/notify"
+)
+
+// Notifier posts to one hook URL.
+type Notifier struct {
+	url    string
+	shown  string // the URL without path and query, for error texts
+	client *http.Client
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New builds the channel from [notify.webhook]; ok is false without that table.
+func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
+	c := cfg.Webhook
+	if c == nil {
+		return notify.Channel{}, false, nil
+	}
+	u, err := url.Parse(c.HookURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return notify.Channel{}, true, errors.New("notify.webhook.hook_url: want an absolute http:// or https:// URL")
+	}
+	client := deps.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	n := &Notifier{url: c.HookURL, shown: u.Scheme + "://" + u.Host + "/…", client: client}
+	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+}
+
+// Name is the channel's config name.
+func (n *Notifier) Name() string { return "webhook" }
+
+// Payload is the JSON body; its fields are a public contract.
+type Payload struct {
+	Type     string   `json:"type"`
+	Status   string   `json:"status"`
+	Time     string   `json:"time"`
+	Replicas []string `json:"replicas"`
+	More     int      `json:"more,omitempty"`
+	Page     Page     `json:"page"`
+}
+
+// Page says which status page sent the notification.
+type Page struct {
+	Title string `json:"title"`
+	URL   string `json:"url"`
+}
+
+// Body is the JSON that Send posts for m, without a trailing newline.
+func Body(m *notify.Message) []byte {
+	p := Payload{
+		Type:     string(m.Kind),
+		Status:   m.Status.String(),
+		Time:     m.TimeText(),
+		Replicas: m.Replicas,
+		More:     m.More,
+		Page:     Page{Title: m.PageTitle, URL: m.PageURL},
+	}
+	if p.Replicas == nil {
+		p.Replicas = []string{}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // URLs with & stay readable
+	_ = enc.Encode(p)        // cannot fail: strings and ints only
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// maxQuoted is how much of an error answer is quoted.
+const maxQuoted = 300
+
+// Send posts m; an answer outside 2xx is an error quoting status and body.
+func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(Body(m)))
+	if err != nil {
+		return fmt.Errorf("webhook: POST %s: %w", n.shown, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "overvakt")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		// url.Error repeats the whole URL, which may hold a secret.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("webhook: POST %s: %w", n.shown, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxQuoted+1))
+	text := strings.TrimSpace(string(body))
+	if len(body) > maxQuoted {
+		text = strings.TrimSpace(string(body[:maxQuoted])) + "…"
+	}
+	return fmt.Errorf("webhook: POST %s: answered %s: %q", n.shown, resp.Status, text)
+}

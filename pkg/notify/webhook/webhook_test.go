@@ -1,0 +1,129 @@
+package webhook
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+var at = time.Date(2024, 5, 6, 8, 58, 28, 0, time.FixedZone("CEST", 2*3600))
+
+// hook is a loopback server that checks the request and answers as told.
+func hook(t *testing.T, code int, answer string, bodies chan<- string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			t.Errorf("method %s, want POST", r.Method)
+		}
+		if r.URL.Path != "/hooks/overvakt/s3cr3t" {
+			t.Errorf("path %s, want /hooks/overvakt/s3cr3t", r.URL.Path)
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type %q, want application/json", ct)
+		}
+		b, _ := io.ReadAll(r.Body)
+		bodies <- string(b)
+		w.WriteHeader(code)
+		io.WriteString(w, answer)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/hooks/overvakt/s3cr3t"
+}
+
+func newChannel(t *testing.T, url string) notify.Channel {
+	t.Helper()
+	ch, ok, err := New(&config.Notify{Webhook: &config.Webhook{HookURL: url, RemindersOnly: true}},
+		notify.Deps{HTTP: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil || !ok {
+		t.Fatalf("New: ok=%v err=%v", ok, err)
+	}
+	if !ch.RemindersOnly || ch.Name() != "webhook" {
+		t.Fatalf("channel %q, reminders_only %v", ch.Name(), ch.RemindersOnly)
+	}
+	return ch
+}
+
+func TestPayload(t *testing.T) {
+	page := func(m notify.Message) *notify.Message {
+		m.Time, m.PageTitle, m.PageURL = at, "Acme Status", "https://status.example.com/"
+		return &m
+	}
+	many := make([]string, notify.MaxListed)
+	for i := range many {
+		many[i] = "web:core:r"
+	}
+	tests := []struct {
+		name string
+		m    *notify.Message
+		want string
+	}{
+		{"the documented example", page(notify.Message{Kind: notify.Changed, Status: status.Dead,
+			Replicas: []string{"web:core:tcp://edge-3.example.net:80"}}),
+			`{"type":"changed","status":"dead","time":"08:58:28 UTC+0200","replicas":["web:core:tcp://edge-3.example.net:80"],"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+		{"no replicas is an empty array", page(notify.Message{Kind: notify.Startup, Status: status.Healthy}),
+			`{"type":"startup","status":"healthy","time":"08:58:28 UTC+0200","replicas":[],"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+		{"recovery names no replica", page(notify.Message{Kind: notify.Changed, Status: status.Healthy,
+			Recovered: []string{"web:core:tcp://edge-3.example.net:80"}}),
+			`{"type":"changed","status":"healthy","time":"08:58:28 UTC+0200","replicas":[],"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+		{"URLs are not HTML-escaped", page(notify.Message{Kind: notify.Reminder, Status: status.Dead,
+			Replicas: []string{"api:v1:https://api.example.com/health?a=1&b=<2>"}}),
+			`{"type":"reminder","status":"dead","time":"08:58:28 UTC+0200","replicas":["api:v1:https://api.example.com/health?a=1&b=<2>"],"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+		{"a capped list says how many more", page(notify.Message{Kind: notify.Changed, Status: status.Dead,
+			Replicas: many, More: 7}),
+			`{"type":"changed","status":"dead","time":"08:58:28 UTC+0200","replicas":["web:core:r"` +
+				strings.Repeat(`,"web:core:r"`, notify.MaxListed-1) +
+				`],"more":7,"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bodies := make(chan string, 1)
+			ch := newChannel(t, hook(t, http.StatusNoContent, "", bodies))
+			if err := ch.Send(context.Background(), tc.m); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			if got := <-bodies; got != tc.want {
+				t.Errorf("body\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	m := &notify.Message{Kind: notify.Test, Time: at}
+	t.Run("non-2xx quotes status and body, not the URL path", func(t *testing.T) {
+		ch := newChannel(t, hook(t, http.StatusInternalServerError, strings.Repeat("x", 400)+"END", make(chan string, 1)))
+		err := ch.Send(context.Background(), m)
+		if err == nil {
+			t.Fatal("Send succeeded on a 500")
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "500 Internal Server Error") || !strings.Contains(msg, `"xxx`) {
+			t.Errorf("error does not quote the answer: %s", msg)
+		}
+		if strings.Contains(msg, "END") || strings.Contains(msg, "s3cr3t") {
+			t.Errorf("error quotes too much (the body is cut at 300 bytes, the path is secret): %s", msg)
+		}
+	})
+	t.Run("connection refused hides the path", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL + "/hooks/overvakt/s3cr3t"
+		srv.Close()
+		err := newChannel(t, url).Send(context.Background(), m)
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("error = %v, want connection refused without the path", err)
+		}
+	})
+	t.Run("absent table", func(t *testing.T) {
+		if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
+			t.Errorf("ok=%v err=%v, want not configured", ok, err)
+		}
+	})
+}
