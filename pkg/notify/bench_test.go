@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,8 +11,16 @@ import (
 
 // BenchmarkObserve: what the dispatcher spends on one probe result in a
 // registry of 10,000 replicas (100 services × 10 nodes × 10 replicas), 1%
-// of them dead.
+// of them dead (and, with alert_after 3, confirmed so).
 func BenchmarkObserve(b *testing.B) {
+	for _, alertAfter := range []int{1, 3} {
+		b.Run(fmt.Sprintf("alert_after=%d", alertAfter), func(b *testing.B) {
+			benchmarkObserve(b, alertAfter)
+		})
+	}
+}
+
+func benchmarkObserve(b *testing.B, alertAfter int) {
 	var specs []status.ServiceSpec
 	for s := 0; s < 100; s++ {
 		ss := status.ServiceSpec{ID: "s"}
@@ -23,12 +32,18 @@ func BenchmarkObserve(b *testing.B) {
 		specs = append(specs, ss)
 	}
 	reg := status.NewRegistry(specs, t0)
-	for s := 0; s < 100; s++ {
-		reg.Set(status.Ref{Service: s}, status.Result{Status: status.Dead, At: t0})
-	}
 	c := config.Default()
+	c.Notify.AlertAfter = alertAfter
 	tr := newTracker(rulesFrom(&c, 2*time.Second, nil))
-	tr.observe(reg.Snapshot(), t0)
+	for range alertAfter {
+		for s := 0; s < 100; s++ {
+			reg.Set(status.Ref{Service: s}, status.Result{Status: status.Dead, At: t0})
+		}
+		tr.observe(reg.Snapshot(), t0)
+	}
+	if tr.effective() != status.Dead {
+		b.Fatalf("page seen as %v after %d dead results, want dead", tr.effective(), alertAfter)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

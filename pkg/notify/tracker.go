@@ -11,7 +11,7 @@ import (
 // rules are the [notify] settings the tracker applies.
 type rules struct {
 	notifySick bool
-	alertAfter int           // dead observations before dead counts
+	alertAfter int           // dead results in a row before a replica counts as dead
 	interval   time.Duration // reminder_interval; 0 = no reminders
 	exponent   int           // 0 none, 1 linear, 2 square, 3 cubic
 	limit      int           // reminder_backoff_limit
@@ -71,11 +71,9 @@ func (r *rules) gap(n int) time.Duration {
 // it with any times they like. The dispatcher's loop owns it.
 type tracker struct {
 	rules
-	scan affectedScanner
+	view pageView // the page as notifications see it
 
-	version    uint64        // of the last snapshot observed
-	page       status.Status // page status of that snapshot
-	deadStreak int           // consecutive dead observations, up to alertAfter
+	version uint64 // of the last snapshot observed
 
 	notified  status.Status // status the last changed message announced
 	listed    []string      // replicas named by the last message, for Recovered
@@ -86,35 +84,28 @@ type tracker struct {
 }
 
 func newTracker(r rules) *tracker {
-	return &tracker{rules: r, scan: affectedScanner{includeSick: r.notifySick}, backoff: 1}
+	return &tracker{rules: r, view: newPageView(r.alertAfter, r.notifySick), backoff: 1}
 }
 
-// observe takes in a snapshot. Each snapshot with a new version is one
-// observation of the page status; alert_after counts these.
+// observe takes in a snapshot: the results that arrived since the last one
+// move the replicas' dead streaks on, and a change of the page status as
+// notifications see it opens a coalescing window.
 func (t *tracker) observe(snap *status.Snapshot, now time.Time) {
 	if snap.Version == t.version {
 		return
 	}
 	t.version = snap.Version
-	t.page = snap.Status
-	t.scan.update(snap)
-	if snap.Status != status.Dead {
-		t.deadStreak = 0
-	} else if t.deadStreak < t.alertAfter {
-		t.deadStreak++
-	}
+	t.view.update(snap)
 	if t.windowEnd.IsZero() && t.level(t.effective()) != t.level(t.notified) {
 		t.windowEnd = now.Add(t.window)
 	}
 }
 
-// effective is the page status as notifications see it: dead only once it
-// was observed alert_after times in a row; until then it counts as sick.
+// effective is the page status as notifications see it: dead only once
+// some replica's death is confirmed (see pageView); a page whose dead
+// replicas are all unconfirmed counts as sick.
 func (t *tracker) effective() status.Status {
-	if t.page == status.Dead && t.deadStreak < t.alertAfter {
-		return status.Sick
-	}
-	return t.page
+	return t.view.status
 }
 
 // level is what a change is measured on: sick counts only with notify_sick.
@@ -177,7 +168,7 @@ func (t *tracker) startup(now time.Time) *Message {
 // message builds a message from the replicas affected now and those that
 // were named last time and are not any more.
 func (t *tracker) message(kind Kind, st status.Status, now time.Time) *Message {
-	names := t.scan.names()
+	names := t.view.names()
 	m := &Message{Kind: kind, Status: st, Time: now, PageTitle: t.title, PageURL: t.url}
 	m.Replicas, m.More = capped(names)
 	if len(t.listed) > 0 {

@@ -184,52 +184,153 @@ func TestSilencedRemindersAreSkipped(t *testing.T) {
 	}
 }
 
-func TestAlertAfter(t *testing.T) {
-	type step struct {
-		at time.Duration
-		st status.Status
+// result is one probe result or report in a test: poll replica r<replica>
+// of web:core, or, when host is set, a report of that push replica of
+// web:hosts (dead: it fell silent).
+type result struct {
+	at      time.Duration
+	st      status.Status
+	replica int
+	host    string
+}
+
+// play feeds the results to the tracker in order, each in its own snapshot,
+// and returns every message sent up to an hour after the last.
+func (p *page) play(results []result) []*Message {
+	var got []*Message
+	for _, r := range results {
+		got = append(got, p.run(r.at)...)
+		if r.host != "" {
+			p.push(r.at, r.st, r.host)
+		} else {
+			p.set(r.at, r.st, r.replica)
+		}
 	}
+	return append(got, p.run(time.Hour)...)
+}
+
+// push records a report (or the silence) of a push replica of web:hosts.
+func (p *page) push(at time.Duration, st status.Status, host string) {
+	p.reg.Upsert(0, 1, host, status.Result{Status: st, At: t0.Add(at)})
+	p.tr.observe(p.reg.Snapshot(), t0.Add(at))
+}
+
+// healthyResults is n healthy results of poll replica i, one per 100 ms from at.
+func healthyResults(at time.Duration, i, n int) []result {
+	out := make([]result, n)
+	for k := range out {
+		out[k] = result{at: at + time.Duration(k)*100*time.Millisecond, st: status.Healthy, replica: i}
+	}
+	return out
+}
+
+func TestAlertAfter(t *testing.T) {
+	const (
+		r0 = "web:core:tcp://r0.example.net:80"
+		r1 = "web:core:tcp://r1.example.net:80"
+	)
+	sec := time.Second
 	tests := []struct {
 		name       string
 		alertAfter int
-		steps      []step
+		notifySick bool
+		results    []result
 		want       string
 	}{
-		{"1: the first dead observation counts", 1,
-			[]step{{0, status.Dead}},
-			"2s changed dead [web:core:tcp://r0.example.net:80]\n"},
-		{"3: two dead observations send nothing", 3,
-			[]step{{0, status.Dead}, {10 * time.Second, status.Dead}},
+		{"1: the first dead result counts", 1, false,
+			[]result{{0, status.Dead, 0, ""}},
+			"2s changed dead [" + r0 + "]\n"},
+		{"2: dead once then healthy never alerts", 2, false,
+			[]result{{0, status.Dead, 0, ""}, {10 * sec, status.Healthy, 0, ""}},
 			""},
-		{"3: the third sends the change", 3,
-			[]step{{0, status.Dead}, {10 * time.Second, status.Dead}, {20 * time.Second, status.Dead}},
-			"22s changed dead [web:core:tcp://r0.example.net:80]\n"},
-		{"3: a healthy observation starts the count again", 3,
-			[]step{{0, status.Dead}, {10 * time.Second, status.Dead}, {20 * time.Second, status.Healthy},
-				{30 * time.Second, status.Dead}, {40 * time.Second, status.Dead}},
+		{"2: dead twice in a row alerts", 2, false,
+			[]result{{0, status.Dead, 0, ""}, {10 * sec, status.Dead, 0, ""}},
+			"12s changed dead [" + r0 + "]\n"},
+		{"2: two replicas each dead once do not alert", 2, false,
+			[]result{{0, status.Dead, 0, ""}, {10 * sec, status.Dead, 1, ""}},
 			""},
-		{"3: no recovery for a dead that was never sent", 3,
-			[]step{{0, status.Dead}, {10 * time.Second, status.Dead}, {20 * time.Second, status.Healthy}},
+		{"2: results of other replicas are not observations", 2, false,
+			append(append([]result{{0, status.Dead, 0, ""}},
+				healthyResults(sec, 1, 50)...), healthyResults(6*sec, 2, 50)...),
 			""},
-		{"3: recovery after a sent dead", 3,
-			[]step{{0, status.Dead}, {10 * time.Second, status.Dead}, {20 * time.Second, status.Dead},
-				{30 * time.Second, status.Healthy}},
-			"22s changed dead [web:core:tcp://r0.example.net:80]\n" +
-				"32s changed healthy [] recovered [web:core:tcp://r0.example.net:80]\n"},
+		{"2: the message names only confirmed replicas", 2, false,
+			[]result{{0, status.Dead, 0, ""}, {0, status.Dead, 1, ""}, {10 * sec, status.Dead, 0, ""}},
+			"12s changed dead [" + r0 + "]\n"},
+		{"2: a push replica falling silent alerts at once", 2, false,
+			[]result{{0, status.Healthy, 0, "host-1"}, {10 * sec, status.Dead, 0, "host-1"}},
+			"12s changed dead [web:hosts:host-1]\n"},
+		{"3: the third dead in a row sends the change", 3, false,
+			[]result{{0, status.Dead, 0, ""}, {10 * sec, status.Dead, 0, ""}, {20 * sec, status.Dead, 0, ""}},
+			"22s changed dead [" + r0 + "]\n"},
+		{"3: a sick result starts the count again", 3, false,
+			[]result{{0, status.Dead, 0, ""}, {10 * sec, status.Dead, 0, ""}, {20 * sec, status.Sick, 0, ""},
+				{30 * sec, status.Dead, 0, ""}, {40 * sec, status.Dead, 0, ""}},
+			""},
+		{"2: recovery after a sent dead", 2, false,
+			[]result{{0, status.Dead, 0, ""}, {10 * sec, status.Dead, 0, ""}, {20 * sec, status.Healthy, 0, ""}},
+			"12s changed dead [" + r0 + "]\n" +
+				"22s changed healthy [] recovered [" + r0 + "]\n"},
+		{"2: a confirmed replica keeps the page dead while another recovers", 2, false,
+			[]result{{0, status.Dead, 0, ""}, {0, status.Dead, 1, ""}, {10 * sec, status.Dead, 0, ""},
+				{10 * sec, status.Dead, 1, ""}, {20 * sec, status.Healthy, 1, ""}, {30 * sec, status.Healthy, 0, ""}},
+			"12s changed dead [" + r0 + " " + r1 + "]\n" +
+				"32s changed healthy [] recovered [" + r0 + " " + r1 + "]\n"},
+		{"2 with notify_sick: an unconfirmed dead replica is announced as sick", 2, true,
+			[]result{{0, status.Dead, 0, ""}, {10 * sec, status.Dead, 0, ""}, {20 * sec, status.Healthy, 0, ""}},
+			"2s changed sick [" + r0 + "]\n" +
+				"12s changed dead [" + r0 + "]\n" +
+				"22s changed healthy [] recovered [" + r0 + "]\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPage(t, 1, func(c *config.Config) { c.Notify.AlertAfter = tc.alertAfter })
-			var got []*Message
-			for _, s := range tc.steps {
-				got = append(got, p.run(s.at)...)
-				p.set(s.at, s.st, 0)
-			}
-			got = append(got, p.run(time.Hour)...)
-			if describe(got) != tc.want {
+			p := newPage(t, 3, func(c *config.Config) {
+				c.Notify.AlertAfter = tc.alertAfter
+				c.Notify.NotifySick = tc.notifySick
+			})
+			if got := p.play(tc.results); describe(got) != tc.want {
 				t.Errorf("got:\n%swant:\n%s", describe(got), tc.want)
 			}
 		})
+	}
+}
+
+func TestAlertAfterCountsResultsInFoldedSnapshots(t *testing.T) {
+	// Results that land between two snapshots the notifier reads are still
+	// results: r0's second dead result confirms it though the tracker only
+	// sees the snapshot after r1's result too.
+	p := newPage(t, 2, func(c *config.Config) { c.Notify.AlertAfter = 2 })
+	p.set(0, status.Dead, 0)
+	p.reg.Set(status.Ref{Replica: 0}, status.Result{Status: status.Dead, At: t0.Add(time.Second)})
+	p.reg.Set(status.Ref{Replica: 1}, status.Result{Status: status.Healthy, At: t0.Add(time.Second)})
+	p.tr.observe(p.reg.Snapshot(), t0.Add(time.Second))
+	want := "3s changed dead [web:core:tcp://r0.example.net:80]\n"
+	if got := p.run(time.Hour); describe(got) != want {
+		t.Errorf("got:\n%swant:\n%s", describe(got), want)
+	}
+}
+
+func TestAlertAfterForgetsReplicas(t *testing.T) {
+	// Streaks are kept only for replicas whose last result was dead, and
+	// dropped when a push replica is flushed.
+	p := newPage(t, 2, func(c *config.Config) { c.Notify.AlertAfter = 3 })
+	p.set(0, status.Dead, 0, 1)
+	p.push(0, status.Healthy, "host-1")
+	p.push(0, status.Dead, "host-2")
+	p.push(0, status.Dead, "host-3")
+	if n := len(p.tr.view.streaks); n != 4 {
+		t.Fatalf("%d streaks kept, want 4 (r0, r1, host-2, host-3)", n)
+	}
+	p.set(time.Second, status.Healthy, 1)
+	p.reg.Remove(0, 1, "host-2", t0.Add(time.Second))
+	p.tr.observe(p.reg.Snapshot(), t0.Add(time.Second))
+	if n := len(p.tr.view.streaks); n != 2 {
+		t.Errorf("%d streaks kept, want 2 (r0, host-3): %v", n, p.tr.view.streaks)
+	}
+	// host-3 moved up a place when host-2 went; it is still confirmed dead.
+	got := p.run(time.Hour)
+	want := "2s changed dead [web:hosts:host-3]\n"
+	if describe(got) != want {
+		t.Errorf("got:\n%swant:\n%s", describe(got), want)
 	}
 }
 
