@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/overvakt/overvakt/pkg/api"
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
 	"github.com/overvakt/overvakt/pkg/notify/channels"
@@ -126,7 +127,12 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 
 	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
 
-	srv, err := server.New(server.Options{Config: cfg, Registry: reg, Logger: logger, Version: version})
+	agents, err := api.New(api.Options{Config: cfg, Registry: reg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{Config: cfg, Registry: reg, Logger: logger, Version: version,
+		Announcements: agents, API: agents.Handler()})
 	if err != nil {
 		return err
 	}
@@ -145,6 +151,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	}
 	dispatcher := notify.NewDispatcher(notify.DispatcherOptions{
 		Config: cfg, Registry: reg, Channels: chans, Logger: logger,
+		Silence: agents.Silence().Active,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Inet)
@@ -156,7 +163,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	start := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -170,6 +177,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
 	start("http server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	start("prober", sched.Run)
 	start("notifier", dispatcher.Run)
+	start("reporter expiry", agents.Run)
 	wg.Wait()
 	close(errs)
 	logger.Info("stopped")

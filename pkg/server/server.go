@@ -40,10 +40,10 @@ type Options struct {
 
 	// Announcements feeds the page; nil shows none.
 	Announcements AnnouncementSource
-	// Routes, when set, adds more routes (reporter and manager APIs) to the
-	// same router; they get the same security headers, error pages and
-	// optional trailing slash. Register paths without a trailing slash.
-	Routes func(e *echo.Echo)
+	// API, when set, answers every path under /reporter/ and /manager/. It
+	// is called before the router and without the page's headers: push
+	// reports are the busiest route and need no CSP.
+	API http.Handler
 }
 
 // AnnouncementSource supplies the announcements shown on the page.
@@ -60,6 +60,7 @@ type Server struct {
 	log      *slog.Logger
 	version  string
 	anns     AnnouncementSource
+	api      http.Handler // reporter and manager APIs, may be nil
 	renderer *page.Renderer
 	assets   map[string]*doc // by path below /assets/
 	echo     *echo.Echo
@@ -114,11 +115,12 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 
-	s.echo = s.routes(opts.Routes)
+	s.api = opts.API
+	s.echo = s.routes()
 	return s, nil
 }
 
-func (s *Server) routes(more func(*echo.Echo)) *echo.Echo {
+func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -136,9 +138,6 @@ func (s *Server) routes(more func(*echo.Echo)) *echo.Echo {
 	get("/robots.txt", s.handleRobots)
 	get("/health", s.handleHealth)
 	get("/assets/*", s.handleAsset)
-	if more != nil {
-		more(e)
-	}
 	return e
 }
 
@@ -150,6 +149,12 @@ func (s *Server) Handler() http.Handler { return s }
 // builds middleware chains per request, which allocates.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
+	if s.api != nil && isAPIPath(r.URL.Path) {
+		h["X-Content-Type-Options"] = hdrNoSniff
+		h["Referrer-Policy"] = hdrNoReferrer
+		s.api.ServeHTTP(w, r)
+		return
+	}
 	h["Content-Security-Policy"] = s.csp
 	h["X-Content-Type-Options"] = hdrNoSniff
 	h["X-Frame-Options"] = hdrDeny
@@ -162,6 +167,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.echo.ServeHTTP(w, r)
+}
+
+func isAPIPath(p string) bool {
+	for _, prefix := range [...]string{"/reporter", "/manager"} {
+		if strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/') {
+			return true
+		}
+	}
+	return false
 }
 
 func trimSlash(p string) string {

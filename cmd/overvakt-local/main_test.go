@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/overvakt/overvakt/pkg/api"
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/probe"
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+const serverConfig = `
+[server]
+manager_token = "manager-secret"
+reporter_token = "reporter-secret"
+
+[metrics]
+local_delay_dead = 0.3
+
+[[probe.service]]
+id = "lan"
+[[probe.service.node]]
+id = "web"
+mode = "local"
+[[probe.service.node]]
+id = "jobs"
+mode = "local"
+[[probe.service.node]]
+id = "hosts"
+mode = "push"
+`
+
+// startServer runs the reporter API with its dead-replica sweep on loopback.
+func startServer(t *testing.T) (string, *status.Registry) {
+	t.Helper()
+	cfg, err := config.Parse("server.toml", []byte(serverConfig), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
+	a, err := api.New(api.Options{Config: cfg, Registry: reg, SweepEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	a.Register(e)
+	ts := httptest.NewServer(e)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.Run(ctx) })
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		ts.Close()
+	})
+	return ts.URL, reg
+}
+
+func serverReplica(reg *status.Registry, node, id string) *status.Replica {
+	snap := reg.Snapshot()
+	si, ni, ok := snap.FindNode("lan", node)
+	if !ok {
+		return nil
+	}
+	for _, r := range snap.Services[si].Nodes[ni].Replicas {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "overvakt-local.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestAgentDrivesLocalNodes: the agent probes an HTTP service, a closed TCP
+// port and two scripts in "its" network, and the server's local nodes show
+// what it found; a failure shows up without waiting for the next round,
+// and when the agent stops the replicas die after interval +
+// local_delay_dead.
+func TestAgentDrivesLocalNodes(t *testing.T) {
+	url, reg := startServer(t)
+	var failing atomic.Bool
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer app.Close()
+	appURL := app.URL + "/health"
+	secretURL := strings.Replace(app.URL, "http://", "http://probe:s3cret@", 1) + "/private"
+	tcpURL := "tcp://" + closedPort(t)
+	path := writeConfig(t, `
+[report]
+url = "`+url+`"
+interval = 0.3
+
+[metrics]
+poll_retry = 0.05
+poll_delay_dead = 0.5
+poll_delay_sick = 0.4
+
+[[probe.service]]
+id = "lan"
+
+[[probe.service.node]]
+id = "web"
+mode = "poll"
+replicas = ["`+appURL+`", "`+tcpURL+`", "`+secretURL+`"]
+
+[[probe.service.node]]
+id = "jobs"
+mode = "script"
+scripts = ["exit 0", "exit 1"]
+`)
+	env := map[string]string{"OVERVAKT_TOKEN": "reporter-secret"}
+	log := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-c", path}, func(k string) string { return env[k] }, log) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	want := []struct {
+		node, replica string
+		status        status.Status
+	}{
+		{"web", appURL, status.Healthy},
+		{"web", tcpURL, status.Dead},
+		{"web", app.URL + "/private", status.Healthy}, // the password stays in the private network
+		{"jobs", "script-1", status.Healthy},
+		{"jobs", "script-2", status.Sick},
+	}
+	for _, w := range want {
+		waitFor(t, 5*time.Second, w.replica+" to be reported "+w.status.String(), func() bool {
+			r := serverReplica(reg, w.node, w.replica)
+			return r != nil && r.Status == w.status
+		})
+	}
+	for _, r := range reg.Snapshot().Services[0].Nodes[0].Replicas {
+		if strings.Contains(r.ID, "s3cret") {
+			t.Errorf("replica %q carries the probe's password to the server", r.ID)
+		}
+	}
+
+	failing.Store(true)
+	waitFor(t, 3*time.Second, "the failing HTTP service to be reported dead", func() bool {
+		r := serverReplica(reg, "web", appURL)
+		return r.Status == status.Dead
+	})
+	failing.Store(false)
+	waitFor(t, 3*time.Second, "recovery to be reported", func() bool {
+		return serverReplica(reg, "web", appURL).Status == status.Healthy
+	})
+
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit status %d; log:\n%s", code, log)
+	}
+	done <- 0 // for the deferred receive
+	stopped := time.Now()
+	waitFor(t, 3*time.Second, "silent replicas to die", func() bool {
+		return serverReplica(reg, "jobs", "script-1").Status == status.Dead
+	})
+	if since := time.Since(stopped); since < 300*time.Millisecond {
+		t.Errorf("replica died %v after the agent stopped; want at least local_delay_dead", since)
+	}
+}
+
+func TestAgentOnce(t *testing.T) {
+	url, reg := startServer(t)
+	path := writeConfig(t, `
+[report]
+url = "`+url+`"
+token = "reporter-secret"
+interval = 5
+
+[[probe.service]]
+id = "lan"
+[[probe.service.node]]
+id = "jobs"
+mode = "script"
+scripts = ["exit 2"]
+`)
+	log := &syncBuffer{}
+	if code := run(context.Background(), []string{"-c", path, "-once"}, func(string) string { return "" }, log); code != 0 {
+		t.Fatalf("exit status %d; log:\n%s", code, log)
+	}
+	if r := serverReplica(reg, "jobs", "script-1"); r == nil || r.Status != status.Dead {
+		t.Fatalf("script-1 on the server = %+v, want dead (exit 2)", r)
+	}
+}
+
+func TestAgentRefused(t *testing.T) {
+	url, _ := startServer(t)
+	cases := []struct {
+		name, token, node, mentions string
+	}{
+		{"wrong token", "nope", "jobs", "reporter_token"},
+		{"unknown node", "reporter-secret", "nope", "unknown node"},
+		{"push node on the server", "reporter-secret", "hosts", "push mode"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, `
+[report]
+url = "`+url+`"
+token = "`+tc.token+`"
+interval = 5
+
+[[probe.service]]
+id = "lan"
+[[probe.service.node]]
+id = "`+tc.node+`"
+mode = "script"
+scripts = ["exit 0"]
+`)
+			log := &syncBuffer{}
+			if code := run(context.Background(), []string{"-c", path}, func(string) string { return "" }, log); code != 1 {
+				t.Fatalf("exit status %d, want 1; log:\n%s", code, log)
+			}
+			if !strings.Contains(log.String(), tc.mentions) {
+				t.Errorf("log does not mention %q:\n%s", tc.mentions, log)
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	const head = "[report]\nurl = \"http://127.0.0.1:1\"\ntoken = \"t\"\n"
+	const node = "[[probe.service]]\nid = \"lan\"\n[[probe.service.node]]\nid = \"n\"\n"
+	cases := []struct {
+		name, text, mentions string
+	}{
+		{"TOML syntax", "[report\n", "overvakt-local.toml"},
+		{"unknown key", head + "[metrics]\npoll_dealy_dead = 3\n" + node + "mode = \"script\"\nscripts = [\"true\"]\n", "metrics.poll_dealy_dead: unknown key"},
+		{"server-only key", head + node + "mode = \"script\"\nscripts = [\"true\"]\nlink_url = \"https://x\"\n", "link_url: unknown key"},
+		{"no url", "[report]\ntoken = \"t\"\n" + node + "mode = \"script\"\nscripts = [\"true\"]\n", "OVERVAKT_URL"},
+		{"no token", "[report]\nurl = \"http://127.0.0.1:1\"\n" + node + "mode = \"script\"\nscripts = [\"true\"]\n", "OVERVAKT_TOKEN"},
+		{"nothing to probe", head, "nothing to probe"},
+		{"no mode", head + node + "replicas = [\"tcp://127.0.0.1:1\"]\n", "mode: required"},
+		{"local mode", head + node + "mode = \"local\"\n", `"local": want "poll" or "script"`},
+		{"poll without replicas", head + node + "mode = \"poll\"\n", "needs replicas"},
+		{"bad replica URL", head + node + "mode = \"poll\"\nreplicas = [\"htp://x\"]\n", `unknown scheme "htp"`},
+		{"zero interval", "[report]\nurl = \"http://127.0.0.1:1\"\ntoken = \"t\"\ninterval = 0\n" + node + "mode = \"script\"\nscripts = [\"true\"]\n", "report.interval"},
+		{"duplicate node", head + node + "mode = \"script\"\nscripts = [\"true\"]\n[[probe.service.node]]\nid = \"n\"\nmode = \"script\"\nscripts = [\"true\"]\n", "duplicate node id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &syncBuffer{}
+			path := writeConfig(t, tc.text)
+			if code := run(context.Background(), []string{"-c", path}, func(string) string { return "" }, log); code != 2 {
+				t.Fatalf("exit status %d, want 2; log:\n%s", code, log)
+			}
+			if !strings.Contains(log.String(), tc.mentions) {
+				t.Errorf("message does not mention %q:\n%s", tc.mentions, log)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		log := &syncBuffer{}
+		if code := run(context.Background(), []string{"-c", filepath.Join(t.TempDir(), "none.toml")}, func(string) string { return "" }, log); code != 2 {
+			t.Fatalf("exit status %d, want 2", code)
+		}
+		if !strings.Contains(log.String(), "none.toml") {
+			t.Errorf("message does not name the file:\n%s", log)
+		}
+	})
+}
+
+func TestPublicName(t *testing.T) {
+	cases := map[string]string{
+		"http://user:pw@10.0.0.3/health": "http://10.0.0.3/health",
+		"tcp://10.0.0.4:5432":            "tcp://10.0.0.4:5432",
+		"icmp://10.0.0.5":                "icmp://10.0.0.5",
+		"script-1":                       "script-1",
+	}
+	for in, want := range cases {
+		if got := publicName(in); got != want {
+			t.Errorf("publicName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSampleConfig keeps the documented sample valid.
+func TestSampleConfig(t *testing.T) {
+	s, err := loadConfig("overvakt-local.toml", func(k string) string {
+		return map[string]string{"OVERVAKT_TOKEN": "from-env"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.token != "from-env" || s.url != "https://status.example.com" || s.interval != 30 || s.entries != 4 {
+		t.Fatalf("sample read as %+v", s)
+	}
+	reg := status.NewRegistry(s.probe.StatusSpecs(), time.Now())
+	if _, err := probe.NewScheduler(probe.Options{Config: &s.probe, Registry: reg}); err != nil {
+		t.Fatalf("the probe scheduler refuses the sample: %v", err)
+	}
+}

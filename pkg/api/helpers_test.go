@@ -1,0 +1,183 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+const (
+	reporterToken = "reporter-secret-1"
+	managerToken  = "manager-secret-2"
+)
+
+// testConfig has a poll node (no reports), a push node and a local node,
+// with short delays so that silence is noticed quickly.
+const testConfig = `
+[server]
+manager_token = "manager-secret-2"
+reporter_token = "reporter-secret-1"
+
+[metrics]
+push_delay_dead = 0.3
+local_delay_dead = 0.3
+push_system_cpu_sick_above = 0.9
+push_system_ram_sick_above = 0.8
+
+[[probe.service]]
+id = "web"
+[[probe.service.node]]
+id = "api"
+mode = "poll"
+replicas = ["http://127.0.0.1:9/"]
+
+[[probe.service]]
+id = "hosts"
+[[probe.service.node]]
+id = "push"
+mode = "push"
+[[probe.service.node]]
+id = "local"
+mode = "local"
+`
+
+func testCfg(t testing.TB) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.toml", []byte(testConfig), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	return cfg
+}
+
+// testServer is the API mounted on echo behind a real loopback listener.
+// With a nil clock it runs on real time with its sweep running; with a fake
+// clock the test calls sweep itself.
+type testServer struct {
+	api *API
+	reg *status.Registry
+	url string
+}
+
+func startServer(t testing.TB, clock func() time.Time) *testServer {
+	t.Helper()
+	return startServerWith(t, clock, nil)
+}
+
+// startServerWith lets tweak adjust the API before it serves.
+func startServerWith(t testing.TB, clock func() time.Time, tweak func(*API)) *testServer {
+	t.Helper()
+	cfg := testCfg(t)
+	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
+	a, err := New(Options{Config: cfg, Registry: reg, Now: clock, SweepEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(a)
+	}
+	e := echo.New()
+	a.Register(e)
+	srv := httptest.NewServer(e)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if clock == nil {
+		wg.Go(func() { _ = a.Run(ctx) })
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		srv.Close()
+	})
+	return &testServer{api: a, reg: reg, url: srv.URL}
+}
+
+func basic(token string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(":"+token))
+}
+
+type response struct {
+	code int
+	hdr  http.Header
+	body string
+}
+
+// errorText returns the "error" field of a JSON error body, or "" when the
+// body is not one.
+func (r response) errorText() string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal([]byte(r.body), &e) != nil {
+		return ""
+	}
+	return e.Error
+}
+
+// do sends a request; auth is the whole Authorization value ("" for none).
+func (s *testServer) do(t testing.TB, method, path, auth, body string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{code: resp.StatusCode, hdr: resp.Header, body: string(b)}
+}
+
+// replica finds a replica in the current snapshot.
+func (s *testServer) replica(service, node, id string) *status.Replica {
+	snap := s.reg.Snapshot()
+	si, ni, ok := snap.FindNode(service, node)
+	if !ok {
+		return nil
+	}
+	for _, r := range snap.Services[si].Nodes[ni].Replicas {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
