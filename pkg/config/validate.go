@@ -195,7 +195,7 @@ func (v *validator) notify(n *Notify) {
 	}
 	if w := n.Webex; w != nil {
 		const t, tbl = "notify.webex.", "[notify.webex]"
-		v.requiredURL(t+"endpoint_url", w.EndpointURL, tbl)
+		v.optionalURL(t+"endpoint_url", w.EndpointURL)
 		v.required(t+"token", w.Token, tbl)
 		v.required(t+"room_id", w.RoomID, tbl)
 	}

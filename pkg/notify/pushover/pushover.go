@@ -79,25 +79,11 @@ func (n *Notifier) Name() string { return "pushover" }
 func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	form := formFor(m)
 	form.Set("token", n.token)
-	var failed []string
-	var errs []error
-	pending := n.sent.Pending(m, n.users)
-	for _, user := range pending {
+	label := func(user string) string { return keyLabel(n.users, user) }
+	return n.sent.SendEach(m, n.users, "pushover", "user keys", label, func(user string) error {
 		form.Set("user", user)
-		if err := n.post(ctx, form.Encode()); err != nil {
-			failed = append(failed, keyLabel(n.users, user)+": "+err.Error())
-			errs = append(errs, err)
-			continue
-		}
-		n.sent.Add(m, user)
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return &fanout.PartialError{
-		Msg:  fmt.Sprintf("pushover: %d of %d user keys failed: %s", len(errs), len(n.users), strings.Join(failed, "; ")),
-		Errs: errs,
-	}
+		return n.post(ctx, form.Encode())
+	})
 }
 
 func (n *Notifier) post(ctx context.Context, form string) error {

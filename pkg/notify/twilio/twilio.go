@@ -77,24 +77,11 @@ func (n *Notifier) Name() string { return "twilio" }
 // numbers that failed. A retry of the same message reaches only those.
 func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	form := url.Values{"MessagingServiceSid": {n.serviceSID}, "Body": {body(m)}}
-	var failed []string
-	var errs []error
-	for _, to := range n.sent.Pending(m, n.to) {
+	same := func(to string) string { return to }
+	return n.sent.SendEach(m, n.to, "twilio", "numbers", same, func(to string) error {
 		form.Set("To", to)
-		if err := n.post(ctx, form.Encode()); err != nil {
-			failed = append(failed, to+": "+err.Error())
-			errs = append(errs, err)
-			continue
-		}
-		n.sent.Add(m, to)
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return &fanout.PartialError{
-		Msg:  fmt.Sprintf("twilio: %d of %d numbers failed: %s", len(errs), len(n.to), strings.Join(failed, "; ")),
-		Errs: errs,
-	}
+		return n.post(ctx, form.Encode())
+	})
 }
 
 func (n *Notifier) post(ctx context.Context, form string) error {

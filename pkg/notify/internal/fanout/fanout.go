@@ -4,6 +4,8 @@
 package fanout
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/overvakt/overvakt/pkg/notify"
@@ -51,3 +53,28 @@ type PartialError struct {
 
 func (e *PartialError) Error() string   { return e.Msg }
 func (e *PartialError) Unwrap() []error { return e.Errs }
+
+// SendEach calls send for every recipient of all that has not got m yet and
+// records who got it. On failures it returns a *PartialError such as
+// "twilio: 1 of 2 numbers failed: +1555…: <cause>"; label names a recipient
+// in that text without giving away a secret.
+func (d *Delivered) SendEach(m *notify.Message, all []string, channel, noun string,
+	label func(string) string, send func(to string) error) error {
+	var failed []string
+	var errs []error
+	for _, to := range d.Pending(m, all) {
+		if err := send(to); err != nil {
+			failed = append(failed, label(to)+": "+err.Error())
+			errs = append(errs, err)
+			continue
+		}
+		d.Add(m, to)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &PartialError{
+		Msg:  fmt.Sprintf("%s: %d of %d %s failed: %s", channel, len(errs), len(all), noun, strings.Join(failed, "; ")),
+		Errs: errs,
+	}
+}
