@@ -7,7 +7,8 @@ import (
 )
 
 // StatusSpecs turns the [[probe.service]] tree into the registry's starting
-// model. Poll replicas are named by their URL, script replicas "script-1",
+// model. Poll replicas are named by their URL with any password masked (the
+// name can reach the public page), script replicas "script-1",
 // "script-2"… in file order; push and local nodes start empty. A Ref
 // {s, n, r} into the registry is service s, node n, replica r of this list.
 // Call it only on a validated config (modes are known).
@@ -21,7 +22,9 @@ func (c *Config) StatusSpecs() []status.ServiceSpec {
 				LinkLabel: n.LinkLabel, RevealReplicaName: n.RevealReplicaName}
 			switch mode {
 			case status.ModePoll:
-				ns.Replicas = append([]string(nil), n.Replicas...)
+				for _, r := range n.Replicas {
+					ns.Replicas = append(ns.Replicas, MaskPassword(r))
+				}
 			case status.ModeScript:
 				for i := range n.Scripts {
 					ns.Replicas = append(ns.Replicas, "script-"+strconv.Itoa(i+1))

@@ -257,9 +257,9 @@ func (v *validator) node(path string, n *Node, haveRabbitMQ bool) {
 		for k, r := range n.Replicas {
 			key := indexKey(path+".replicas", k)
 			if problem := replicaProblem(r); problem != "" {
-				v.fail(key, "%q: %s", r, problem)
+				v.fail(key, "%q: %s", MaskPassword(r), problem)
 			} else if first, dup := seen[r]; dup {
-				v.fail(key, "%q: duplicate of replicas[%d]; list each replica once", r, first)
+				v.fail(key, "%q: duplicate of replicas[%d]; list each replica once", MaskPassword(r), first)
 			} else {
 				seen[r] = k
 			}

@@ -1,8 +1,7 @@
 package notify
 
 import (
-	"net/url"
-	"strings"
+	"github.com/overvakt/overvakt/pkg/config"
 
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -202,7 +201,7 @@ func (v *pageView) serviceView(si int, svc *status.Service, out []affected) serv
 			st := v.seen(si, ni, r)
 			sv.status = status.Worst(sv.status, st)
 			if v.counts(st) {
-				sv.affected = append(sv.affected, affected{name: svc.ID + ":" + n.ID + ":" + MaskReplica(r.ID), status: st})
+				sv.affected = append(sv.affected, affected{name: svc.ID + ":" + n.ID + ":" + config.MaskPassword(r.ID), status: st})
 			}
 		}
 	}
@@ -223,23 +222,6 @@ func (v *pageView) names() []string {
 		}
 	}
 	return out
-}
-
-// MaskReplica returns a replica id fit for a message: a URL keeps its user
-// name but its password becomes "xxxxx" (https://user:xxxxx@host/); other
-// ids are returned as they are.
-func MaskReplica(id string) string {
-	if !strings.Contains(id, "@") {
-		return id
-	}
-	u, err := url.Parse(id)
-	if err != nil || u.User == nil {
-		return id
-	}
-	if _, has := u.User.Password(); !has {
-		return id
-	}
-	return u.Redacted()
 }
 
 // capped splits a list at MaxListed and says how many were left out.

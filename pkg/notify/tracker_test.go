@@ -482,24 +482,6 @@ func TestStartupMessage(t *testing.T) {
 	}
 }
 
-func TestMaskReplica(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://user:s3cret@host.example.com/health", "https://user:xxxxx@host.example.com/health"},
-		{"https://user@host.example.com/", "https://user@host.example.com/"},
-		{"https://host.example.com/?q=a@b", "https://host.example.com/?q=a@b"},
-		{"tcp://edge-3.example.net:80", "tcp://edge-3.example.net:80"},
-		{"script-1", "script-1"},
-		{"ops@host-1", "ops@host-1"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			if got := MaskReplica(tc.in); got != tc.want {
-				t.Errorf("MaskReplica(%q) = %q, want %q", tc.in, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestMessagesMaskPasswords(t *testing.T) {
 	reg := status.NewRegistry([]status.ServiceSpec{{ID: "api", Nodes: []status.NodeSpec{
 		{ID: "v1", Mode: status.ModePoll, Replicas: []string{"https://probe:hunter2@api.example.com/health"}},

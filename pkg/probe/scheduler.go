@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -222,12 +221,9 @@ func (b *builder) pollTarget(n *config.Node, raw string) (*pollTarget, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // its message would repeat the URL, password included
 		}
-		return nil, fmt.Errorf("%q: %v", hidePassword(raw), err)
+		return nil, fmt.Errorf("%q: %v", config.MaskPassword(raw), err)
 	}
-	name := raw // as the user wrote it, which is also the registry's replica ID
-	if _, hasPassword := u.User.Password(); hasPassword {
-		name = u.Redacted()
-	}
+	name := config.MaskPassword(raw) // also the registry's replica ID (Config.StatusSpecs)
 	t := &pollTarget{name: name, rules: b.rules}
 	switch u.Scheme {
 	case "http", "https":
@@ -257,24 +253,6 @@ func (b *builder) pollTarget(n *config.Node, raw string) (*pollTarget, error) {
 		return nil, fmt.Errorf("%q: unknown scheme %q (want http, https, tcp, icmp)", name, u.Scheme)
 	}
 	return t, nil
-}
-
-// hidePassword masks the password of a URL that did not parse.
-func hidePassword(raw string) string {
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		return raw
-	}
-	rest := raw[i+3:]
-	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-		rest = rest[:end]
-	}
-	at := strings.LastIndexByte(rest, '@')
-	colon := strings.IndexByte(rest, ':')
-	if at < 0 || colon < 0 || colon > at {
-		return raw
-	}
-	return raw[:i+3+colon+1] + "xxxxx" + raw[i+3+at:]
 }
 
 // Run probes until ctx is cancelled, then waits for every goroutine it
