@@ -15,27 +15,39 @@ type queueCheck struct {
 	nackHealthyBelow int
 	nackDeadAbove    int
 
-	mu     sync.Mutex // held during a check: replicas of the node wait for one answer
-	at     time.Time  // of the last answer; zero before the first
-	status status.Status
-	counts *status.Queue // shared with results, never modified
-	err    error
+	mu       sync.Mutex // guards the fields below; never held during a check
+	checking bool       // a replica of the node is asking right now
+	at       time.Time  // of the last answer; zero before the first
+	status   status.Status
+	counts   *status.Queue // shared with results, never modified
+	err      error
 }
 
-// get returns the last answer when it is younger than maxAge, else asks again.
-func (q *queueCheck) get(ctx context.Context, c QueueChecker, maxAge time.Duration) (status.Status, *status.Queue, error) {
+// get returns the last answer when it is younger than maxAge, else asks
+// again. While one replica asks, the others use the previous answer instead
+// of waiting (ok is false when there is none yet): a slow or hanging
+// management API holds one poll worker, never the whole pool.
+func (q *queueCheck) get(ctx context.Context, c QueueChecker, maxAge time.Duration) (st status.Status, counts *status.Queue, err error, ok bool) {
+	q.mu.Lock()
+	if q.checking || (!q.at.IsZero() && time.Since(q.at) < maxAge) {
+		st, counts, err, ok = q.status, q.counts, q.err, !q.at.IsZero()
+		q.mu.Unlock()
+		return st, counts, err, ok
+	}
+	q.checking = true
+	q.mu.Unlock()
+
+	got, n, err := c.CheckQueue(ctx, q.name, q.nackHealthyBelow, q.nackDeadAbove)
+
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !q.at.IsZero() && time.Since(q.at) < maxAge {
-		return q.status, q.counts, q.err
-	}
-	st, counts, err := c.CheckQueue(ctx, q.name, q.nackHealthyBelow, q.nackDeadAbove)
+	q.checking = false
 	if ctx.Err() != nil {
-		return st, nil, err // shutting down: nothing worth keeping
+		return got, nil, err, false // shutting down: nothing worth keeping
 	}
-	q.at, q.status, q.err, q.counts = time.Now(), st, err, nil
+	q.at, q.status, q.err, q.counts = time.Now(), got, err, nil
 	if err == nil {
-		q.counts = &counts
+		q.counts = &n
 	}
-	return q.status, q.counts, q.err
+	return q.status, q.counts, q.err, true
 }

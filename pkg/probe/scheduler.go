@@ -384,13 +384,17 @@ func (s *Scheduler) record(ctx context.Context, l *lane, j *job, a attempt) bool
 	if qc := j.node.queue; qc != nil && a.status != status.Dead {
 		// A node's replicas have neighbouring phases, so with a half-interval
 		// cache the queue is checked about once per node per sweep.
-		st, counts, err := qc.get(ctx, s.queues, l.interval/2)
+		st, counts, err, answered := qc.get(ctx, s.queues, l.interval/2)
 		if ctx.Err() != nil {
 			return false
 		}
 		res.Queue = counts
 		switch {
+		case !answered:
+			// The node's first check is still running: judge by the replica alone.
 		case err != nil:
+			// An unreachable management API says nothing about the service
+			// itself: keep the replica's own status and show why.
 			res.Err = joinErr(res.Err, "queue "+qc.name+": "+err.Error())
 		case st != status.Healthy:
 			res.Status = status.Worst(res.Status, st)

@@ -345,6 +345,9 @@ func TestQueueCheck(t *testing.T) {
 			node.RabbitMQQueueNackHealthyBelow = 7
 			node.RabbitMQQueueNackDeadAbove = 70
 			cfg := testConfig(node)
+			// One at a time, so the first replica's answer is the one the
+			// others reuse (concurrent ones would skip the queue instead).
+			cfg.Metrics.PollParallelism = 1
 			r := start(t, cfg, sc.queues, nil)
 			snap := waitChecked(t, r.reg, 5*time.Second)
 			for i, rep := range snap.Services[0].Nodes[0].Replicas {
@@ -364,6 +367,53 @@ func TestQueueCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hangingQueues never answers until the test ends, like a management API
+// that accepts connections and then says nothing.
+type hangingQueues struct{ calls atomic.Int32 }
+
+func (h *hangingQueues) CheckQueue(ctx context.Context, queue string, _, _ int) (status.Status, status.Queue, error) {
+	h.calls.Add(1)
+	<-ctx.Done()
+	return status.Sick, status.Queue{}, ctx.Err()
+}
+
+// A hanging queue check holds one worker; the node's other replicas and
+// every other node go on being probed.
+func TestHangingQueueCheckDoesNotStallProbing(t *testing.T) {
+	srv := newServer(t, nil)
+	queued := pollNode(replicaURLs(srv.URL, 3)...)
+	queued.RabbitMQQueue = "jobs"
+	other := pollNode(replicaURLs(srv.URL, 4)...)
+	other.ID = "other"
+	cfg := testConfig(queued, other)
+	cfg.Metrics.PollParallelism = 2
+	queues := &hangingQueues{}
+	r := start(t, cfg, queues, nil)
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		snap := r.reg.Snapshot()
+		checked := 0
+		for _, n := range snap.Services[0].Nodes {
+			for _, rep := range n.Replicas {
+				if !rep.Checked.IsZero() {
+					checked++
+				}
+			}
+		}
+		if checked == 6 { // all but the replica whose worker waits on the queue
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of 6 replicas probed while one queue check hangs", checked)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := queues.calls.Load(); n != 1 {
+		t.Errorf("queue asked %d times, want 1 (the others reuse or skip it)", n)
 	}
 }
 

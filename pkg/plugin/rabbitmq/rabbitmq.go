@@ -89,9 +89,11 @@ func New(cfg *config.RabbitMQ, client *http.Client) *Checker {
 // nackDeadAbove are a node's overrides of the unacknowledged limits; 0 (or
 // less) uses the plugin's. A loaded queue makes it wait queue_loaded_retry_delay
 // and read again, so a call can last two requests plus that delay; ctx ends
-// the wait. On error the status is Sick (the depth is unknown: worth a look,
-// not proof of an outage) and the counts are zero; the error names the URL
-// (never the password), the answer and what to check.
+// the wait. On error the status is Sick and the counts are zero, but callers
+// should not take that as the queue's state: the prober keeps the replica's
+// own status (an unreachable management API says nothing about the service
+// the page shows) and puts the error, which names the URL (never the
+// password), the answer and what to check, into the replica's error text.
 func (c *Checker) CheckQueue(ctx context.Context, queue string, nackHealthyBelow, nackDeadAbove int) (status.Status, status.Queue, error) {
 	l := c.limits
 	if nackHealthyBelow > 0 {
