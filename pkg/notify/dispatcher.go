@@ -45,6 +45,7 @@ type Dispatcher struct {
 	clock        Clock
 	log          *slog.Logger
 	startup      bool
+	startupWait  time.Duration // longest wait for the first sweep before the start-up notice
 	tracker      *tracker
 	outboxes     []*outbox
 	drainTimeout time.Duration
@@ -82,6 +83,7 @@ func NewDispatcher(opts DispatcherOptions) *Dispatcher {
 		clock:        opts.Clock,
 		log:          opts.Logger,
 		startup:      cfg.Notify.StartupNotification,
+		startupWait:  cfg.Metrics.PollInterval.Duration(),
 		tracker:      newTracker(rulesFrom(cfg, opts.CoalesceWindow, opts.Silence)),
 		drainTimeout: opts.DrainTimeout,
 	}
@@ -127,10 +129,23 @@ func (d *Dispatcher) loop(ctx context.Context) {
 	changes, unsubscribe := d.reg.Subscribe()
 	defer unsubscribe()
 
-	d.tracker.observe(d.reg.Snapshot(), d.clock.Now())
-	if d.startup {
-		d.dispatch(d.tracker.startup(d.clock.Now()))
+	// The start-up notice waits for the first sweep, so the status it
+	// gives is observed, not assumed; the scheduler promises every replica
+	// a result within one poll_interval, which bounds the wait.
+	startupPending := d.startup
+	var startupDeadline <-chan time.Time
+	if startupPending {
+		startupDeadline = d.clock.After(d.startupWait)
 	}
+	observe := func(deadlinePassed bool) {
+		snap := d.reg.Snapshot()
+		d.tracker.observe(snap, d.clock.Now())
+		if startupPending && (deadlinePassed || snap.Unchecked == 0) {
+			startupPending, startupDeadline = false, nil
+			d.dispatch(d.tracker.startup(d.clock.Now()))
+		}
+	}
+	observe(false)
 
 	var armed time.Time // deadline the timer is set for; zero: none
 	var timer <-chan time.Time
@@ -145,7 +160,9 @@ func (d *Dispatcher) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changes:
-			d.tracker.observe(d.reg.Snapshot(), d.clock.Now())
+			observe(false)
+		case <-startupDeadline:
+			observe(true)
 		case <-timer:
 			armed, timer = time.Time{}, nil
 			for _, m := range d.tracker.due(d.clock.Now()) {

@@ -158,6 +158,9 @@ func TestDispatcherEndToEnd(t *testing.T) {
 	})
 	stop := runDispatcher(t, d)
 
+	all.none(t) // the start-up notice waits for the first sweep
+	reg.Set(status.Ref{}, status.Result{Status: status.Healthy, At: t0})
+	reg.Set(status.Ref{Replica: 1}, status.Result{Status: status.Healthy, At: t0})
 	if m := all.next(t); m.Kind != Startup || m.Status != status.Healthy || m.PageTitle != "Acme Status" {
 		t.Fatalf("first message: %+v, want the startup notice", m)
 	}
@@ -193,6 +196,26 @@ func TestDispatcherEndToEnd(t *testing.T) {
 	stop()
 	all.none(t)
 	reminders.none(t) // it got the two reminders and nothing else
+}
+
+// Without a first result within one poll_interval, the start-up notice goes
+// out anyway, with the status as it stands.
+func TestStartupNoticeDoesNotWaitForever(t *testing.T) {
+	reg := oneReplicaRegistry()
+	clock := &fakeClock{now: t0}
+	cfg := config.Default()
+	cfg.Notify.StartupNotification = true
+	rec := newRecorder("all")
+	stop := runDispatcher(t, NewDispatcher(DispatcherOptions{Config: &cfg, Registry: reg, Clock: clock,
+		Channels: []Channel{{Notifier: rec}}}))
+	wait := cfg.Metrics.PollInterval.Duration()
+	clock.waitTimer(t, t0.Add(wait))
+	clock.advanceTo(t0.Add(wait))
+	if m := rec.next(t); m.Kind != Startup {
+		t.Fatalf("message %s, want the start-up notice after poll_interval", m.Kind)
+	}
+	stop()
+	rec.none(t)
 }
 
 func TestNoStartupNotificationUnlessAsked(t *testing.T) {

@@ -32,9 +32,12 @@ type Snapshot struct {
 	StatusVersion uint64
 	Status        Status
 	// Changed is when Status last took its current value.
-	Changed  time.Time
-	Updated  time.Time // time of the last change of any kind
-	Services []*Service
+	Changed time.Time
+	Updated time.Time // time of the last change of any kind
+	// Unchecked counts replicas that have no result yet; 0 means the first
+	// sweep is complete and Status reflects real observations.
+	Unchecked int
+	Services  []*Service
 }
 
 type Service struct {
@@ -103,6 +106,7 @@ func NewRegistry(specs []ServiceSpec, now time.Time) *Registry {
 			for _, id := range ns.Replicas {
 				n.Replicas = append(n.Replicas, &Replica{ID: id})
 			}
+			s.Unchecked += len(ns.Replicas)
 			svc.Nodes = append(svc.Nodes, n)
 		}
 		s.Services = append(s.Services, svc)
@@ -143,7 +147,7 @@ func (r *Registry) Set(ref Ref, res Result) bool {
 		copy(out, reps)
 		out[ref.Replica] = rep
 		return out
-	}, oldRep.Status != rep.Status || oldRep.Checked.IsZero())
+	}, oldRep.Status != rep.Status || oldRep.Checked.IsZero(), checkedDelta(oldRep, rep))
 }
 
 // Upsert records a result for a replica of a push or local node by name,
@@ -157,6 +161,12 @@ func (r *Registry) Upsert(service, node int, replicaID string, res Result) bool 
 		Latency: res.Latency, Error: res.Err, Load: res.Load, Queue: res.Queue}
 	idx := indexOf(reps, replicaID)
 	structural := idx < 0 || reps[idx].Status != rep.Status
+	delta := 0
+	if idx >= 0 {
+		delta = checkedDelta(reps[idx], rep)
+	} else if rep.Checked.IsZero() {
+		delta = 1
+	}
 	return r.replaceReplicas(old, service, node, res.At, func(reps []*Replica) []*Replica {
 		if idx < 0 {
 			out := make([]*Replica, len(reps), len(reps)+1)
@@ -167,7 +177,7 @@ func (r *Registry) Upsert(service, node int, replicaID string, res Result) bool 
 		copy(out, reps)
 		out[idx] = rep
 		return out
-	}, structural)
+	}, structural, delta)
 }
 
 // Remove drops a replica of a push or local node by name. It reports whether
@@ -176,15 +186,20 @@ func (r *Registry) Remove(service, node int, replicaID string, now time.Time) bo
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.snap.Load()
-	idx := indexOf(old.Services[service].Nodes[node].Replicas, replicaID)
+	reps := old.Services[service].Nodes[node].Replicas
+	idx := indexOf(reps, replicaID)
 	if idx < 0 {
 		return false
+	}
+	delta := 0
+	if reps[idx].Checked.IsZero() {
+		delta = -1
 	}
 	r.replaceReplicas(old, service, node, now, func(reps []*Replica) []*Replica {
 		out := make([]*Replica, 0, len(reps)-1)
 		out = append(out, reps[:idx]...)
 		return append(out, reps[idx+1:]...)
-	}, true)
+	}, true, delta)
 	return true
 }
 
@@ -204,6 +219,17 @@ func (s *Snapshot) FindNode(serviceID, nodeID string) (service, node int, ok boo
 	return -1, -1, false
 }
 
+// checkedDelta is how replacing old by new changes Snapshot.Unchecked.
+func checkedDelta(old, new *Replica) int {
+	switch {
+	case old.Checked.IsZero() && !new.Checked.IsZero():
+		return -1
+	case !old.Checked.IsZero() && new.Checked.IsZero():
+		return 1
+	}
+	return 0
+}
+
 func indexOf(reps []*Replica, id string) int {
 	for i, r := range reps {
 		if r.ID == id {
@@ -216,7 +242,7 @@ func indexOf(reps []*Replica, id string) int {
 // replaceReplicas rebuilds the path from the root to one node with a new
 // replica list, recomputes the aggregates on that path and publishes the new
 // snapshot. Caller holds r.mu.
-func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edit func([]*Replica) []*Replica, structural bool) bool {
+func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edit func([]*Replica) []*Replica, structural bool, uncheckedDelta int) bool {
 	oldSvc := old.Services[si]
 	oldNode := oldSvc.Nodes[ni]
 
@@ -237,7 +263,7 @@ func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edi
 	}
 
 	snap := &Snapshot{Version: old.Version + 1, StatusVersion: old.StatusVersion,
-		Changed: old.Changed, Updated: now}
+		Changed: old.Changed, Updated: now, Unchecked: old.Unchecked + uncheckedDelta}
 	snap.Services = make([]*Service, len(old.Services))
 	copy(snap.Services, old.Services)
 	snap.Services[si] = &svc

@@ -224,3 +224,25 @@ func BenchmarkSet(b *testing.B) {
 		r.Set(Ref{i % 100, (i / 100) % 10, i % 10}, Result{Status: Healthy, Latency: time.Duration(i)})
 	}
 }
+
+func TestUncheckedCountsReplicasWithoutResult(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := NewRegistry(testSpecs(), t0)
+	if got := r.Snapshot().Unchecked; got != 4 {
+		t.Fatalf("Unchecked at start = %d, want the 4 configured replicas", got)
+	}
+	r.Set(Ref{0, 0, 0}, Result{At: t0})
+	r.Set(Ref{0, 0, 0}, Result{At: t0.Add(time.Second)}) // a second result counts once
+	r.Set(Ref{0, 0, 1}, Result{At: t0})
+	si, ni, _ := r.Snapshot().FindNode("db", "hosts")
+	r.Upsert(si, ni, "host-1", Result{At: t0}) // push replicas arrive with a result
+	if got := r.Snapshot().Unchecked; got != 2 {
+		t.Fatalf("Unchecked = %d, want 2", got)
+	}
+	r.Set(Ref{0, 1, 0}, Result{At: t0})
+	r.Set(Ref{1, 0, 0}, Result{At: t0})
+	r.Remove(si, ni, "host-1", t0)
+	if got := r.Snapshot().Unchecked; got != 0 {
+		t.Fatalf("Unchecked after every replica reported = %d, want 0", got)
+	}
+}
