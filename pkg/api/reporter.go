@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -296,8 +294,15 @@ func (a *API) flush(w http.ResponseWriter, r *http.Request, serviceID, nodeID, r
 // sweep marks dead every replica silent for its interval plus the node's
 // grace: now - last >= interval + grace.
 func (a *API) sweep(now time.Time) {
+	// Log after unlocking: reports wait on a.mu, and a large autoscaling
+	// group going away at once would otherwise queue them behind log output.
+	type silent struct {
+		service, node, replica string
+		last                   time.Time
+		interval               time.Duration
+	}
+	var gone []silent
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, n := range a.reported {
 		for _, rp := range n.replicas {
 			if rp.silent || now.Sub(rp.last) < rp.interval+n.grace {
@@ -308,10 +313,12 @@ func (a *API) sweep(now time.Time) {
 				"; dead after the interval of " + rp.interval.String() + " + " + n.graceKey + " " + n.grace.String() +
 				" (last report " + rp.last.Format(time.RFC3339) + ")"
 			a.reg.Upsert(n.service, n.node, rp.id, status.Result{Status: status.Dead, At: now, Err: msg})
-			if a.log.Enabled(context.Background(), slog.LevelWarn) {
-				a.log.Warn("replica silent, marked dead", "service", n.serviceID, "node", n.nodeID,
-					"replica", rp.id, "last_report", rp.last, "interval", rp.interval)
-			}
+			gone = append(gone, silent{n.serviceID, n.nodeID, rp.id, rp.last, rp.interval})
 		}
+	}
+	a.mu.Unlock()
+	for _, g := range gone {
+		a.log.Warn("replica silent, marked dead", "service", g.service, "node", g.node,
+			"replica", g.replica, "last_report", g.last, "interval", g.interval)
 	}
 }
