@@ -47,16 +47,29 @@ func (w *nopWriter) Header() http.Header         { return w.h }
 func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *nopWriter) WriteHeader(code int)        { w.code = code }
 
-// benchHandler sends authenticated push reports to h, rotating over
-// benchReplicas hosts, from GOMAXPROCS goroutines.
+// changingBody alternates each host's CPU load between 40% and 41%, so
+// every report changes what the page shows and reaches the registry. Each
+// worker has its own hosts, so that the alternation holds.
+func changingBody(worker, i int) []byte {
+	return fmt.Appendf(nil, `{"replica":"host-%d-%d.example.net","interval":30,"load":{"cpu":0.4%d,"ram":0.61}}`,
+		worker, i%benchReplicas, i/benchReplicas%2)
+}
+
+// benchHandler sends authenticated push reports to h, rotating over the
+// bodies, from GOMAXPROCS goroutines.
 func benchHandler(b *testing.B, h http.Handler) {
+	benchHandlerBodies(b, h, benchReplicas, func(worker, i int) []byte { return benchBody(worker + i) })
+}
+
+func benchHandlerBodies(b *testing.B, h http.Handler, n int, body func(worker, i int) []byte) {
 	var seq atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		bodies := make([][]byte, benchReplicas)
+		worker := int(seq.Add(1))
+		bodies := make([][]byte, n)
 		for i := range bodies {
-			bodies[i] = benchBody(i + int(seq.Add(1)))
+			bodies[i] = body(worker, i)
 		}
 		rd := bytes.NewReader(nil)
 		req, _ := http.NewRequest("POST", "http://status.example.com/reporter/hosts/push/", rd)
@@ -66,7 +79,7 @@ func benchHandler(b *testing.B, h http.Handler) {
 		w := &nopWriter{h: http.Header{}}
 		i := 0
 		for pb.Next() {
-			body := bodies[i%benchReplicas]
+			body := bodies[i%len(bodies)]
 			rd.Reset(body)
 			req.ContentLength = int64(len(body))
 			h.ServeHTTP(w, req)
@@ -82,6 +95,12 @@ func benchHandler(b *testing.B, h http.Handler) {
 // BenchmarkReportHandler: the API's own handler, no router in front.
 func BenchmarkReportHandler(b *testing.B) {
 	benchHandler(b, benchAPI(b))
+}
+
+// BenchmarkReportHandlerChanging: as BenchmarkReportHandler, but every
+// report changes a load the page shows, so each one builds a new snapshot.
+func BenchmarkReportHandlerChanging(b *testing.B) {
+	benchHandlerBodies(b, benchAPI(b), 2*benchReplicas, changingBody)
 }
 
 // BenchmarkReportEcho: the same through echo, as the server mounts it.

@@ -37,13 +37,45 @@ type node struct {
 }
 
 // replica is what the API remembers of a reporting replica to notice its
-// silence.
+// silence and to skip registry writes that would change nothing visible.
 type replica struct {
 	id       string
 	interval time.Duration
-	last     time.Time // when it last reported
-	silent   bool      // marked dead for silence; cleared by the next report
+	silent   bool // marked dead for silence; cleared by the next report
+	// latest is the last report (its time is what the sweep checks); shown
+	// is the one the registry holds. They differ only in what the page does
+	// not show and by less than maxShownLag in time (see API.record);
+	// pending says they differ.
+	latest, shown reading
+	pending       bool
 }
+
+// reading is one report, as much of it as the registry keeps.
+type reading struct {
+	status   status.Status
+	at       time.Time
+	hasLoad  bool // push reports carry the host load
+	cpu, ram float64
+}
+
+// maxShownLag bounds how far the registry's copy of a push or local replica
+// may trail its latest report when the reports in between changed nothing
+// the page shows. Every registry write builds a new snapshot, so agents that
+// report many times a second would otherwise rebuild it for nothing.
+const maxShownLag = time.Second
+
+// looksLike reports whether the page would show r and o the same, apart
+// from their time: same status and the same load in whole percent.
+func (r *reading) looksLike(o *reading) bool {
+	if r.status != o.status || r.hasLoad != o.hasLoad {
+		return false
+	}
+	return !r.hasLoad || wholePercent(r.cpu) == wholePercent(o.cpu) && wholePercent(r.ram) == wholePercent(o.ram)
+}
+
+// wholePercent rounds a load fraction the way the page prints it
+// (strconv.FormatFloat(f*100, 'f', 0, 64) rounds half to even).
+func wholePercent(f float64) float64 { return math.RoundToEven(f * 100) }
 
 // buildNodes indexes the configured nodes by id and lists the push and local
 // ones, which the sweep walks.
@@ -119,18 +151,13 @@ func (a *API) report(w http.ResponseWriter, r *http.Request, serviceID, nodeID s
 		return
 	}
 
-	now := a.now()
-	res := status.Result{At: now}
+	rd := reading{at: a.now(), hasLoad: rep.hasLoad, cpu: rep.cpu, ram: rep.ram}
 	if rep.hasLoad {
-		res.Load = &status.Load{CPU: rep.cpu, RAM: rep.ram}
-		res.Status, res.Err = a.loadStatus(rep.cpu, rep.ram)
+		rd.status = a.loadStatus(rep.cpu, rep.ram)
 	} else {
-		res.Status, _ = parseHealth(rep.health)
-		if res.Status != status.Healthy {
-			res.Err = "the replica reports itself " + res.Status.String()
-		}
+		rd.status, _ = parseHealth(rep.health)
 	}
-	if !a.record(n, rep.replica, time.Duration(rep.interval*float64(time.Second)), res) {
+	if !a.record(n, rep.replica, time.Duration(rep.interval*float64(time.Second)), rd) {
 		writeError(w, http.StatusConflict, "node "+strconv.Quote(n.serviceID+":"+n.nodeID)+" already has "+
 			strconv.Itoa(a.maxReplicas)+" replicas; flush the ones that are gone (DELETE /reporter/{service}/{node}/{replica}/)")
 		return
@@ -222,24 +249,45 @@ func modeMismatch(n *node, push bool) string {
 }
 
 // loadStatus applies the push rule: sick above either threshold.
-func (a *API) loadStatus(cpu, ram float64) (status.Status, string) {
-	switch {
-	case cpu > a.cpuSickAbove:
-		return status.Sick, "CPU load " + percent(cpu) + " is above push_system_cpu_sick_above (" + percent(a.cpuSickAbove) + ")"
-	case ram > a.ramSickAbove:
-		return status.Sick, "RAM use " + percent(ram) + " is above push_system_ram_sick_above (" + percent(a.ramSickAbove) + ")"
+func (a *API) loadStatus(cpu, ram float64) status.Status {
+	if cpu > a.cpuSickAbove || ram > a.ramSickAbove {
+		return status.Sick
 	}
-	return status.Healthy, ""
+	return status.Healthy
+}
+
+// result turns a reading into what the registry stores, with the reason
+// for a status other than healthy. It is built only for the readings that
+// reach the registry, which keeps message building off the skipped ones.
+func (a *API) result(rd *reading) status.Result {
+	res := status.Result{Status: rd.status, At: rd.at}
+	switch {
+	case rd.hasLoad:
+		res.Load = &status.Load{CPU: rd.cpu, RAM: rd.ram}
+		switch {
+		case rd.cpu > a.cpuSickAbove:
+			res.Err = "CPU load " + percent(rd.cpu) + " is above push_system_cpu_sick_above (" + percent(a.cpuSickAbove) + ")"
+		case rd.ram > a.ramSickAbove:
+			res.Err = "RAM use " + percent(rd.ram) + " is above push_system_ram_sick_above (" + percent(a.ramSickAbove) + ")"
+		}
+	case rd.status == status.Sick:
+		res.Err = "the replica reports itself sick"
+	case rd.status == status.Dead:
+		res.Err = "the replica reports itself dead"
+	}
+	return res
 }
 
 // percent writes a fraction as a percentage with at most one decimal.
 func percent(f float64) string { return strconv.FormatFloat(math.Round(f*1000)/10, 'f', -1, 64) + "%" }
 
-// record stores a report in the registry and remembers when the replica is
-// due again. name may alias the request buffer: it is copied only when the
-// replica is new. It returns false when a new replica would pass
-// MaxReplicasPerNode.
-func (a *API) record(n *node, name []byte, interval time.Duration, res status.Result) bool {
+// record remembers a report and stores it in the registry, unless the page
+// would show the registry's copy the same and that copy is less than
+// maxShownLag old: then only the API's own clock for silence moves, and the
+// sweep stores the report later if no newer one does. name may alias the
+// request buffer: it is copied only when the replica is new. It returns
+// false when a new replica would pass MaxReplicasPerNode.
+func (a *API) record(n *node, name []byte, interval time.Duration, rd reading) bool {
 	a.mu.Lock()
 	rp := n.replicas[string(name)]
 	fresh := rp == nil
@@ -251,14 +299,27 @@ func (a *API) record(n *node, name []byte, interval time.Duration, res status.Re
 		rp = &replica{id: string(name)}
 		n.replicas[rp.id] = rp
 	}
-	rp.interval, rp.last, rp.silent = interval, res.At, false
-	a.reg.Upsert(n.service, n.node, rp.id, res)
+	rp.interval, rp.latest = interval, rd
+	// A replica marked silent is written even when it reports itself dead:
+	// the registry holds the sweep's verdict and time, not this report.
+	if fresh || rp.silent || !rd.looksLike(&rp.shown) || rd.at.Sub(rp.shown.at) >= maxShownLag {
+		a.show(n, rp, rd)
+	} else {
+		rp.pending = true
+	}
+	rp.silent = false
 	a.mu.Unlock()
 	if fresh {
 		a.log.Info("replica appeared", "service", n.serviceID, "node", n.nodeID, "replica", rp.id,
 			"mode", n.mode.String(), "interval", interval)
 	}
 	return true
+}
+
+// show writes a reading of rp to the registry. Caller holds a.mu.
+func (a *API) show(n *node, rp *replica, rd reading) {
+	a.reg.Upsert(n.service, n.node, rp.id, a.result(&rd))
+	rp.shown, rp.pending = rd, false
 }
 
 // flush handles DELETE /reporter/{service}/{node}/{replica}/.
@@ -292,7 +353,8 @@ func (a *API) flush(w http.ResponseWriter, r *http.Request, serviceID, nodeID, r
 }
 
 // sweep marks dead every replica silent for its interval plus the node's
-// grace: now - last >= interval + grace.
+// grace (now - last >= interval + grace), and writes to the registry the
+// reports record held back once they are due.
 func (a *API) sweep(now time.Time) {
 	// Log after unlocking: reports wait on a.mu, and a large autoscaling
 	// group going away at once would otherwise queue them behind log output.
@@ -305,15 +367,25 @@ func (a *API) sweep(now time.Time) {
 	a.mu.Lock()
 	for _, n := range a.reported {
 		for _, rp := range n.replicas {
-			if rp.silent || now.Sub(rp.last) < rp.interval+n.grace {
+			if rp.silent {
 				continue
 			}
-			rp.silent = true
-			msg := "no report for " + now.Sub(rp.last).Round(time.Millisecond).String() +
+			last := rp.latest.at
+			if now.Sub(last) < rp.interval+n.grace {
+				// The registry ends up showing the latest report even
+				// when no report follows the held-back one.
+				if rp.pending && now.Sub(rp.shown.at) >= maxShownLag {
+					a.show(n, rp, rp.latest)
+				}
+				continue
+			}
+			rp.silent, rp.pending = true, false
+			rp.shown = reading{status: status.Dead, at: now}
+			msg := "no report for " + now.Sub(last).Round(time.Millisecond).String() +
 				"; dead after the interval of " + rp.interval.String() + " + " + n.graceKey + " " + n.grace.String() +
-				" (last report " + rp.last.Format(time.RFC3339) + ")"
+				" (last report " + last.Format(time.RFC3339) + ")"
 			a.reg.Upsert(n.service, n.node, rp.id, status.Result{Status: status.Dead, At: now, Err: msg})
-			gone = append(gone, silent{n.serviceID, n.nodeID, rp.id, rp.last, rp.interval})
+			gone = append(gone, silent{n.serviceID, n.nodeID, rp.id, last, rp.interval})
 		}
 	}
 	a.mu.Unlock()

@@ -32,12 +32,19 @@ func writeJSONBytes(w http.ResponseWriter, code int, body []byte) {
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
+	// Set here, on answers with a body, rather than on every request: see
+	// writeOK.
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
 }
 
 // writeOK answers 200 with an empty body, as the protocol wants for writes.
-// net/http adds "Content-Length: 0" itself when nothing is written.
+// net/http adds "Content-Length: 0" itself when nothing is written. It does
+// not touch w.Header(): once a handler has asked for the header map,
+// net/http copies it when the status is written, three allocations on every
+// report.
 func writeOK(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusOK)
 }
