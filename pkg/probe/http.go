@@ -30,7 +30,9 @@ const (
 	maxHeaderBytes = 64 << 10
 )
 
-// newTransport builds the one transport all HTTP probes share.
+// newTransport builds the one transport shared by the HTTP probes that
+// cannot go direct (see directRequest): through a proxy, or with a request
+// net/http must vet. Direct probes follow the same rules.
 //
 // Keep-alive is off: every probe opens a fresh connection. Targets are many
 // distinct hosts probed once per poll_interval (2 minutes by default), longer
@@ -52,7 +54,9 @@ func newTransport() *http.Transport {
 
 // httpNode is what all replicas of one node share; read-only after build.
 type httpNode struct {
-	rt       http.RoundTripper
+	rt       http.RoundTripper // for replicas net/http must handle (see newDirectRequest)
+	dialer   *net.Dialer       // for the others
+	block    []byte            // the header block of direct requests; nil when there are none
 	method   string
 	header   http.Header // includes User-Agent; shared by requests, never modified
 	host     string      // Host header override from http_headers, "" for the URL's
@@ -73,9 +77,10 @@ func userAgent(version, pageURL string) string {
 	return ua
 }
 
-func newHTTPNode(rt http.RoundTripper, n *config.Node, m *config.Metrics, ua string) (*httpNode, error) {
+func newHTTPNode(rt http.RoundTripper, dialer *net.Dialer, n *config.Node, m *config.Metrics, ua string) (*httpNode, error) {
 	hn := &httpNode{
 		rt:       rt,
+		dialer:   dialer,
 		method:   strings.ToUpper(strings.TrimSpace(n.HTTPMethod)),
 		header:   http.Header{"User-Agent": {ua}},
 		codeMin:  m.PollHTTPStatusHealthyAbove,
@@ -109,6 +114,7 @@ func newHTTPNode(rt http.RoundTripper, n *config.Node, m *config.Metrics, ua str
 		re.MatchTimeout = matchTimeout
 		hn.match = re
 	}
+	hn.block = directBlock(hn)
 	return hn, nil
 }
 
@@ -116,8 +122,9 @@ func newHTTPNode(rt http.RoundTripper, n *config.Node, m *config.Metrics, ua str
 type httpTarget struct {
 	node   *httpNode
 	url    *url.URL
-	header http.Header // the node's, or a copy with basic auth from the URL's userinfo
-	name   string      // the URL without its password, for messages
+	header http.Header   // the node's, or a copy with basic auth from the URL's userinfo
+	name   string        // the URL without its password, for messages
+	direct directRequest // addr is "" when the probe goes through net/http
 }
 
 func newHTTPTarget(node *httpNode, u *url.URL, name string) *httpTarget {
@@ -128,18 +135,25 @@ func newHTTPTarget(node *httpNode, u *url.URL, name string) *httpTarget {
 		req := http.Request{Header: t.header}
 		req.SetBasicAuth(u.User.Username(), pass)
 	}
+	t.direct = newDirectRequest(node, u)
 	return t
 }
 
 func (t *httpTarget) check(ctx context.Context, sc *scratch) (time.Duration, error) {
 	n := t.node
-	req := (&http.Request{Method: n.method, URL: t.url, Header: t.header, Host: n.host}).WithContext(ctx)
-	if n.body != nil {
-		req.Body = io.NopCloser(bytes.NewReader(n.body))
-		req.ContentLength = int64(len(n.body))
-	}
 	start := time.Now()
-	resp, err := n.rt.RoundTrip(req)
+	var resp *http.Response
+	var err error
+	if t.direct.addr != "" {
+		resp, err = t.roundTripDirect(ctx, sc)
+	} else {
+		req := (&http.Request{Method: n.method, URL: t.url, Header: t.header, Host: n.host}).WithContext(ctx)
+		if n.body != nil {
+			req.Body = io.NopCloser(bytes.NewReader(n.body))
+			req.ContentLength = int64(len(n.body))
+		}
+		resp, err = n.rt.RoundTrip(req)
+	}
 	if err != nil {
 		return time.Since(start), t.fail(ctx, err)
 	}

@@ -22,7 +22,10 @@
 package probe
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net/http"
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/status"
@@ -106,12 +109,21 @@ const keepScratch = 64 << 10
 type scratch struct {
 	body  []byte
 	runes []rune
+	req   []byte           // a direct HTTP probe's request
+	asked http.Request     // tells http.ReadResponse the request's method
+	in    *bufio.Reader    // reads answers of direct HTTP probes, through limit
+	limit io.LimitedReader // bounds the answer header; R is the probe's connection
 }
 
-// trim drops buffers that grew too large to keep around.
+// trim drops buffers that grew too large to keep around, and the last
+// probe's connection.
 func (sc *scratch) trim() {
+	sc.limit.R = nil
 	if cap(sc.body) > keepScratch {
 		sc.body = nil
+	}
+	if cap(sc.req) > keepScratch {
+		sc.req = nil
 	}
 	if cap(sc.runes) > keepScratch/4 {
 		sc.runes = nil
