@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/net/html"
-
 	"github.com/overvakt/overvakt/pkg/config"
 )
 
@@ -32,49 +30,30 @@ func contentSecurityPolicy(b config.Branding, brandStyle string) string {
 	images = addOrigin(images, b.LogoURL)
 	images = addOrigin(images, b.IconURL)
 
-	z := html.NewTokenizer(strings.NewReader(b.CustomHTML))
-	inline := "" // "script" or "style" while inside one
-	for {
-		tt := z.Next()
-		if tt == html.ErrorToken {
-			break
-		}
-		switch tt {
-		case html.StartTagToken, html.SelfClosingTagToken:
-			tok := z.Token()
-			inline = ""
-			switch tok.Data {
-			case "script":
-				if src := attr(tok, "src"); src != "" {
-					scripts = addOrigin(scripts, src)
-				} else if tt == html.StartTagToken {
-					inline = "script"
-				}
-			case "style":
-				inline = "style"
-			case "link":
-				rel := strings.ToLower(attr(tok, "rel"))
-				switch {
-				case strings.Contains(rel, "stylesheet"):
-					styles = addOrigin(styles, attr(tok, "href"))
-				case strings.Contains(rel, "icon"):
-					images = addOrigin(images, attr(tok, "href"))
-				case strings.Contains(rel, "preload") && attr(tok, "as") == "font":
-					fonts = addOrigin(fonts, attr(tok, "href"))
-				}
-			case "img":
-				images = addOrigin(images, attr(tok, "src"))
+	for _, t := range startTags(b.CustomHTML) {
+		switch t.name {
+		case "script":
+			if src := t.attr("src"); src != "" {
+				scripts = addOrigin(scripts, src)
+			} else if t.text != "" {
+				scripts = appendNew(scripts, hashSource(t.text))
 			}
-		case html.TextToken:
-			switch inline {
-			case "script":
-				scripts = appendNew(scripts, hashSource(string(z.Text())))
-			case "style":
-				styles = appendNew(styles, hashSource(string(z.Text())))
+		case "style":
+			if t.text != "" {
+				styles = appendNew(styles, hashSource(t.text))
 			}
-			inline = ""
-		case html.EndTagToken:
-			inline = ""
+		case "link":
+			rel := strings.ToLower(t.attr("rel"))
+			switch {
+			case strings.Contains(rel, "stylesheet"):
+				styles = addOrigin(styles, t.attr("href"))
+			case strings.Contains(rel, "icon"):
+				images = addOrigin(images, t.attr("href"))
+			case strings.Contains(rel, "preload") && t.attr("as") == "font":
+				fonts = addOrigin(fonts, t.attr("href"))
+			}
+		case "img":
+			images = addOrigin(images, t.attr("src"))
 		}
 	}
 
@@ -89,15 +68,6 @@ func contentSecurityPolicy(b config.Branding, brandStyle string) string {
 func hashSource(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-}
-
-func attr(tok html.Token, key string) string {
-	for _, a := range tok.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
 }
 
 // addOrigin allows the origin of an absolute http(s) URL; relative URLs are

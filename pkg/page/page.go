@@ -12,7 +12,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
-	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,11 +88,11 @@ func New(b config.Branding, fsys fs.FS) (*Renderer, error) {
 	if r.head.LogoURL == "" {
 		r.head.LogoURL = r.AssetURL("images/logo.svg")
 	}
-	if cssColor.MatchString(b.IconColor) {
+	if isCSSColor(b.IconColor) {
 		r.head.ThemeColor = b.IconColor
 	}
 	var brandStyle string
-	if cssColor.MatchString(b.LogoColor) {
+	if isCSSColor(b.LogoColor) {
 		brandStyle = ":root{--logo:" + b.LogoColor + "}"
 		r.head.BrandStyle = template.CSS(brandStyle)
 	}
@@ -112,9 +112,38 @@ func parse(fsys fs.FS, name string, funcs template.FuncMap) (*template.Template,
 	return t, nil
 }
 
-// cssColor accepts #rgb/#rrggbb(aa), rgb()/hsl() with plain numbers, or a
-// colour keyword: enough for branding, and nothing that can break out of CSS.
-var cssColor = regexp.MustCompile(`^(#[0-9a-fA-F]{3,8}|(rgb|rgba|hsl|hsla)\([0-9., %/a-z-]{1,60}\)|[a-zA-Z]{3,30})$`)
+// isCSSColor accepts #rgb/#rrggbb(aa), rgb()/hsl() with plain numbers, or
+// a colour keyword: enough for branding, and nothing that can break out of
+// CSS. (A regular expression would do, at 80 kB of memory for good.)
+func isCSSColor(s string) bool {
+	const (
+		hexDigits = "0123456789abcdefABCDEF"
+		lower     = "abcdefghijklmnopqrstuvwxyz"
+		letters   = lower + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	)
+	if hex, ok := strings.CutPrefix(s, "#"); ok {
+		return len(hex) >= 3 && len(hex) <= 8 && only(hex, hexDigits)
+	}
+	if fn, args, ok := strings.Cut(s, "("); ok {
+		args, closed := strings.CutSuffix(args, ")")
+		switch fn {
+		case "rgb", "rgba", "hsl", "hsla":
+			return closed && len(args) >= 1 && len(args) <= 60 && only(args, "0123456789., %/-"+lower)
+		}
+		return false
+	}
+	return len(s) >= 3 && len(s) <= 30 && only(s, letters)
+}
+
+// only reports whether s is made of bytes in set alone.
+func only(s, set string) bool {
+	for i := range len(s) {
+		if strings.IndexByte(set, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // ContentSecurityPolicy is the policy the page needs, including what the
 // branding brings along (logo and icon hosts, custom_html's scripts and styles).

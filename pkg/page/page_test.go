@@ -161,6 +161,103 @@ func TestContentSecurityPolicy(t *testing.T) {
 	}
 }
 
+// TestCustomHTMLPolicy: the policy follows custom_html the way a browser
+// reads it.
+func TestCustomHTMLPolicy(t *testing.T) {
+	tests := []struct {
+		name, html string
+		want, not  []string
+	}{
+		{"commented out", `<!-- <script src="https://hidden.example/x.js"></script> --><script src="https://shown.example/y.js"></script>`,
+			[]string{"script-src 'self' https://shown.example;"}, []string{"hidden.example"}},
+		{"empty comments", `<!--><!---><img src="https://after.example/a.png">`,
+			[]string{"img-src 'self' data: https://after.example;"}, nil},
+		{"case and newlines", "<SCRIPT>a\r\nb\rc</SCRIPT >",
+			[]string{"script-src 'self' " + hashSource("a\nb\nc") + ";"}, nil},
+		{"end tag look-alike", `<script>x = "</scripty>"</script>`,
+			[]string{hashSource(`x = "</scripty>"`)}, nil},
+		{"markup in a script", `<script>document.write('<img src="https://no.example/">')</script>`,
+			[]string{"img-src 'self' data:;"}, []string{"no.example"}},
+		{"text elements", `<title><img src="https://no.example/"></title><textarea><link rel=stylesheet href="https://no.example/"></textarea>`,
+			nil, []string{"no.example"}},
+		{"escaped attribute", `<img src="https://img.example/a?x=1&amp;y=2">`,
+			[]string{"img-src 'self' data: https://img.example;"}, nil},
+		{"unquoted and upper case", `<IMG SRC=https://caps.example/a.png alt=logo>`,
+			[]string{"https://caps.example"}, nil},
+		{"first attribute wins", `<img src="https://first.example/" src="https://second.example/">`,
+			[]string{"https://first.example"}, []string{"second.example"}},
+		{"slash between attributes", `<img/src="https://slash.example/"/>`,
+			[]string{"https://slash.example"}, nil},
+		{"fonts and icons", `<link rel="preload" as="font" href="https://fonts.example/a.woff2"><link rel="Shortcut Icon" href="https://icons.example/f.ico">`,
+			[]string{"font-src 'self' data: https://fonts.example;", "img-src 'self' data: https://icons.example;"}, nil},
+		{"cut-off tag", `<img src="https://cut.example/`,
+			nil, []string{"cut.example"}},
+		{"stray less-than", `1 < 2 <img src="https://after.example/">`,
+			[]string{"https://after.example"}, nil},
+		{"doctype and end tags", `<!DOCTYPE html></div x="<img src='https://no.example/'>"><img src="https://yes.example/">`,
+			[]string{"img-src 'self' data: https://yes.example;"}, []string{"no.example"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := branding()
+			b.LogoColor = ""
+			b.CustomHTML = tc.html
+			csp := newRenderer(t, b).ContentSecurityPolicy()
+			for _, w := range tc.want {
+				if !strings.Contains(csp, w) {
+					t.Errorf("CSP %q\nlacks %q", csp, w)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(csp, n) {
+					t.Errorf("CSP %q\nholds %q", csp, n)
+				}
+			}
+		})
+	}
+}
+
+// TestBrandColors: only plain colours reach the page's style.
+func TestBrandColors(t *testing.T) {
+	tests := []struct {
+		color string
+		ok    bool
+	}{
+		{"#fff", true},
+		{"#1972f5", true},
+		{"#1972f5cc", true},
+		{"#ff", false},
+		{"#1972f5ccc", false},
+		{"#ggg", false},
+		{"rgb(25, 114, 245)", true},
+		{"rgba(25 114 245 / 50%)", true},
+		{"hsl(215deg 92% 53%)", true},
+		{"hsl()", false},
+		{"rgb(1)2)", false},
+		{"rgb(1", false},
+		{"RGB(1,2,3)", false},
+		{"url(x)", false},
+		{"rebeccapurple", true},
+		{"re", false},
+		{"red;}body{display:none", false},
+		{"red\n", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.color, func(t *testing.T) {
+			b := branding()
+			b.LogoColor = tc.color
+			html, err := renderBytes(newRenderer(t, b), View{Snapshot: grid(1, 1, 1), Now: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.Contains(html, []byte("--logo:"+tc.color+"}")); got != tc.ok {
+				t.Errorf("colour on the page: %v, want %v", got, tc.ok)
+			}
+		})
+	}
+}
+
 func TestAnnouncementsNewestFirst(t *testing.T) {
 	r := newRenderer(t, branding())
 	now := time.Now()

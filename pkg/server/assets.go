@@ -1,14 +1,13 @@
 package server
 
 import (
-	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 )
@@ -16,13 +15,30 @@ import (
 // maxAssetSize keeps an operator's stray large file out of memory.
 const maxAssetSize = 8 << 20
 
+// asset is a file below /assets/. Its gzip encoding is made on its first
+// request rather than at start: a gzip writer costs about 0.8 MB, and an
+// idle server or a client of the API alone never needs one.
+type asset struct {
+	once sync.Once
+	doc  *doc
+	gzip *gzipPool // nil when the type does not compress
+}
+
+// ready returns the doc to serve, compressing it the first time.
+func (a *asset) ready() *doc {
+	a.once.Do(func() {
+		if a.gzip != nil {
+			a.doc.compress(a.gzip)
+		}
+	})
+	return a.doc
+}
+
 // loadAssets reads every file below assets/ into memory: the embedded ones
 // first, then the operator's folder, whose files win by path. Changes on
 // disk are picked up on restart.
-func loadAssets(embedded, disk fs.FS) (map[string]*doc, error) {
-	out := map[string]*doc{}
-	zw, _ := gzip.NewWriterLevel(nil, gzip.BestCompression) // the level is valid
-	var zbuf bytes.Buffer
+func loadAssets(embedded, disk fs.FS, zp *gzipPool) (map[string]*asset, error) {
+	out := map[string]*asset{}
 	load := func(fsys fs.FS, where string) error {
 		err := fs.WalkDir(fsys, "assets", func(p string, e fs.DirEntry, err error) error {
 			if err != nil {
@@ -42,11 +58,12 @@ func loadAssets(embedded, disk fs.FS) (map[string]*doc, error) {
 			if err != nil {
 				return err
 			}
-			ctype := mime.TypeByExtension(path.Ext(p))
-			if ctype == "" {
-				ctype = "application/octet-stream"
+			ctype := contentType(path.Ext(p))
+			a := &asset{doc: newDoc(body, []string{ctype}, nil)}
+			if compressible(ctype) {
+				a.gzip = zp
 			}
-			out[strings.TrimPrefix(p, "assets/")] = newDoc(body, []string{ctype}, nil, compressible(ctype), zw, &zbuf)
+			out[strings.TrimPrefix(p, "assets/")] = a
 			return nil
 		})
 		if err != nil {
@@ -67,6 +84,54 @@ func loadAssets(embedded, disk fs.FS) (map[string]*doc, error) {
 	return out, nil
 }
 
+// contentType knows the types a page uses itself. Package mime is asked
+// only for other extensions: its first call reads the system's MIME
+// database, about 0.8 MB of memory kept for good.
+func contentType(ext string) string {
+	switch strings.ToLower(ext) {
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".js", ".mjs":
+		return "text/javascript; charset=utf-8"
+	case ".json":
+		return "application/json"
+	case ".webmanifest":
+		return "application/manifest+json"
+	case ".svg":
+		return "image/svg+xml"
+	case ".png":
+		return "image/png"
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	case ".gif":
+		return "image/gif"
+	case ".webp":
+		return "image/webp"
+	case ".avif":
+		return "image/avif"
+	case ".ico":
+		return "image/vnd.microsoft.icon"
+	case ".woff":
+		return "font/woff"
+	case ".woff2":
+		return "font/woff2"
+	case ".ttf":
+		return "font/ttf"
+	case ".otf":
+		return "font/otf"
+	case ".txt":
+		return "text/plain; charset=utf-8"
+	case ".html", ".htm":
+		return "text/html; charset=utf-8"
+	case ".xml":
+		return "text/xml; charset=utf-8"
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
 func compressible(ctype string) bool {
 	return strings.HasPrefix(ctype, "text/") || strings.Contains(ctype, "javascript") ||
 		strings.Contains(ctype, "json") || strings.Contains(ctype, "svg") || strings.Contains(ctype, "xml")
@@ -76,7 +141,7 @@ func compressible(ctype string) bool {
 // makes them safe to cache for a year.
 func (s *Server) handleAsset(c echo.Context) error {
 	r := c.Request()
-	d, ok := s.assets[strings.TrimPrefix(r.URL.Path, "/assets/")]
+	a, ok := s.assets[strings.TrimPrefix(r.URL.Path, "/assets/")]
 	if !ok {
 		return echo.ErrNotFound
 	}
@@ -84,7 +149,7 @@ func (s *Server) handleAsset(c echo.Context) error {
 	if strings.Contains(r.URL.RawQuery, "v=") {
 		caching = hdrImmutable
 	}
-	serveDoc(c.Response(), r, d, caching)
+	serveDoc(c.Response(), r, a.ready(), caching)
 	return nil
 }
 
@@ -95,21 +160,21 @@ func (s *Server) handleBadge(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "unknown badge "+kind+" (want color or icon)")
 	}
 	name := "badges/" + kind + "-" + s.reg.Snapshot().Status.String() + ".svg"
-	d, ok := s.assets[name]
+	a, ok := s.assets[name]
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "badge file assets/"+name+" is missing")
 	}
 	c.Response().Header()["Access-Control-Allow-Origin"] = hdrAnyOrigin
-	serveDoc(c.Response(), c.Request(), d, hdrNoCache)
+	serveDoc(c.Response(), c.Request(), a.ready(), hdrNoCache)
 	return nil
 }
 
 // handleRobots serves assets/robots.txt at /robots.txt.
 func (s *Server) handleRobots(c echo.Context) error {
-	d, ok := s.assets["robots.txt"]
+	a, ok := s.assets["robots.txt"]
 	if !ok {
 		return echo.ErrNotFound
 	}
-	serveDoc(c.Response(), c.Request(), d, hdrDay)
+	serveDoc(c.Response(), c.Request(), a.ready(), hdrDay)
 	return nil
 }

@@ -43,27 +43,55 @@ func (k docKey) covers(o docKey) bool {
 	return k.version >= o.version && k.annVersion >= o.annVersion
 }
 
-func newDoc(body []byte, contentType, caching []string, compress bool, zw *gzip.Writer, zbuf *bytes.Buffer) *doc {
-	tag := page.Hash(body)
-	d := &doc{
+func newDoc(body []byte, contentType, caching []string) *doc {
+	return &doc{
 		body:        body,
-		etag:        []string{`"` + tag + `"`},
+		etag:        []string{`"` + page.Hash(body) + `"`},
 		length:      []string{strconv.Itoa(len(body))},
 		contentType: contentType,
 		caching:     caching,
 	}
-	if compress && len(body) > 256 {
-		zbuf.Reset()
-		zw.Reset(zbuf)
-		_, _ = zw.Write(body) // writes to a bytes.Buffer do not fail
-		_ = zw.Close()
-		if zbuf.Len() < len(body)*9/10 {
-			d.gz = bytes.Clone(zbuf.Bytes())
-			d.etagGz = []string{`"` + tag + `-gz"`}
-			d.lengthGz = []string{strconv.Itoa(len(d.gz))}
-		}
+}
+
+// compress adds the gzip encoding when it pays. It must run before d is
+// shared.
+func (d *doc) compress(zp *gzipPool) {
+	if len(d.body) <= 256 {
+		return
 	}
-	return d
+	if d.gz = zp.compress(d.body); d.gz != nil {
+		d.etagGz = []string{strings.TrimSuffix(d.etag[0], `"`) + `-gz"`}
+		d.lengthGz = []string{strconv.Itoa(len(d.gz))}
+	}
+}
+
+// gzipPool lends gzip writers at BestCompression. A writer holds about
+// 0.8 MB of tables, so one is made only when something is compressed, and
+// the garbage collector takes idle ones back: an idle server keeps none.
+// The zero value is ready to use.
+type gzipPool struct{ pool sync.Pool }
+
+type gzipScratch struct {
+	zw  *gzip.Writer
+	buf bytes.Buffer
+}
+
+// compress returns body gzipped, or nil when that saves less than a tenth.
+func (p *gzipPool) compress(body []byte) []byte {
+	s, _ := p.pool.Get().(*gzipScratch)
+	if s == nil {
+		zw, _ := gzip.NewWriterLevel(nil, gzip.BestCompression) // the level is valid
+		s = &gzipScratch{zw: zw}
+	}
+	defer p.pool.Put(s)
+	s.buf.Reset()
+	s.zw.Reset(&s.buf)
+	_, _ = s.zw.Write(body) // writes to a bytes.Buffer do not fail
+	_ = s.zw.Close()
+	if s.buf.Len() >= len(body)*9/10 {
+		return nil
+	}
+	return bytes.Clone(s.buf.Bytes())
 }
 
 // docCache holds the latest doc of one kind (the page, the report) and
@@ -71,19 +99,18 @@ func newDoc(body []byte, contentType, caching []string, compress bool, zw *gzip.
 type docCache struct {
 	cur atomic.Pointer[doc]
 
-	mu sync.Mutex // held while building; guards the scratch buffers below
+	mu sync.Mutex // held while building; guards buf
 	// build writes the body for the current state into buf and says which
 	// state that was.
 	build       func(buf *bytes.Buffer) (docKey, error)
 	contentType []string
 	caching     []string
-	buf, zbuf   bytes.Buffer
-	zw          *gzip.Writer
+	buf         bytes.Buffer
+	gzip        *gzipPool
 }
 
-func newDocCache(contentType, caching string, build func(*bytes.Buffer) (docKey, error)) *docCache {
-	zw, _ := gzip.NewWriterLevel(nil, gzip.BestCompression) // the level is valid
-	return &docCache{build: build, contentType: []string{contentType}, caching: []string{caching}, zw: zw}
+func newDocCache(contentType, caching string, zp *gzipPool, build func(*bytes.Buffer) (docKey, error)) *docCache {
+	return &docCache{build: build, contentType: []string{contentType}, caching: []string{caching}, gzip: zp}
 }
 
 // rebuild returns a doc at least as new as want, built by the calling
@@ -114,7 +141,8 @@ func (c *docCache) rebuild(want docKey) (*doc, error) {
 		}
 		return prev, err
 	}
-	d := newDoc(bytes.Clone(c.buf.Bytes()), c.contentType, c.caching, true, c.zw, &c.zbuf)
+	d := newDoc(bytes.Clone(c.buf.Bytes()), c.contentType, c.caching)
+	d.compress(c.gzip)
 	d.key = key
 	d.built = time.Now()
 	c.cur.Store(d)

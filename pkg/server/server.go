@@ -4,6 +4,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,13 +63,14 @@ type Server struct {
 	anns     AnnouncementSource
 	api      http.Handler // reporter and manager APIs, may be nil
 	renderer *page.Renderer
-	assets   map[string]*doc // by path below /assets/
+	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
 
 	csp []string
 
 	page   *docCache
 	report *docCache
+	gzip   gzipPool // shared by the page, the report and the assets
 
 	notFoundHTML *doc
 }
@@ -101,14 +103,16 @@ func New(opts Options) (*Server, error) {
 	if s.renderer, err = page.New(opts.Config.Branding, files); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	if s.assets, err = loadAssets(res.FS(), disk); err != nil {
+	if s.assets, err = loadAssets(res.FS(), disk, &s.gzip); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.csp = []string{s.renderer.ContentSecurityPolicy()}
 
-	s.page = newDocCache(hdrHTML[0], hdrNoCache[0], s.buildPage)
-	s.report = newDocCache(hdrJSON[0], hdrNoCache[0], s.buildReport)
-	if _, err := s.page.rebuild(docKey{}); err != nil {
+	s.page = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPage)
+	s.report = newDocCache(hdrJSON[0], hdrNoCache[0], &s.gzip, s.buildReport)
+	// A trial render, thrown away: the first request renders the page
+	// again and compresses it, so an idle server holds no copy of it.
+	if _, err := s.buildPage(new(bytes.Buffer)); err != nil {
 		return nil, fmt.Errorf("server: first render of the page: %w", err)
 	}
 	if s.notFoundHTML, err = s.errorDoc(http.StatusNotFound, "Page not found"); err != nil {
@@ -148,13 +152,13 @@ func (s *Server) Handler() http.Handler { return s }
 // hands the request to the router. Middleware is not used on purpose: echo
 // builds middleware chains per request, which allocates.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
 	if s.api != nil && isAPIPath(r.URL.Path) {
-		h["X-Content-Type-Options"] = hdrNoSniff
-		h["Referrer-Policy"] = hdrNoReferrer
+		// The API sets its own headers on answers with a body; touching the
+		// header map here would make net/http copy it for every push report.
 		s.api.ServeHTTP(w, r)
 		return
 	}
+	h := w.Header()
 	h["Content-Security-Policy"] = s.csp
 	h["X-Content-Type-Options"] = hdrNoSniff
 	h["X-Frame-Options"] = hdrDeny

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -428,6 +429,73 @@ func TestAssetCaching(t *testing.T) {
 		if got := do(s, http.MethodGet, path); got.Code != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", path, got.Code)
 		}
+	}
+}
+
+// TestAssetTypesAndGzip: every asset gets its type, and text ones are sent
+// gzipped (made on the first request) when the client takes it, also to
+// many clients asking at once.
+func TestAssetTypesAndGzip(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"assets/fonts/brand.WOFF2": "wOF2 not really a font",
+		"assets/data.unknown-ext":  "?",
+		"assets/site.webmanifest":  `{"name":"` + strings.Repeat("Acme Status ", 40) + `"}`,
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig()
+	cfg.Assets.Path = dir
+	s := newTestServer(t, cfg, oneNode(status.Healthy, time.Now()), nil)
+
+	tests := []struct {
+		path, ctype string
+		gzipped     bool
+	}{
+		{"/assets/page.css", "text/css; charset=utf-8", true},
+		{"/assets/page.js", "text/javascript; charset=utf-8", true},
+		{"/assets/site.webmanifest", "application/manifest+json", true},
+		{"/assets/images/logo.svg", "image/svg+xml", false}, // too small to pay
+		{"/robots.txt", "text/plain; charset=utf-8", false},
+		{"/assets/fonts/brand.WOFF2", "font/woff2", false},
+		{"/assets/data.unknown-ext", "application/octet-stream", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			var wg sync.WaitGroup
+			recs := make([]*httptest.ResponseRecorder, 8)
+			for i := range recs {
+				wg.Go(func() { recs[i] = do(s, http.MethodGet, tc.path, "Accept-Encoding", "gzip") })
+			}
+			wg.Wait()
+			plain := do(s, http.MethodGet, tc.path)
+			for _, rec := range recs {
+				if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != tc.ctype {
+					t.Fatalf("%d %q, want 200 %q", rec.Code, rec.Header().Get("Content-Type"), tc.ctype)
+				}
+				body := rec.Body.Bytes()
+				if gz := rec.Header().Get("Content-Encoding") == "gzip"; gz != tc.gzipped {
+					t.Fatalf("gzipped: %v, want %v", gz, tc.gzipped)
+				} else if gz {
+					zr, err := gzip.NewReader(rec.Body)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if body, err = io.ReadAll(zr); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if !bytes.Equal(body, plain.Body.Bytes()) {
+					t.Fatal("the gzipped body differs from the plain one")
+				}
+			}
+		})
 	}
 }
 
