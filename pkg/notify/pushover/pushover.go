@@ -51,15 +51,11 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 		return notify.Channel{}, false, nil
 	}
 	c := cfg.Pushover
-	base := c.APIURL
-	if base == "" {
-		base = defaultAPIURL
+	base, err := httpsend.APIBase("notify.pushover.api_url", c.APIURL, defaultAPIURL)
+	if err != nil {
+		return notify.Channel{}, true, err
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return notify.Channel{}, true, fmt.Errorf("notify.pushover.api_url: %q: want an absolute URL like %s, or leave it out", base, defaultAPIURL)
-	}
-	endpoint := strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/") + "/1/messages.json"
+	endpoint := base + "/1/messages.json"
 	n := &Notifier{
 		client:   httpsend.Client(deps),
 		endpoint: endpoint,

@@ -11,9 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
@@ -44,15 +42,10 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 		return notify.Channel{}, false, nil
 	}
 	c := cfg.Telegram
-	base := c.APIURL
-	if base == "" {
-		base = defaultAPIURL
+	base, err := httpsend.APIBase("notify.telegram.api_url", c.APIURL, defaultAPIURL)
+	if err != nil {
+		return notify.Channel{}, true, err
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return notify.Channel{}, true, fmt.Errorf("notify.telegram.api_url: %q: want an absolute URL like %s, or leave it out", base, defaultAPIURL)
-	}
-	base = strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/")
 	var chatID any = c.ChatID
 	if id, err := strconv.ParseInt(c.ChatID, 10, 64); err == nil {
 		chatID = id

@@ -50,17 +50,13 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 		return notify.Channel{}, false, nil
 	}
 	c := cfg.Twilio
-	base := c.APIURL
-	if base == "" {
-		base = defaultAPIURL
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return notify.Channel{}, true, fmt.Errorf("notify.twilio.api_url: %q: want an absolute URL like %s, or leave it out", base, defaultAPIURL)
+	base, err := httpsend.APIBase("notify.twilio.api_url", c.APIURL, defaultAPIURL)
+	if err != nil {
+		return notify.Channel{}, true, err
 	}
 	n := &Notifier{
 		client: httpsend.Client(deps),
-		endpoint: strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/") +
+		endpoint: base +
 			"/2010-04-01/Accounts/" + url.PathEscape(c.AccountSID) + "/Messages.json",
 		accountSID: c.AccountSID,
 		authToken:  c.AuthToken,

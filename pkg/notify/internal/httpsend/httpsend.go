@@ -93,3 +93,18 @@ func Mask(s string, secrets []string) string {
 	}
 	return s
 }
+
+// APIBase is the provider base URL a channel talks to: raw (its api_url),
+// or def when raw is empty, without query, fragment or trailing slash. key
+// names the config key in the error.
+func APIBase(key, raw, def string) (string, error) {
+	base := raw
+	if base == "" {
+		base = def
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s: %q: want an absolute URL like %s, or leave it out", key, base, def)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+}
