@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/probe"
 	"github.com/overvakt/overvakt/pkg/reporter"
 	"github.com/overvakt/overvakt/pkg/status"
@@ -71,30 +73,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fmt.Fprintf(stderr, "overvakt-local: unexpected argument %q (flags start with -)\n", fs.Arg(0))
 		return 2
 	}
-	s, err := loadConfig(*path, getenv)
+	set := kinds.All()
+	data, err := os.ReadFile(*path)
 	if err != nil {
-		fmt.Fprintln(stderr, "overvakt-local:", err)
+		fmt.Fprintln(stderr, "overvakt-local: read config:", err)
+		return 2
+	}
+	lookupEnv := func(k string) (string, bool) { v := getenv(k); return v, v != "" }
+	a, err := config.ParseAgent(*path, data, lookupEnv, set.Config())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(s.logLevel))
+	_ = level.UnmarshalText([]byte(a.Server.LogLevel))
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	interval := a.Report.Interval.Duration()
 	client, err := reporter.New(reporter.Options{
-		URL:       s.url,
-		Token:     s.token,
-		Timeout:   min(s.timeout.Duration(), s.interval.Duration()),
+		URL:       a.Report.URL,
+		Token:     a.Report.Token,
+		Timeout:   min(a.Report.Timeout.Duration(), interval),
 		UserAgent: "overvakt-local/" + version,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "overvakt-local:", err)
 		return 2
 	}
-	reg := status.NewRegistry(s.probe.StatusSpecs(), time.Now())
-	sched, err := probe.NewScheduler(probe.Options{Config: &s.probe, Registry: reg, Logger: log, Version: version})
+	cfg := a.ProbeConfig()
+	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
+	sched, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: reg, Kinds: set.Probes, Logger: log, Version: version})
 	if err != nil {
 		fmt.Fprintln(stderr, "overvakt-local:", err)
 		return 2
+	}
+	entries := 0
+	for _, svc := range cfg.Probe.Services {
+		for _, n := range svc.Nodes {
+			entries += len(n.Replicas) + len(n.Scripts)
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -104,9 +121,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer close(probing)
 		_ = sched.Run(ctx)
 	}()
-	log.Info("probing and reporting", "url", s.url, "replicas", s.entries, "interval", s.interval.Duration(), "version", version)
-	a := &agent{log: log, client: client, reg: reg, interval: s.interval.Duration(), reported: map[string]status.Status{}}
-	code := a.loop(ctx, *once)
+	log.Info("probing and reporting", "url", a.Report.URL, "replicas", entries, "interval", interval, "version", version)
+	ag := &agent{log: log, client: client, reg: reg, interval: interval, reported: map[string]status.Status{}}
+	code := ag.loop(ctx, *once)
 	cancel()
 	<-probing
 	return code

@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
-	"github.com/overvakt/overvakt/pkg/api"
+	"github.com/overvakt/overvakt/pkg/app/apptest"
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/probe"
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -46,27 +45,8 @@ mode = "push"
 // startServer runs the reporter API with its dead-replica sweep on loopback.
 func startServer(t *testing.T) (string, *status.Registry) {
 	t.Helper()
-	cfg, err := config.Parse("server.toml", []byte(serverConfig), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-	a, err := api.New(api.Options{Config: cfg, Registry: reg, SweepEvery: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	a.Register(e)
-	ts := httptest.NewServer(e)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.Run(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		ts.Close()
-	})
-	return ts.URL, reg
+	s := apptest.Start(t, serverConfig, apptest.Options{})
+	return s.URL, s.Registry
 }
 
 func serverReplica(reg *status.Registry, node, id string) *status.Replica {
@@ -299,7 +279,7 @@ func TestConfigErrors(t *testing.T) {
 		{"no token", "[report]\nurl = \"http://127.0.0.1:1\"\n" + node + "mode = \"script\"\nscripts = [\"true\"]\n", "OVERVAKT_TOKEN"},
 		{"nothing to probe", head, "nothing to probe"},
 		{"no mode", head + node + "replicas = [\"tcp://127.0.0.1:1\"]\n", "mode: required"},
-		{"local mode", head + node + "mode = \"local\"\n", `"local": want "poll" or "script"`},
+		{"local mode", head + node + "mode = \"local\"\n", `unknown mode "local" (want poll or script)`},
 		{"poll without replicas", head + node + "mode = \"poll\"\n", "needs replicas"},
 		{"bad replica URL", head + node + "mode = \"poll\"\nreplicas = [\"htp://x\"]\n", `unknown scheme "htp"`},
 		{"zero interval", "[report]\nurl = \"http://127.0.0.1:1\"\ntoken = \"t\"\ninterval = 0\n" + node + "mode = \"script\"\nscripts = [\"true\"]\n", "report.interval"},
@@ -344,17 +324,29 @@ func TestPublicName(t *testing.T) {
 
 // TestSampleConfig keeps the documented sample valid.
 func TestSampleConfig(t *testing.T) {
-	s, err := loadConfig("overvakt-local.toml", func(k string) string {
-		return map[string]string{"OVERVAKT_TOKEN": "from-env"}[k]
-	})
+	data, err := os.ReadFile("overvakt-local.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.token != "from-env" || s.url != "https://status.example.com" || s.interval != 30 || s.entries != 4 {
-		t.Fatalf("sample read as %+v", s)
+	env := func(k string) (string, bool) {
+		return map[string]string{"OVERVAKT_TOKEN": "from-env"}[k], k == "OVERVAKT_TOKEN"
 	}
-	reg := status.NewRegistry(s.probe.StatusSpecs(), time.Now())
-	if _, err := probe.NewScheduler(probe.Options{Config: &s.probe, Registry: reg}); err != nil {
+	a, err := config.ParseAgent("overvakt-local.toml", data, env, kinds.All().Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := a.ProbeConfig()
+	entries := 0
+	for _, svc := range cfg.Probe.Services {
+		for _, n := range svc.Nodes {
+			entries += len(n.Replicas) + len(n.Scripts)
+		}
+	}
+	if a.Report.Token != "from-env" || a.Report.URL != "https://status.example.com" || a.Report.Interval != 30 || entries != 4 {
+		t.Fatalf("sample read as %+v with %d entries", a.Report, entries)
+	}
+	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
+	if _, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: reg, Kinds: kinds.All().Probes}); err != nil {
 		t.Fatalf("the probe scheduler refuses the sample: %v", err)
 	}
 }

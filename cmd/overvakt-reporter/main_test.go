@@ -14,10 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
-	"github.com/overvakt/overvakt/pkg/api"
-	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/app/apptest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -47,32 +44,8 @@ mode = "local"
 // loopback listener (ln, or a new one when nil).
 func startServer(t *testing.T, ln net.Listener) (string, *status.Registry) {
 	t.Helper()
-	cfg, err := config.Parse("test.toml", []byte(serverConfig), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-	a, err := api.New(api.Options{Config: cfg, Registry: reg, SweepEvery: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	a.Register(e)
-	ts := httptest.NewUnstartedServer(e)
-	if ln != nil {
-		ts.Listener.Close()
-		ts.Listener = ln
-	}
-	ts.Start()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.Run(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		ts.Close()
-	})
-	return ts.URL, reg
+	s := apptest.Start(t, serverConfig, apptest.Options{Listener: ln})
+	return s.URL, s.Registry
 }
 
 func hostReplica(reg *status.Registry, id string) *status.Replica {

@@ -18,18 +18,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/overvakt/overvakt/pkg/api"
+	"github.com/overvakt/overvakt/pkg/app"
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/notify"
-	"github.com/overvakt/overvakt/pkg/notify/channels"
-	"github.com/overvakt/overvakt/pkg/plugin/rabbitmq"
-	"github.com/overvakt/overvakt/pkg/probe"
-	"github.com/overvakt/overvakt/pkg/server"
-	"github.com/overvakt/overvakt/pkg/status"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -79,19 +74,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "overvakt %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	case "check-config":
-		if _, err := config.Load(*path); err != nil {
+		if _, err := kinds.All().Load(*path); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
 		fmt.Fprintln(stdout, "ok")
 		return 0
 	case "notify-test":
-		cfg, err := config.Load(*path)
+		set := kinds.All()
+		cfg, err := set.Load(*path)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		chans, err := channels.Build(&cfg.Notify, notifyDeps(nil))
+		chans, err := notify.Build(set.Channels, &cfg.Notify, notifyDeps(nil))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -101,12 +97,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "serve":
-		cfg, err := config.Load(*path)
+		set := kinds.All()
+		cfg, err := set.Load(*path)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		if err := serve(ctx, cfg, stderr); err != nil {
+		if err := serve(ctx, set, cfg, stderr); err != nil {
 			fmt.Fprintln(stderr, "overvakt:", err)
 			return 1
 		}
@@ -119,73 +116,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // serve runs the server until ctx is cancelled, then stops every part and
 // waits for it.
-func serve(ctx context.Context, cfg *config.Config, logOut io.Writer) error {
+func serve(ctx context.Context, set kinds.Set, cfg *config.Config, logOut io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: logLevel(cfg.Server.LogLevel)}))
-	if cfg.Server.Workers < runtime.NumCPU() {
-		runtime.GOMAXPROCS(cfg.Server.Workers)
-	}
-
-	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-
-	agents, err := api.New(api.Options{Config: cfg, Registry: reg, Logger: logger})
+	a, err := app.New(app.Options{Config: cfg, Kinds: set, Logger: logger, Version: version})
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Registry: reg, Logger: logger, Version: version,
-		Announcements: agents, API: agents.Handler()})
-	if err != nil {
-		return err
-	}
-	var queues probe.QueueChecker
-	if cfg.Plugins.RabbitMQ != nil {
-		queues = rabbitmq.New(cfg.Plugins.RabbitMQ, nil)
-	}
-	sched, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: reg, Logger: logger, Version: version, Queues: queues})
-	if err != nil {
-		return err
-	}
-
-	chans, err := channels.Build(&cfg.Notify, notifyDeps(logger))
-	if err != nil {
-		return err
-	}
-	dispatcher := notify.NewDispatcher(notify.DispatcherOptions{
-		Config: cfg, Registry: reg, Channels: chans, Logger: logger,
-		Silence: agents.Silence().Active,
-	})
-
 	ln, err := net.Listen("tcp", cfg.Server.Inet)
 	if err != nil {
 		return fmt.Errorf("%s: server.inet: %w", cfg.File, err)
 	}
 	logger.Info("listening", "inet", ln.Addr().String(), "version", version)
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	start := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- fmt.Errorf("%s: %w", name, err)
-				cancel()
-			}
-		}()
-	}
-	start("http server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
-	start("prober", sched.Run)
-	start("notifier", dispatcher.Run)
-	start("reporter expiry", agents.Run)
-	wg.Wait()
-	close(errs)
+	err = a.Run(ctx, ln)
 	logger.Info("stopped")
-	return <-errs
+	return err
 }
 
-// notifyDeps: channels share one HTTP client; its timeout is a backstop,
-// the dispatcher's per-send timeout normally ends a send first.
+// notifyDeps is what notify-test sends with: one HTTP client whose timeout
+// is a backstop behind each send's own.
 func notifyDeps(logger *slog.Logger) notify.Deps {
 	return notify.Deps{HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: logger}
 }

@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"bufio"
@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
-	"github.com/overvakt/overvakt/pkg/server"
-	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/app"
+	"github.com/overvakt/overvakt/pkg/kinds"
 )
 
 // benchReplicas is how many hosts report into the push node.
@@ -26,12 +24,11 @@ func benchBody(i int) []byte {
 	return fmt.Appendf(nil, `{"replica":"host-%d.example.net","interval":30,"load":{"cpu":0.%02d,"ram":0.61}}`, i%benchReplicas, i%100)
 }
 
-func benchAPI(b *testing.B) *API {
-	cfg := testCfg(b)
-	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-	a, err := New(Options{Config: cfg, Registry: reg})
+// benchApp is the app of the test config, built as the program builds it.
+func benchApp(tb testing.TB) *app.App {
+	a, err := app.New(app.Options{Config: testCfg(tb), Kinds: kinds.All()})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return a
 }
@@ -92,44 +89,25 @@ func benchHandlerBodies(b *testing.B, h http.Handler, n int, body func(worker, i
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reports/s")
 }
 
-// BenchmarkReportHandler: the API's own handler, no router in front.
+// BenchmarkReportHandler: a report through the server's handler (route
+// table, echo, the API, pkg/push), without the network.
 func BenchmarkReportHandler(b *testing.B) {
-	benchHandler(b, benchAPI(b))
+	benchHandler(b, benchApp(b).Handler())
 }
 
 // BenchmarkReportHandlerChanging: as BenchmarkReportHandler, but every
 // report changes a load the page shows, so each one builds a new snapshot.
 func BenchmarkReportHandlerChanging(b *testing.B) {
-	benchHandlerBodies(b, benchAPI(b), 2*benchReplicas, changingBody)
+	benchHandlerBodies(b, benchApp(b).Handler(), 2*benchReplicas, changingBody)
 }
 
-// BenchmarkReportEcho: the same through echo, as the server mounts it.
-func BenchmarkReportEcho(b *testing.B) {
-	e := echo.New()
-	benchAPI(b).Register(e)
-	benchHandler(b, e)
-}
-
-// BenchmarkReportLoopback is the end-to-end figure: a real HTTP server on
-// loopback and a load generator in the same process sending authenticated
-// push reports over keep-alive connections (one request in flight per
-// connection, like real agents), GOMAXPROCS×8 connections. "echo" mounts the
-// API on a bare echo router; "server" mounts it in pkg/server as the
-// program does (security headers, trailing-slash handling).
+// BenchmarkReportLoopback is the end-to-end figure: the server's handler on
+// a real HTTP server on loopback and a load generator in the same process
+// sending authenticated push reports over keep-alive connections (one
+// request in flight per connection, like real agents), GOMAXPROCS×8
+// connections.
 func BenchmarkReportLoopback(b *testing.B) {
-	b.Run("echo", func(b *testing.B) {
-		e := echo.New()
-		benchAPI(b).Register(e)
-		benchLoopback(b, e)
-	})
-	b.Run("server", func(b *testing.B) {
-		a := benchAPI(b)
-		srv, err := server.New(server.Options{Config: testCfg(b), Registry: a.reg, Announcements: a, API: a.Handler()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchLoopback(b, srv.Handler())
-	})
+	benchLoopback(b, benchApp(b).Handler())
 }
 
 func benchLoopback(b *testing.B, h http.Handler) {

@@ -1,19 +1,15 @@
-package api
+package api_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
+	"github.com/overvakt/overvakt/pkg/app/apptest"
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -55,53 +51,23 @@ mode = "local"
 
 func testCfg(t testing.TB) *config.Config {
 	t.Helper()
-	cfg, err := config.Parse("test.toml", []byte(testConfig), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("test config: %v", err)
-	}
-	return cfg
+	return apptest.Config(t, testConfig)
 }
 
-// testServer is the API mounted on echo behind a real loopback listener.
-// With a nil clock it runs on real time with its sweep running; with a fake
-// clock the test calls sweep itself.
+// testServer is the app (the API in the server's route table, as the
+// program runs it) behind a real loopback listener. With a nil clock it
+// runs on real time with its sweep running; with a fake clock the test
+// calls Agents.Sweep itself.
 type testServer struct {
-	api *API
+	*apptest.Server
 	reg *status.Registry
 	url string
 }
 
 func startServer(t testing.TB, clock func() time.Time) *testServer {
 	t.Helper()
-	return startServerWith(t, clock, nil)
-}
-
-// startServerWith lets tweak adjust the API before it serves.
-func startServerWith(t testing.TB, clock func() time.Time, tweak func(*API)) *testServer {
-	t.Helper()
-	cfg := testCfg(t)
-	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-	a, err := New(Options{Config: cfg, Registry: reg, Now: clock, SweepEvery: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tweak != nil {
-		tweak(a)
-	}
-	e := echo.New()
-	a.Register(e)
-	srv := httptest.NewServer(e)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	if clock == nil {
-		wg.Go(func() { _ = a.Run(ctx) })
-	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		srv.Close()
-	})
-	return &testServer{api: a, reg: reg, url: srv.URL}
+	s := apptest.Start(t, testConfig, apptest.Options{Now: clock})
+	return &testServer{Server: s, reg: s.Registry, url: s.URL}
 }
 
 func basic(token string) string {

@@ -2,25 +2,19 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/labstack/echo/v4"
+	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
-// Limits on announcements.
-const (
-	MaxAnnouncements     = 100
-	MaxAnnouncementTitle = 200    // characters
-	MaxAnnouncementText  = 10_000 // characters
-	// MaxSilence is the longest reminder silence accepted.
-	MaxSilence = 365 * 24 * time.Hour
-)
+// MaxSilence is the longest reminder silence accepted.
+const MaxSilence = 365 * 24 * time.Hour
 
 // announcementJSON is an announcement on the wire. The protocol's list has
 // id and title; text and date are extras for tools that show more.
@@ -31,96 +25,78 @@ type announcementJSON struct {
 	Date  time.Time `json:"date"`
 }
 
-// listAnnouncements handles GET /manager/announcements.
-func (a *API) listAnnouncements(w http.ResponseWriter) {
-	list, _ := a.Announcements()
+// ListAnnouncements handles GET /manager/announcements.
+func (a *API) ListAnnouncements(c echo.Context) error {
+	if !a.managerAuth.check(c.Response(), c.Request()) {
+		return nil
+	}
+	list, _ := a.board.Announcements()
 	out := make([]announcementJSON, len(list))
 	for i, an := range list {
 		out[i] = announcementJSON{ID: an.ID, Title: an.Title, Text: an.Text, Date: an.Date}
 	}
-	writeJSON(w, out)
+	writeJSON(c.Response(), out)
+	return nil
 }
 
-// addAnnouncement handles POST /manager/announcement.
-func (a *API) addAnnouncement(w http.ResponseWriter, r *http.Request) {
+// PublishAnnouncement handles POST /manager/announcement.
+func (a *API) PublishAnnouncement(c echo.Context) error {
+	w := c.Response()
+	if !a.managerAuth.check(w, c.Request()) {
+		return nil
+	}
 	var in struct {
 		Title *string `json:"title"`
 		Text  *string `json:"text"`
 	}
-	if !a.decodeJSON(w, r, &in) {
-		return
+	if !a.decodeJSON(w, c.Request(), &in) {
+		return nil
 	}
-	title, text, msg := cleanAnnouncement(in.Title, in.Text)
-	if msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
-		return
+	var title, text string
+	if in.Title != nil {
+		title = *in.Title
 	}
-	a.annMu.Lock()
-	defer a.annMu.Unlock()
-	if list, _ := a.Announcements(); len(list) >= MaxAnnouncements {
-		writeError(w, http.StatusConflict, "there are already "+strconv.Itoa(MaxAnnouncements)+
-			" announcements: retract old ones with DELETE /manager/announcement/{id} first")
-		return
+	if in.Text != nil {
+		text = *in.Text
 	}
-	an := Announcement{ID: NewAnnouncementID(), Title: title, Text: text, Date: a.now()}
-	if err := a.announcements.Add(an); err != nil {
-		a.storeError(w, "add announcement", err)
-		return
-	}
-	if err := a.loadAnnouncementsLocked(); err != nil {
-		a.storeError(w, "list announcements", err)
-		return
-	}
-	a.log.Info("announcement published", "id", an.ID, "title", an.Title)
-	writeJSON(w, struct {
-		ID string `json:"id"`
-	}{an.ID})
-}
-
-// cleanAnnouncement checks and tidies a new announcement: both parts are
-// required, the title is one line, the text keeps its line breaks ("\r\n"
-// becomes "\n").
-func cleanAnnouncement(titleIn, textIn *string) (title, text, msg string) {
-	if titleIn == nil || strings.TrimSpace(*titleIn) == "" {
-		return "", "", `missing "title": send {"title":"…","text":"…"}`
-	}
-	if textIn == nil || strings.TrimSpace(*textIn) == "" {
-		return "", "", `missing "text": send {"title":"…","text":"…"}`
-	}
-	title = strings.TrimSpace(*titleIn)
-	text = strings.TrimSpace(strings.ReplaceAll(*textIn, "\r\n", "\n"))
+	an, err := a.board.Publish(title, text)
+	var invalid *notice.Invalid
 	switch {
-	case utf8.RuneCountInString(title) > MaxAnnouncementTitle:
-		return "", "", `"title" is longer than ` + strconv.Itoa(MaxAnnouncementTitle) + ` characters`
-	case utf8.RuneCountInString(text) > MaxAnnouncementText:
-		return "", "", `"text" is longer than ` + strconv.Itoa(MaxAnnouncementText) + ` characters`
-	case strings.ContainsFunc(title, unicode.IsControl):
-		return "", "", `"title" must be one line without control characters`
-	case strings.ContainsFunc(text, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }):
-		return "", "", `"text" must not contain control characters other than line breaks and tabs`
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusBadRequest, invalid.Msg)
+	case errors.Is(err, notice.ErrFull):
+		writeError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		a.storeError(w, "publish announcement", err)
+	default:
+		writeJSON(w, struct {
+			ID string `json:"id"`
+		}{an.ID})
 	}
-	return title, text, ""
+	return nil
 }
 
-// deleteAnnouncement handles DELETE /manager/announcement/{id}.
-func (a *API) deleteAnnouncement(w http.ResponseWriter, id string) {
-	a.annMu.Lock()
-	defer a.annMu.Unlock()
-	found, err := a.announcements.Delete(id)
-	if err != nil {
-		a.storeError(w, "delete announcement", err)
-		return
+// RetractAnnouncement handles DELETE /manager/announcement/{id}.
+func (a *API) RetractAnnouncement(c echo.Context) error {
+	w := c.Response()
+	if !a.managerAuth.check(w, c.Request()) {
+		return nil
 	}
-	if !found {
+	id, ok := param(c, "id")
+	if !ok {
+		notFound(c)
+		return nil
+	}
+	found, err := a.board.Retract(id)
+	switch {
+	case err != nil:
+		a.storeError(w, "retract announcement", err)
+	case !found:
 		writeError(w, http.StatusNotFound, "no announcement with id "+strconv.Quote(id)+" (list them with GET /manager/announcements)")
-		return
+	default:
+		writeOK(w)
 	}
-	if err := a.loadAnnouncementsLocked(); err != nil {
-		a.storeError(w, "list announcements", err)
-		return
-	}
-	a.log.Info("announcement retracted", "id", id)
-	writeOK(w)
+	return nil
 }
 
 type alertJSON struct {
@@ -129,9 +105,13 @@ type alertJSON struct {
 	Replica string `json:"replica"`
 }
 
-// alerts handles GET /manager/prober/alerts: every replica that is not
+// Alerts handles GET /manager/prober/alerts: every replica that is not
 // healthy. "probe" is the service id, as in the protocol.
-func (a *API) alerts(w http.ResponseWriter) {
+func (a *API) Alerts(c echo.Context) error {
+	w := c.Response()
+	if !a.managerAuth.check(w, c.Request()) {
+		return nil
+	}
 	out := struct {
 		Dead []alertJSON `json:"dead"`
 		Sick []alertJSON `json:"sick"`
@@ -150,6 +130,7 @@ func (a *API) alerts(w http.ResponseWriter) {
 		}
 	}
 	writeJSON(w, out)
+	return nil
 }
 
 // ignoredJSON is the body of the reminder silence routes; null means none.
@@ -157,48 +138,58 @@ type ignoredJSON struct {
 	RemindersSeconds *int64 `json:"reminders_seconds"`
 }
 
-// getIgnored handles GET /manager/prober/alerts/ignored: the seconds left in
+// Silence handles GET /manager/prober/alerts/ignored: the seconds left in
 // the silence (rounded up), or null.
-func (a *API) getIgnored(w http.ResponseWriter) {
+func (a *API) Silence(c echo.Context) error {
+	w := c.Response()
+	if !a.managerAuth.check(w, c.Request()) {
+		return nil
+	}
 	var out ignoredJSON
 	if left := a.silence.Remaining(a.now()); left > 0 {
 		secs := int64((left + time.Second - 1) / time.Second)
 		out.RemindersSeconds = &secs
 	}
 	writeJSON(w, out)
+	return nil
 }
 
-// putIgnored handles PUT /manager/prober/alerts/ignored: silence reminders
+// SetSilence handles PUT /manager/prober/alerts/ignored: silence reminders
 // for N seconds, or end the silence with null or 0.
-func (a *API) putIgnored(w http.ResponseWriter, r *http.Request) {
+func (a *API) SetSilence(c echo.Context) error {
+	w, r := c.Response(), c.Request()
+	if !a.managerAuth.check(w, r) {
+		return nil
+	}
 	var in map[string]json.RawMessage
 	if !a.decodeJSON(w, r, &in) {
-		return
+		return nil
 	}
 	raw, ok := in["reminders_seconds"]
 	if !ok {
 		writeError(w, http.StatusBadRequest, `missing "reminders_seconds": send {"reminders_seconds":3600} to silence reminders for an hour, or null to end the silence`)
-		return
+		return nil
 	}
 	var secs *float64
 	if err := json.Unmarshal(raw, &secs); err != nil {
 		writeError(w, http.StatusBadRequest, `"reminders_seconds" must be a number of seconds or null`)
-		return
+		return nil
 	}
 	if secs == nil || *secs == 0 {
 		a.silence.Clear()
 		a.log.Info("reminders unsilenced")
 		writeOK(w)
-		return
+		return nil
 	}
 	if *secs < 0 || *secs > MaxSilence.Seconds() || math.IsNaN(*secs) {
 		writeError(w, http.StatusBadRequest, `"reminders_seconds" must be between 0 and `+strconv.Itoa(int(MaxSilence.Seconds())))
-		return
+		return nil
 	}
 	until := a.now().Add(time.Duration(*secs * float64(time.Second)))
 	a.silence.Set(until)
 	a.log.Info("reminders silenced", "until", until)
 	writeOK(w)
+	return nil
 }
 
 // decodeJSON reads a manager request body into v, answering 413 or 400 on

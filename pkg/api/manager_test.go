@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -19,12 +20,12 @@ func TestAnnouncements(t *testing.T) {
 		var out struct {
 			ID string `json:"id"`
 		}
-		_, before := s.api.Announcements()
+		_, before := s.Board.Announcements()
 		r := s.do(t, "POST", "/manager/announcement", man, string(body))
 		if r.code != 200 || json.Unmarshal([]byte(r.body), &out) != nil || out.ID == "" {
 			t.Fatalf("publish: %d %s, want 200 and {\"id\"}", r.code, r.body)
 		}
-		if _, after := s.api.Announcements(); after <= before {
+		if _, after := s.Board.Announcements(); after <= before {
 			t.Fatalf("version %d after publishing, was %d: the page would not re-render", after, before)
 		}
 		return out.ID
@@ -48,7 +49,7 @@ func TestAnnouncements(t *testing.T) {
 		t.Errorf("date %q is not RFC 3339", list[0].Date)
 	}
 
-	stored, _ := s.api.Announcements()
+	stored, _ := s.Board.Announcements()
 	if len(stored) != 2 || stored[0].ID != second || stored[0].Date.IsZero() {
 		t.Fatalf("Announcements() = %+v", stored)
 	}
@@ -59,7 +60,7 @@ func TestAnnouncements(t *testing.T) {
 	if r := s.do(t, "DELETE", "/manager/announcement/"+first, man, ""); r.code != 404 || r.errorText() == "" {
 		t.Fatalf("second retract: %d %s, want 404 with an error", r.code, r.body)
 	}
-	if stored, _ := s.api.Announcements(); len(stored) != 1 || stored[0].ID != second {
+	if stored, _ := s.Board.Announcements(); len(stored) != 1 || stored[0].ID != second {
 		t.Fatalf("after retract: %+v", stored)
 	}
 }
@@ -90,8 +91,8 @@ func TestAnnouncementValidation(t *testing.T) {
 			}
 		})
 	}
-	t.Run("at most MaxAnnouncements", func(t *testing.T) {
-		for i := range MaxAnnouncements {
+	t.Run("at most notice.MaxAnnouncements", func(t *testing.T) {
+		for i := range notice.MaxAnnouncements {
 			if r := s.do(t, "POST", "/manager/announcement", basic(managerToken), `{"title":"t","text":"x"}`); r.code != 200 {
 				t.Fatalf("announcement %d: %d %s", i, r.code, r.body)
 			}
@@ -157,7 +158,7 @@ func TestIgnoredReminders(t *testing.T) {
 	if got := get(); got != `{"reminders_seconds":null}` {
 		t.Fatalf("initially %s, want null", got)
 	}
-	if s.api.Silence().Active(time.Now()) {
+	if s.Silence.Active(time.Now()) {
 		t.Fatal("silence active before any PUT")
 	}
 	if r := s.do(t, "PUT", "/manager/prober/alerts/ignored", man, `{"reminders_seconds":600}`); r.code != 200 {
@@ -166,11 +167,11 @@ func TestIgnoredReminders(t *testing.T) {
 	if got := get(); got != `{"reminders_seconds":600}` && got != `{"reminders_seconds":599}` {
 		t.Fatalf("after silencing 600 s: %s", got)
 	}
-	until, ok := s.api.Silence().Until()
-	if !ok || time.Until(until) < 599*time.Second || !s.api.Silence().Active(time.Now()) {
+	until, ok := s.Silence.Until()
+	if !ok || time.Until(until) < 599*time.Second || !s.Silence.Active(time.Now()) {
 		t.Fatalf("Silence().Until() = %v, %v; want about 10 minutes from now", until, ok)
 	}
-	if s.api.Silence().Active(time.Now().Add(601 * time.Second)) {
+	if s.Silence.Active(time.Now().Add(601 * time.Second)) {
 		t.Fatal("silence still active after it ended")
 	}
 	if r := s.do(t, "PUT", "/manager/prober/alerts/ignored/", man, `{"reminders_seconds":null}`); r.code != 200 {

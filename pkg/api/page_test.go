@@ -1,16 +1,12 @@
-package api
+package api_test
 
 import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/overvakt/overvakt/pkg/server"
-	"github.com/overvakt/overvakt/pkg/status"
 )
 
 // TestAnnouncementsOnThePage mounts the API in the real server, publishes
@@ -18,19 +14,7 @@ import (
 // show newest first with their date, and HTML in them is shown as text. A
 // push replica's tooltip shows its load in percent.
 func TestAnnouncementsOnThePage(t *testing.T) {
-	cfg := testCfg(t)
-	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-	a, err := New(Options{Config: cfg, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Options{Config: cfg, Registry: reg, Announcements: a, API: a.Handler()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
-	s := &testServer{api: a, reg: reg, url: ts.URL}
+	s := startServer(t, nil)
 
 	publish := func(title, text string) string {
 		t.Helper()
@@ -51,7 +35,7 @@ func TestAnnouncementsOnThePage(t *testing.T) {
 	newer := publish(`<script>alert("title")</script>`,
 		"First line\n<img src=x onerror=alert(1)> details at https://example.com/incident?id=1&x=2.")
 
-	resp, err := http.Get(ts.URL + "/")
+	resp, err := http.Get(s.url + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +77,7 @@ func TestAnnouncementsOnThePage(t *testing.T) {
 	if r := s.do(t, "DELETE", "/manager/announcement/"+newer, basic(managerToken), ""); r.code != 200 {
 		t.Fatalf("retract: %d %s", r.code, r.body)
 	}
-	resp2, err := http.Get(ts.URL + "/")
+	resp2, err := http.Get(s.url + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,19 +91,7 @@ func TestAnnouncementsOnThePage(t *testing.T) {
 // TestAPIThroughServer checks that the server's own handling (trailing
 // slash trimming, error pages) leaves the API's answers intact.
 func TestAPIThroughServer(t *testing.T) {
-	cfg := testCfg(t)
-	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-	a, err := New(Options{Config: cfg, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Options{Config: cfg, Registry: reg, Announcements: a, API: a.Handler()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
-	s := &testServer{api: a, reg: reg, url: ts.URL}
+	s := startServer(t, nil)
 	cases := []struct {
 		method, path, auth, body string
 		code                     int

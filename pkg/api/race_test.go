@@ -1,6 +1,6 @@
 //go:build race
 
-package api
+package api_test
 
 // raceEnabled: the race detector makes sync.Pool drop items on purpose, so
 // allocation counts are meaningless under it.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -8,7 +9,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/labstack/echo/v4"
+
+	"github.com/overvakt/overvakt/pkg/push"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -18,119 +21,39 @@ const (
 	MaxReplicaName = 256
 	// MaxInterval is the longest report interval accepted.
 	MaxInterval = 365 * 24 * time.Hour
-	// MaxReplicasPerNode bounds the replicas one push or local node can
-	// gather, so a misbehaving agent inventing names cannot exhaust memory.
-	MaxReplicasPerNode = 10_000
 )
 
-// node is one configured node as the reporter routes see it.
-type node struct {
-	service, node     int // positions in the registry
-	serviceID, nodeID string
-	mode              status.Mode
-	// grace is push_delay_dead or local_delay_dead: how long past its
-	// interval a replica may stay silent before it is dead.
-	grace    time.Duration
-	graceKey string
-	// replicas of a push or local node, by name; guarded by API.mu.
-	replicas map[string]*replica
-}
-
-// replica is what the API remembers of a reporting replica to notice its
-// silence and to skip registry writes that would change nothing visible.
-type replica struct {
-	id       string
-	interval time.Duration
-	silent   bool // marked dead for silence; cleared by the next report
-	// latest is the last report (its time is what the sweep checks); shown
-	// is the one the registry holds. They differ only in what the page does
-	// not show and by less than maxShownLag in time (see API.record);
-	// pending says they differ.
-	latest, shown reading
-	pending       bool
-}
-
-// reading is one report, as much of it as the registry keeps.
-type reading struct {
-	status   status.Status
-	at       time.Time
-	hasLoad  bool // push reports carry the host load
-	cpu, ram float64
-}
-
-// maxShownLag bounds how far the registry's copy of a push or local replica
-// may trail its latest report when the reports in between changed nothing
-// the page shows. Every registry write builds a new snapshot, so agents that
-// report many times a second would otherwise rebuild it for nothing.
-const maxShownLag = time.Second
-
-// looksLike reports whether the page would show r and o the same, apart
-// from their time: same status and the same load in whole percent.
-func (r *reading) looksLike(o *reading) bool {
-	if r.status != o.status || r.hasLoad != o.hasLoad {
-		return false
-	}
-	return !r.hasLoad || wholePercent(r.cpu) == wholePercent(o.cpu) && wholePercent(r.ram) == wholePercent(o.ram)
-}
-
-// wholePercent rounds a load fraction the way the page prints it
-// (strconv.FormatFloat(f*100, 'f', 0, 64) rounds half to even).
-func wholePercent(f float64) float64 { return math.RoundToEven(f * 100) }
-
-// buildNodes indexes the configured nodes by id and lists the push and local
-// ones, which the sweep walks.
-func buildNodes(snap *status.Snapshot, m config.Metrics) (map[string]map[string]*node, []*node) {
-	nodes := make(map[string]map[string]*node, len(snap.Services))
-	var reported []*node
-	for si, svc := range snap.Services {
-		byID := make(map[string]*node, len(svc.Nodes))
-		for ni, n := range svc.Nodes {
-			nd := &node{service: si, node: ni, serviceID: svc.ID, nodeID: n.ID, mode: n.Mode}
-			switch n.Mode {
-			case status.ModePush:
-				nd.grace, nd.graceKey = m.PushDelayDead.Duration(), "push_delay_dead"
-				nd.replicas = map[string]*replica{}
-				reported = append(reported, nd)
-			case status.ModeLocal:
-				nd.grace, nd.graceKey = m.LocalDelayDead.Duration(), "local_delay_dead"
-				nd.replicas = map[string]*replica{}
-				reported = append(reported, nd)
-			}
-			byID[n.ID] = nd
-		}
-		nodes[svc.ID] = byID
-	}
-	return nodes, reported
-}
-
-// findNode returns the node, or answers 404 saying what is unknown.
-func (a *API) findNode(w http.ResponseWriter, serviceID, nodeID string) *node {
-	svc, ok := a.nodes[serviceID]
-	if !ok {
-		writeError(w, http.StatusNotFound, "unknown service "+strconv.Quote(serviceID)+": no [[probe.service]] with this id in the server config")
+// node finds the node of a reporter route, or answers 404 saying what is
+// unknown.
+func (a *API) node(c echo.Context) *push.Node {
+	serviceID, ok1 := param(c, "service")
+	nodeID, ok2 := param(c, "node")
+	if !ok1 || !ok2 {
+		notFound(c)
 		return nil
 	}
-	n, ok := svc[nodeID]
-	if !ok {
-		writeError(w, http.StatusNotFound, "unknown node "+strconv.Quote(nodeID)+" in service "+strconv.Quote(serviceID)+": no [[probe.service.node]] with this id in the server config")
+	n, err := a.agents.Node(serviceID, nodeID)
+	if err != nil {
+		problem(c.Response(), err)
 		return nil
 	}
 	return n
 }
 
-// report handles POST /reporter/{service}/{node}/.
-func (a *API) report(w http.ResponseWriter, r *http.Request, serviceID, nodeID string) {
+// Report handles POST /reporter/{service}/{node}/.
+func (a *API) Report(c echo.Context) error {
+	w, r := c.Response(), c.Request()
 	if !a.reporterAuth.check(w, r) {
-		return
+		return nil
 	}
-	n := a.findNode(w, serviceID, nodeID)
+	n := a.node(c)
 	if n == nil {
-		return
+		return nil
 	}
 	bp, err := a.readBody(r)
 	if err != nil {
 		bodyError(w, err)
-		return
+		return nil
 	}
 	defer a.putBuf(bp)
 
@@ -138,31 +61,41 @@ func (a *API) report(w http.ResponseWriter, r *http.Request, serviceID, nodeID s
 	var rep report
 	if msg := p.parse(*bp, &rep); msg != "" {
 		writeError(w, http.StatusBadRequest, msg)
-		return
+		return nil
 	}
 	if msg := checkReport(&rep); msg != "" {
 		writeError(w, http.StatusBadRequest, msg)
-		return
+		return nil
 	}
-	// As in Vigil, a body with "load" is a push report even if it also has
-	// "health".
-	if rep.hasLoad && n.mode != status.ModePush || !rep.hasLoad && n.mode != status.ModeLocal {
-		writeError(w, http.StatusPreconditionFailed, modeMismatch(n, rep.hasLoad))
-		return
+	pr := push.Report{Interval: time.Duration(rep.interval * float64(time.Second)), HasLoad: rep.hasLoad, CPU: rep.cpu, RAM: rep.ram}
+	if !rep.hasLoad {
+		pr.Health, _ = parseHealth(rep.health)
 	}
-
-	rd := reading{at: a.now(), hasLoad: rep.hasLoad, cpu: rep.cpu, ram: rep.ram}
-	if rep.hasLoad {
-		rd.status = a.loadStatus(rep.cpu, rep.ram)
-	} else {
-		rd.status, _ = parseHealth(rep.health)
-	}
-	if !a.record(n, rep.replica, time.Duration(rep.interval*float64(time.Second)), rd) {
-		writeError(w, http.StatusConflict, "node "+strconv.Quote(n.serviceID+":"+n.nodeID)+" already has "+
-			strconv.Itoa(a.maxReplicas)+" replicas; flush the ones that are gone (DELETE /reporter/{service}/{node}/{replica}/)")
-		return
+	if err := a.agents.Report(n, rep.replica, pr); err != nil {
+		problem(w, err)
+		return nil
 	}
 	writeOK(w)
+	return nil
+}
+
+// problem answers a refusal of pkg/push with its status code.
+func problem(w http.ResponseWriter, err error) {
+	var p *push.Problem
+	if !errors.As(err, &p) {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	code := http.StatusInternalServerError
+	switch p.Kind {
+	case push.NotFound:
+		code = http.StatusNotFound
+	case push.WrongMode:
+		code = http.StatusPreconditionFailed
+	case push.TooManyReplicas:
+		code = http.StatusConflict
+	}
+	writeError(w, code, p.Msg)
 }
 
 // checkReport validates the decoded fields shared by both modes and the
@@ -236,161 +169,24 @@ func printable(b []byte) bool {
 	return true
 }
 
-func modeMismatch(n *node, push bool) string {
-	where := "node " + strconv.Quote(n.serviceID+":"+n.nodeID) + " is in " + n.mode.String() + " mode"
-	switch {
-	case n.mode == status.ModePoll || n.mode == status.ModeScript:
-		return where + ": the server probes it itself and takes no reports (use a node with mode \"push\" or \"local\")"
-	case push:
-		return where + ` but this is a push report (it has "load"); local nodes take "health" reports`
-	default:
-		return where + ` but this is a local report (it has "health"); push nodes take "load" reports`
+// Flush handles DELETE /reporter/{service}/{node}/{replica}/.
+func (a *API) Flush(c echo.Context) error {
+	if !a.reporterAuth.check(c.Response(), c.Request()) {
+		return nil
 	}
-}
-
-// loadStatus applies the push rule: sick above either threshold.
-func (a *API) loadStatus(cpu, ram float64) status.Status {
-	if cpu > a.cpuSickAbove || ram > a.ramSickAbove {
-		return status.Sick
-	}
-	return status.Healthy
-}
-
-// result turns a reading into what the registry stores, with the reason
-// for a status other than healthy. It is built only for the readings that
-// reach the registry, which keeps message building off the skipped ones.
-func (a *API) result(rd *reading) status.Result {
-	res := status.Result{Status: rd.status, At: rd.at}
-	switch {
-	case rd.hasLoad:
-		res.Load = &status.Load{CPU: rd.cpu, RAM: rd.ram}
-		switch {
-		case rd.cpu > a.cpuSickAbove:
-			res.Err = "CPU load " + percent(rd.cpu) + " is above push_system_cpu_sick_above (" + percent(a.cpuSickAbove) + ")"
-		case rd.ram > a.ramSickAbove:
-			res.Err = "RAM use " + percent(rd.ram) + " is above push_system_ram_sick_above (" + percent(a.ramSickAbove) + ")"
-		}
-	case rd.status == status.Sick:
-		res.Err = "the replica reports itself sick"
-	case rd.status == status.Dead:
-		res.Err = "the replica reports itself dead"
-	}
-	return res
-}
-
-// percent writes a fraction as a percentage with at most one decimal.
-func percent(f float64) string { return strconv.FormatFloat(math.Round(f*1000)/10, 'f', -1, 64) + "%" }
-
-// record remembers a report and stores it in the registry, unless the page
-// would show the registry's copy the same and that copy is less than
-// maxShownLag old: then only the API's own clock for silence moves, and the
-// sweep stores the report later if no newer one does. name may alias the
-// request buffer: it is copied only when the replica is new. It returns
-// false when a new replica would pass MaxReplicasPerNode.
-func (a *API) record(n *node, name []byte, interval time.Duration, rd reading) bool {
-	a.mu.Lock()
-	rp := n.replicas[string(name)]
-	fresh := rp == nil
-	if fresh && len(n.replicas) >= a.maxReplicas {
-		a.mu.Unlock()
-		return false
-	}
-	if fresh {
-		rp = &replica{id: string(name)}
-		n.replicas[rp.id] = rp
-	}
-	rp.interval, rp.latest = interval, rd
-	// A replica marked silent is written even when it reports itself dead:
-	// the registry holds the sweep's verdict and time, not this report.
-	if fresh || rp.silent || !rd.looksLike(&rp.shown) || rd.at.Sub(rp.shown.at) >= maxShownLag {
-		a.show(n, rp, rd)
-	} else {
-		rp.pending = true
-	}
-	rp.silent = false
-	a.mu.Unlock()
-	if fresh {
-		a.log.Info("replica appeared", "service", n.serviceID, "node", n.nodeID, "replica", rp.id,
-			"mode", n.mode.String(), "interval", interval)
-	}
-	return true
-}
-
-// show writes a reading of rp to the registry. Caller holds a.mu.
-func (a *API) show(n *node, rp *replica, rd reading) {
-	a.reg.Upsert(n.service, n.node, rp.id, a.result(&rd))
-	rp.shown, rp.pending = rd, false
-}
-
-// flush handles DELETE /reporter/{service}/{node}/{replica}/.
-func (a *API) flush(w http.ResponseWriter, r *http.Request, serviceID, nodeID, replicaID string) {
-	if !a.reporterAuth.check(w, r) {
-		return
-	}
-	n := a.findNode(w, serviceID, nodeID)
+	n := a.node(c)
 	if n == nil {
-		return
+		return nil
 	}
-	if n.replicas == nil {
-		writeError(w, http.StatusPreconditionFailed, "node "+strconv.Quote(serviceID+":"+nodeID)+" is in "+n.mode.String()+
-			" mode: only replicas of push and local nodes can be flushed")
-		return
-	}
-	a.mu.Lock()
-	_, ok := n.replicas[replicaID]
-	if ok {
-		delete(n.replicas, replicaID)
-		a.reg.Remove(n.service, n.node, replicaID, a.now())
-	}
-	a.mu.Unlock()
+	name, ok := param(c, "replica")
 	if !ok {
-		writeError(w, http.StatusNotFound, "no replica "+strconv.Quote(replicaID)+" in node "+strconv.Quote(serviceID+":"+nodeID)+
-			" (never reported, or already flushed)")
-		return
+		notFound(c)
+		return nil
 	}
-	a.log.Info("replica flushed", "service", serviceID, "node", nodeID, "replica", replicaID)
-	writeOK(w)
-}
-
-// sweep marks dead every replica silent for its interval plus the node's
-// grace (now - last >= interval + grace), and writes to the registry the
-// reports record held back once they are due.
-func (a *API) sweep(now time.Time) {
-	// Log after unlocking: reports wait on a.mu, and a large autoscaling
-	// group going away at once would otherwise queue them behind log output.
-	type silent struct {
-		service, node, replica string
-		last                   time.Time
-		interval               time.Duration
+	if err := a.agents.Flush(n, name); err != nil {
+		problem(c.Response(), err)
+		return nil
 	}
-	var gone []silent
-	a.mu.Lock()
-	for _, n := range a.reported {
-		for _, rp := range n.replicas {
-			if rp.silent {
-				continue
-			}
-			last := rp.latest.at
-			if now.Sub(last) < rp.interval+n.grace {
-				// The registry ends up showing the latest report even
-				// when no report follows the held-back one.
-				if rp.pending && now.Sub(rp.shown.at) >= maxShownLag {
-					a.show(n, rp, rp.latest)
-				}
-				continue
-			}
-			rp.silent, rp.pending = true, false
-			rp.shown = reading{status: status.Dead, at: now}
-			msg := "no report for " + now.Sub(last).Round(time.Millisecond).String() +
-				"; dead after the interval of " + rp.interval.String() + " + " + n.graceKey + " " + n.grace.String() +
-				" (last report " + last.Format(time.RFC3339) + ")"
-			a.reg.Upsert(n.service, n.node, rp.id, status.Result{Status: status.Dead, At: now, Err: msg})
-			gone = append(gone, silent{n.serviceID, n.nodeID, rp.id, last, rp.interval})
-		}
-	}
-	a.mu.Unlock()
-	for _, g := range gone {
-		a.log.Warn("replica silent, marked dead", "service", g.service, "node", g.node,
-			"replica", g.replica, "last_report", g.last, "interval", g.interval)
-	}
+	writeOK(c.Response())
+	return nil
 }

@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"bufio"
@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/overvakt/overvakt/pkg/api"
+	"github.com/overvakt/overvakt/pkg/notice"
+	"github.com/overvakt/overvakt/pkg/push"
+	"github.com/overvakt/overvakt/pkg/server"
+	"github.com/overvakt/overvakt/pkg/silence"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -290,11 +296,11 @@ func TestSilenceBoundary(t *testing.T) {
 		t.Fatal(r.body)
 	}
 	deadline := t0.Add(30*time.Second + 300*time.Millisecond)
-	s.api.sweep(deadline.Add(-time.Nanosecond))
+	s.Agents.Sweep(deadline.Add(-time.Nanosecond))
 	if rep := s.replica("hosts", "push", "h"); rep.Status != status.Healthy {
 		t.Fatalf("just before the deadline: %v, want healthy", rep.Status)
 	}
-	s.api.sweep(deadline)
+	s.Agents.Sweep(deadline)
 	if rep := s.replica("hosts", "push", "h"); rep.Status != status.Dead {
 		t.Fatalf("at the deadline: %v, want dead", rep.Status)
 	}
@@ -410,7 +416,7 @@ func TestReportsRace(t *testing.T) {
 }
 
 func TestReplicaCap(t *testing.T) {
-	s := startServerWith(t, nil, func(a *API) { a.maxReplicas = 3 })
+	s := startCapped(t, 3)
 	for i := range 4 {
 		body := fmt.Sprintf(`{"replica":"r%d","interval":30,"load":{"cpu":0.1,"ram":0.1}}`, i)
 		r := s.do(t, "POST", "/reporter/hosts/push/", basic(reporterToken), body)
@@ -426,4 +432,31 @@ func TestReplicaCap(t *testing.T) {
 	if r := s.do(t, "POST", "/reporter/hosts/push/", basic(reporterToken), `{"replica":"r3","interval":30,"load":{"cpu":0.1,"ram":0.1}}`); r.code != 200 {
 		t.Fatalf("after a flush: %d %s", r.code, r.body)
 	}
+}
+
+// startCapped serves the parts of the app, in the server's route table,
+// with a cap of max replicas per push node.
+func startCapped(t *testing.T, max int) *testServer {
+	t.Helper()
+	cfg := testCfg(t)
+	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
+	agents, err := push.New(push.Options{Registry: reg, Metrics: cfg.Metrics, MaxReplicas: max})
+	if err != nil {
+		t.Fatal(err)
+	}
+	board, err := notice.NewBoard(nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Options{Config: cfg, Registry: reg, Agents: agents, Board: board, Silence: &silence.Silence{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{Config: cfg, Registry: reg, Announcements: board, API: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &testServer{reg: reg, url: ts.URL}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/labstack/echo/v4"
 )
 
 // writeError answers {"error": msg} with the given status code.
@@ -105,4 +107,11 @@ func bodyError(w http.ResponseWriter, err error) {
 		return
 	}
 	writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
+}
+
+// notFound answers a path the router matched but whose parameters do not
+// decode.
+func notFound(c echo.Context) {
+	r := c.Request()
+	writeError(c.Response(), http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path+" (see docs/protocol.md)")
 }

@@ -1,13 +1,10 @@
-package api
+package api_test
 
 import (
 	"bytes"
 	"io"
 	"net/http"
 	"testing"
-	"time"
-
-	"github.com/overvakt/overvakt/pkg/status"
 )
 
 // TestReportAnswerShape: a recorded report answers a bare 200 with no body;
@@ -25,16 +22,12 @@ func TestReportAnswerShape(t *testing.T) {
 }
 
 // TestReportDoesNotAllocate: a report of a known replica that changes
-// nothing shown costs no allocation in the handler.
+// nothing shown costs no allocation, router and server included.
 func TestReportDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
-	cfg := testCfg(t)
-	a, err := New(Options{Config: cfg, Registry: status.NewRegistry(cfg.StatusSpecs(), time.Now())})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := benchApp(t).Handler()
 	body := []byte(pushBody(0.42, 0.61))
 	rd := bytes.NewReader(nil)
 	req, err := http.NewRequest("POST", "http://status.example.com/reporter/hosts/push/", rd)
@@ -47,7 +40,7 @@ func TestReportDoesNotAllocate(t *testing.T) {
 	send := func() {
 		rd.Reset(body)
 		req.ContentLength = int64(len(body))
-		a.ServeHTTP(w, req)
+		h.ServeHTTP(w, req)
 		if w.code != http.StatusOK {
 			t.Fatalf("status %d", w.code)
 		}

@@ -1,8 +1,7 @@
-package api
+package api_test
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +29,10 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 var shownT0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// maxShownLag is how far the page's copy of a push replica may trail its
+// latest report when nothing visible changed (pkg/push keeps it).
+const maxShownLag = time.Second
 
 // startShownServer serves the API on a fake clock at shownT0; the sweep runs
 // only when the test calls it.
@@ -125,7 +128,7 @@ func TestVisibleChangeShownAtOnce(t *testing.T) {
 			}
 			// Whatever was held back is in the registry a second later,
 			// even without another report.
-			s.api.sweep(shownT0.Add(maxShownLag))
+			s.Agents.Sweep(shownT0.Add(maxShownLag))
 			rep = s.replica("hosts", node, "h")
 			if !rep.Checked.Equal(next) || !tc.want(rep) {
 				t.Fatalf("after the sweep the registry has %+v (load %+v), want the second report", rep, rep.Load)
@@ -143,17 +146,17 @@ func TestHeldBackReportStaysUntilDue(t *testing.T) {
 	s.reportAt(t, c, shownT0.Add(200*time.Millisecond), "/reporter/hosts/push/", pushBody(0.421, 0.61))
 	s.reportAt(t, c, shownT0.Add(400*time.Millisecond), "/reporter/hosts/push/", pushBody(0.422, 0.61))
 	v := s.reg.Snapshot().Version
-	s.api.sweep(shownT0.Add(maxShownLag - time.Nanosecond))
+	s.Agents.Sweep(shownT0.Add(maxShownLag - time.Nanosecond))
 	if got := s.reg.Snapshot().Version; got != v {
 		t.Fatalf("the sweep wrote a report before it was due (version %d → %d)", v, got)
 	}
-	s.api.sweep(shownT0.Add(maxShownLag))
+	s.Agents.Sweep(shownT0.Add(maxShownLag))
 	rep := s.replica("hosts", "push", "h")
 	if !rep.Checked.Equal(shownT0.Add(400*time.Millisecond)) || rep.Load.CPU != 0.422 {
 		t.Fatalf("after the sweep: checked %v, cpu %v; want the last report (+400ms, 0.422)", rep.Checked.Sub(shownT0), rep.Load.CPU)
 	}
 	v = s.reg.Snapshot().Version
-	s.api.sweep(shownT0.Add(3 * maxShownLag))
+	s.Agents.Sweep(shownT0.Add(3 * maxShownLag))
 	if got := s.reg.Snapshot().Version; got != v {
 		t.Fatalf("the sweep wrote again with nothing new (version %d → %d)", v, got)
 	}
@@ -167,11 +170,11 @@ func TestSilenceCountsFromLastReport(t *testing.T) {
 	last := shownT0.Add(500 * time.Millisecond)
 	s.reportAt(t, c, last, "/reporter/hosts/push/", pushBody(0.42, 0.61))
 	deadline := last.Add(30*time.Second + 300*time.Millisecond) // interval + push_delay_dead
-	s.api.sweep(deadline.Add(-time.Nanosecond))
+	s.Agents.Sweep(deadline.Add(-time.Nanosecond))
 	if rep := s.replica("hosts", "push", "h"); rep.Status != status.Healthy {
 		t.Fatalf("just before interval + push_delay_dead after the last report: %v, want healthy", rep.Status)
 	}
-	s.api.sweep(deadline)
+	s.Agents.Sweep(deadline)
 	if rep := s.replica("hosts", "push", "h"); rep.Status != status.Dead || !strings.Contains(rep.Error, "no report for 30.3s") {
 		t.Fatalf("at the deadline: %v %q, want dead for 30.3s of silence", rep.Status, rep.Error)
 	}
@@ -190,7 +193,7 @@ func TestSilentLocalReplicaReportsDead(t *testing.T) {
 	body := `{"replica":"h","interval":1,"health":"dead"}`
 	s.reportAt(t, c, shownT0, "/reporter/hosts/local/", body)
 	deadline := shownT0.Add(1300 * time.Millisecond)
-	s.api.sweep(deadline)
+	s.Agents.Sweep(deadline)
 	if rep := s.replica("hosts", "local", "h"); !strings.Contains(rep.Error, "no report for") {
 		t.Fatalf("after the silence: %q, want the silence named", rep.Error)
 	}
@@ -198,23 +201,5 @@ func TestSilentLocalReplicaReportsDead(t *testing.T) {
 	s.reportAt(t, c, again, "/reporter/hosts/local/", body)
 	if rep := s.replica("hosts", "local", "h"); rep.Error != "the replica reports itself dead" || !rep.Checked.Equal(again) {
 		t.Fatalf("after the report: %q checked %v, want the replica's own report", rep.Error, rep.Checked.Sub(shownT0))
-	}
-}
-
-// TestWholePercentMatchesPage: two loads count as the same exactly when the
-// page prints them the same (pkg/page formats f*100 with no decimals).
-func TestWholePercentMatchesPage(t *testing.T) {
-	page := func(f float64) string { return strconv.FormatFloat(f*100, 'f', 0, 64) }
-	for i := range 200_001 {
-		for _, f := range []float64{float64(i) / 100_000, float64(i) / 1000, float64(i)/100_000 + 0.005} {
-			if got, want := strconv.FormatFloat(wholePercent(f), 'f', 0, 64), page(f); got != want {
-				t.Fatalf("load %v: wholePercent says %s%%, the page prints %s%%", f, got, want)
-			}
-		}
-	}
-	for _, f := range []float64{0.125, 0.135, 0.005, 0.015, 1e300, 5e-324} {
-		if got, want := strconv.FormatFloat(wholePercent(f), 'f', 0, 64), page(f); got != want {
-			t.Fatalf("load %v: wholePercent says %s%%, the page prints %s%%", f, got, want)
-		}
 	}
 }

@@ -63,28 +63,12 @@ type Metrics struct {
 	LocalDelayDead             Seconds `toml:"local_delay_dead"`
 }
 
-type Plugins struct {
-	RabbitMQ *RabbitMQ `toml:"rabbitmq"`
-	ICMP     ICMP      `toml:"icmp"`
-}
+// Plugins are the [plugins.<name>] tables of probe kinds, by kind name;
+// a table is here only when the file has it.
+type Plugins map[string]Table
 
-type RabbitMQ struct {
-	APIURL                 string  `toml:"api_url"`
-	AuthUsername           string  `toml:"auth_username"`
-	AuthPassword           string  `toml:"auth_password"`
-	VirtualHost            string  `toml:"virtualhost"`
-	QueueReadyHealthyBelow int     `toml:"queue_ready_healthy_below"`
-	QueueNackHealthyBelow  int     `toml:"queue_nack_healthy_below"`
-	QueueReadyDeadAbove    int     `toml:"queue_ready_dead_above"`
-	QueueNackDeadAbove     int     `toml:"queue_nack_dead_above"`
-	QueueLoadedRetryDelay  Seconds `toml:"queue_loaded_retry_delay"`
-}
-
-type ICMP struct {
-	// Socket is "auto" (unprivileged datagram ICMP, then raw), "raw" or "dgram".
-	Socket string `toml:"socket"`
-}
-
+// Notify is [notify]: the dispatcher's settings and, below them, one table
+// per configured channel.
 type Notify struct {
 	StartupNotification     bool    `toml:"startup_notification"`
 	ReminderInterval        Seconds `toml:"reminder_interval"`
@@ -92,113 +76,19 @@ type Notify struct {
 	ReminderBackoffLimit    int     `toml:"reminder_backoff_limit"`
 	// NotifySick also sends changed events to and from sick.
 	NotifySick bool `toml:"notify_sick"`
-	// AlertAfter is how many consecutive dead observations of the page
-	// status it takes before a change to dead is sent (flap protection).
+	// AlertAfter is how many consecutive dead results of a replica it takes
+	// before it counts as dead for notifications (flap protection).
 	AlertAfter int `toml:"alert_after"`
 
-	Email    *Email    `toml:"email"`
-	Twilio   *Twilio   `toml:"twilio"`
-	Slack    *Slack    `toml:"slack"`
-	Zulip    *Zulip    `toml:"zulip"`
-	Telegram *Telegram `toml:"telegram"`
-	Pushover *Pushover `toml:"pushover"`
-	Gotify   *Gotify   `toml:"gotify"`
-	XMPP     *XMPP     `toml:"xmpp"`
-	Matrix   *Matrix   `toml:"matrix"`
-	Webex    *Webex    `toml:"webex"`
-	Webhook  *Webhook  `toml:"webhook"`
-	Command  *Command  `toml:"command"`
+	// Channels are the [notify.<name>] tables present, in the order of the
+	// kinds the file was loaded with.
+	Channels []Channel `toml:"-"`
 }
 
-type Email struct {
-	To            string `toml:"to"`
-	From          string `toml:"from"`
-	SMTPHost      string `toml:"smtp_host"`
-	SMTPPort      int    `toml:"smtp_port"`
-	SMTPUsername  string `toml:"smtp_username"`
-	SMTPPassword  string `toml:"smtp_password"`
-	SMTPEncrypt   bool   `toml:"smtp_encrypt"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-type Twilio struct {
-	APIURL        string   `toml:"api_url"` // default https://api.twilio.com
-	To            []string `toml:"to"`
-	ServiceSID    string   `toml:"service_sid"`
-	AccountSID    string   `toml:"account_sid"`
-	AuthToken     string   `toml:"auth_token"`
-	RemindersOnly bool     `toml:"reminders_only"`
-}
-
-type Slack struct {
-	HookURL        string `toml:"hook_url"`
-	MentionChannel bool   `toml:"mention_channel"`
-	RemindersOnly  bool   `toml:"reminders_only"`
-}
-
-type Zulip struct {
-	BotEmail      string `toml:"bot_email"`
-	BotAPIKey     string `toml:"bot_api_key"`
-	Channel       string `toml:"channel"`
-	APIURL        string `toml:"api_url"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-type Telegram struct {
-	APIURL        string `toml:"api_url"` // default https://api.telegram.org
-	BotToken      string `toml:"bot_token"`
-	ChatID        string `toml:"chat_id"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-type Pushover struct {
-	APIURL        string   `toml:"api_url"` // default https://api.pushover.net
-	AppToken      string   `toml:"app_token"`
-	UserKeys      []string `toml:"user_keys"`
-	RemindersOnly bool     `toml:"reminders_only"`
-}
-
-type Gotify struct {
-	AppURL        string `toml:"app_url"`
-	AppToken      string `toml:"app_token"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-type XMPP struct {
-	To           string `toml:"to"`
-	From         string `toml:"from"`
-	XMPPPassword string `toml:"xmpp_password"`
-	// Server is host:port of the XMPP server; empty = the domain of from, port 5222.
-	Server        string `toml:"server"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-type Matrix struct {
-	HomeserverURL string `toml:"homeserver_url"`
-	AccessToken   string `toml:"access_token"`
-	RoomID        string `toml:"room_id"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-type Webex struct {
-	EndpointURL   string `toml:"endpoint_url"`
-	Token         string `toml:"token"`
-	RoomID        string `toml:"room_id"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-type Webhook struct {
-	HookURL       string `toml:"hook_url"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-// Command runs a program for each notification; arguments are templates
-// over the message (see docs/notifications.md).
-type Command struct {
-	Path          string   `toml:"path"`
-	Args          []string `toml:"args"`
-	Timeout       Seconds  `toml:"timeout"`
-	RemindersOnly bool     `toml:"reminders_only"`
+// Channel is one configured [notify.<name>] table.
+type Channel struct {
+	Name  string
+	Table ChannelTable
 }
 
 type Probe struct {
@@ -211,22 +101,21 @@ type Service struct {
 	Nodes []Node `toml:"node"`
 }
 
+// Node is a [[probe.service.node]]: the keys every node has. The keys of
+// a probe kind (http_method, rabbitmq_queue, …) are in Tables.
 type Node struct {
-	ID                            string            `toml:"id"`
-	Label                         string            `toml:"label"`
-	Mode                          string            `toml:"mode"` // poll, push, script, local
-	Replicas                      []string          `toml:"replicas"`
-	Scripts                       []string          `toml:"scripts"`
-	HTTPHeaders                   map[string]string `toml:"http_headers"`
-	HTTPMethod                    string            `toml:"http_method"`
-	HTTPBody                      string            `toml:"http_body"`
-	HTTPBodyHealthyMatch          string            `toml:"http_body_healthy_match"`
-	RabbitMQQueue                 string            `toml:"rabbitmq_queue"`
-	RabbitMQQueueNackHealthyBelow int               `toml:"rabbitmq_queue_nack_healthy_below"`
-	RabbitMQQueueNackDeadAbove    int               `toml:"rabbitmq_queue_nack_dead_above"`
-	RevealReplicaName             bool              `toml:"reveal_replica_name"`
-	LinkURL                       string            `toml:"link_url"`
-	LinkLabel                     string            `toml:"link_label"`
+	ID                string   `toml:"id"`
+	Label             string   `toml:"label"`
+	Mode              string   `toml:"mode"` // poll, push, script, local
+	Replicas          []string `toml:"replicas"`
+	Scripts           []string `toml:"scripts"`
+	RevealReplicaName bool     `toml:"reveal_replica_name"`
+	LinkURL           string   `toml:"link_url"`
+	LinkLabel         string   `toml:"link_label"`
+
+	// Tables hold the node keys of the probe kinds, by kind name: one per
+	// kind that has node keys, defaults where the file is silent.
+	Tables map[string]NodeTable `toml:"-"`
 }
 
 // Seconds is a duration written in the file as a number of seconds; a
@@ -270,7 +159,6 @@ func Default() Config {
 			ScriptParallelism:          2,
 			LocalDelayDead:             40,
 		},
-		Plugins: Plugins{ICMP: ICMP{Socket: "auto"}},
 		Notify: Notify{
 			ReminderBackoffFunction: "none",
 			ReminderBackoffLimit:    3,

@@ -16,34 +16,152 @@ type decoder struct {
 	file  string
 	lines lineIndex
 	errs  Errors
+	kinds *Kinds // owners of the [notify.*], [plugins.*] and node tables
 }
 
 func (d *decoder) fail(key, format string, args ...any) {
 	d.errs = append(d.errs, Error{File: d.file, Line: d.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
-var secondsType = reflect.TypeFor[Seconds]()
+var (
+	secondsType = reflect.TypeFor[Seconds]()
+	pluginsType = reflect.TypeFor[Plugins]()
+	notifyType  = reflect.TypeFor[Notify]()
+	nodeType    = reflect.TypeFor[Node]()
+)
 
 // defaulter is a table type that fills its own defaults before its keys are
 // decoded; used by optional tables that are nil until they appear.
 type defaulter interface{ setDefaults() }
 
-// table fills the struct rv from m.
+// table fills the struct rv from m. Keys the struct does not have may
+// belong to a kind: a channel's table under [notify], a probe kind's keys
+// on a node.
 func (d *decoder) table(path string, m map[string]any, rv reflect.Value) {
 	fields := tomlFields(rv.Type())
 	for _, k := range sortedKeys(m) {
 		key := joinKey(path, k)
-		idx, ok := fields[k]
-		if !ok {
-			d.fail(key, "%s", unknownKeyMsg(k, fields))
+		if idx, ok := fields[k]; ok {
+			d.value(key, m[k], rv.FieldByIndex(idx))
 			continue
 		}
-		d.value(key, m[k], rv.Field(idx))
+		switch rv.Type() {
+		case notifyType:
+			if ck := d.kinds.channel(k); ck != nil {
+				d.channel(key, m[k], ck, rv.Addr().Interface().(*Notify))
+				continue
+			}
+		case nodeType:
+			if d.nodeKey(key, k, m[k], rv.Addr().Interface().(*Node)) {
+				continue
+			}
+		}
+		d.fail(key, "%s", unknownKeyMsg(k, d.knownKeys(rv.Type(), fields)))
 	}
+}
+
+// channel decodes a [notify.<name>] table.
+func (d *decoder) channel(path string, v any, ck *ChannelKind, n *Notify) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		d.fail(path, "want a table, got %s", describe(v))
+		return
+	}
+	t := ck.Table()
+	d.table(path, m, reflect.ValueOf(t).Elem())
+	n.Channels = append(n.Channels, Channel{Name: ck.Name, Table: t})
+}
+
+// nodeKey decodes key k of a node into the table of the probe kind that
+// owns it, and reports whether one does.
+func (d *decoder) nodeKey(path, k string, v any, n *Node) bool {
+	for _, pk := range d.kinds.Probes {
+		if pk.Node == nil {
+			continue
+		}
+		t := n.Tables[pk.Name]
+		if t == nil {
+			t = pk.Node()
+		}
+		rv := reflect.ValueOf(t).Elem()
+		idx, ok := tomlFields(rv.Type())[k]
+		if !ok {
+			continue
+		}
+		if n.Tables == nil {
+			n.Tables = map[string]NodeTable{}
+		}
+		n.Tables[pk.Name] = t
+		d.value(path, v, rv.FieldByIndex(idx))
+		return true
+	}
+	return false
+}
+
+// plugins decodes [plugins]: one table per probe kind that has one.
+func (d *decoder) plugins(path string, v any, rv reflect.Value) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		d.fail(path, "want a table, got %s", describe(v))
+		return
+	}
+	out := Plugins{}
+	for _, k := range sortedKeys(m) {
+		key := joinKey(path, k)
+		pk := d.kinds.plugin(k)
+		if pk == nil {
+			d.fail(key, "%s", unknownKeyMsg(k, d.knownKeys(pluginsType, nil)))
+			continue
+		}
+		tm, ok := m[k].(map[string]any)
+		if !ok {
+			d.fail(key, "want a table, got %s", describe(m[k]))
+			continue
+		}
+		t := pk.Plugin()
+		d.table(key, tm, reflect.ValueOf(t).Elem())
+		out[k] = t
+	}
+	rv.Set(reflect.ValueOf(out))
+}
+
+// knownKeys are the keys a table of type t may hold: its fields, and the
+// kinds' tables or keys that may appear in it.
+func (d *decoder) knownKeys(t reflect.Type, fields map[string][]int) []string {
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	switch t {
+	case notifyType:
+		for _, ck := range d.kinds.Channels {
+			names = append(names, ck.Name)
+		}
+	case pluginsType:
+		for _, pk := range d.kinds.Probes {
+			if pk.Plugin != nil {
+				names = append(names, pk.Name)
+			}
+		}
+	case nodeType:
+		for _, pk := range d.kinds.Probes {
+			if pk.Node != nil {
+				for name := range tomlFields(reflect.TypeOf(pk.Node()).Elem()) {
+					names = append(names, name)
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // value sets rv from the TOML value v.
 func (d *decoder) value(path string, v any, rv reflect.Value) {
+	if rv.Type() == pluginsType {
+		d.plugins(path, v, rv)
+		return
+	}
 	if rv.Type() == secondsType {
 		switch n := v.(type) {
 		case int64:
@@ -170,25 +288,29 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// tomlFields maps the toml tags of a struct type to field indexes.
-func tomlFields(t reflect.Type) map[string]int {
-	fields := make(map[string]int, t.NumField())
+// tomlFields maps the toml tags of a struct type to field indexes. The
+// fields of an embedded struct without a tag count as the struct's own, as
+// in encoding/json.
+func tomlFields(t reflect.Type) map[string][]int {
+	fields := make(map[string][]int, t.NumField())
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			for inner, idx := range tomlFields(f.Type) {
+				fields[inner] = append([]int{i}, idx...)
+			}
+			continue
+		}
 		if name != "" && name != "-" {
-			fields[name] = i
+			fields[name] = []int{i}
 		}
 	}
 	return fields
 }
 
 // unknownKeyMsg suggests the closest known key, or lists them all.
-func unknownKeyMsg(k string, fields map[string]int) string {
-	names := make([]string, 0, len(fields))
-	for name := range fields {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+func unknownKeyMsg(k string, names []string) string {
 	best, bestDist := "", min(2, max(1, len(k)/3))+1
 	for _, name := range names {
 		if dist := editDistance(k, name); dist < bestDist {

@@ -69,7 +69,7 @@ reporter_token = '${RT}'
 [branding]
 page_title = "Costs $${HIGH}"
 `
-	cfg, err := Parse("overvakt.toml", []byte(text), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := Parse("overvakt.toml", []byte(text), func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Kinds{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,8 @@ page_title = "Costs $${HIGH}"
 
 func TestEnvErrorsTogether(t *testing.T) {
 	text := "[server]\nmanager_token = \"${A}\"\nreporter_token = \"${B}\"\n"
-	errs := parseErrs(t, text)
+	_, err := Parse("overvakt.toml", []byte(text), nil, Kinds{})
+	errs, _ := err.(Errors)
 	if len(errs) != 2 || errs[0].Line != 2 || errs[1].Line != 3 {
 		t.Fatalf("want two problems on lines 2 and 3, got:\n%v", errs)
 	}

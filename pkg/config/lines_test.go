@@ -123,7 +123,7 @@ func TestLineFallsBackToTable(t *testing.T) {
 // valid TOML or not.
 func FuzzIndexLines(f *testing.F) {
 	for _, seed := range []string{
-		tokens, pollNode, `a = "\`, `a = """\`, "[[a]]\n[[a.b]]\n[a.b.c]\nx = [{y = [1, {z = 2}]}]",
+		"[server]\nmanager_token = \"m\"\n[[probe.service]]\nid = \"web\"\n[[probe.service.node]]\nreplicas = [\"https://example.com/\"]\n", `a = "\`, `a = """\`, "[[a]]\n[[a.b]]\n[a.b.c]\nx = [{y = [1, {z = 2}]}]",
 		"a = '''x''''", `a = {b = "c\"d", e = [1,`, "[[\n", "= = =", "a.\"b\".'c' = 1",
 	} {
 		f.Add(seed)

@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -8,6 +8,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/kinds"
+	"github.com/overvakt/overvakt/pkg/notify/email"
+	"github.com/overvakt/overvakt/pkg/plugin/rabbitmq"
+	"github.com/overvakt/overvakt/pkg/probe/httpprobe"
+	"github.com/overvakt/overvakt/pkg/probe/icmpprobe"
 )
 
 func TestDefaults(t *testing.T) {
@@ -21,15 +28,18 @@ to = "a@example.com"
 from = "b@example.com"
 [plugins.icmp]
 `
-	cfg, err := Parse("in-memory.toml", []byte(text), noEnv)
+	cfg, err := parse("in-memory.toml", []byte(text), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Default()
+	want := config.Default()
 	want.File = "in-memory.toml"
 	want.Server.ManagerToken, want.Server.ReporterToken = "m", "r"
-	want.Notify.Email = &Email{To: "a@example.com", From: "b@example.com", SMTPHost: "localhost", SMTPPort: 587, SMTPEncrypt: true}
-	want.Probe.Services = []Service{{ID: "web", Label: "web", Nodes: []Node{{ID: "core", Label: "core", Mode: "push"}}}}
+	want.Notify.Channels = []config.Channel{{Name: "email",
+		Table: &email.Table{To: "a@example.com", From: "b@example.com", SMTPHost: "localhost", SMTPPort: 587, SMTPEncrypt: true}}}
+	want.Plugins = config.Plugins{"icmp": &icmpprobe.Plugin{Socket: "auto"}}
+	want.Probe.Services = []config.Service{{ID: "web", Label: "web", Nodes: []config.Node{{ID: "core", Label: "core", Mode: "push",
+		Tables: map[string]config.NodeTable{"http": &httpprobe.Node{}, "rabbitmq": &rabbitmq.Node{}}}}}}
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", *cfg, want)
 	}
@@ -37,18 +47,18 @@ from = "b@example.com"
 
 func TestEmailDefaultsCanBeOverridden(t *testing.T) {
 	text := tokens + "[notify.email]\nto = \"a@x\"\nfrom = \"b@x\"\nsmtp_host = \"mail\"\nsmtp_port = 25\nsmtp_encrypt = false\n"
-	cfg, err := Parse("overvakt.toml", []byte(text), noEnv)
+	cfg, err := parse("overvakt.toml", []byte(text), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := cfg.Notify.Email; e.SMTPHost != "mail" || e.SMTPPort != 25 || e.SMTPEncrypt {
+	if e := cfg.Notify.Channels[0].Table.(*email.Table); e.SMTPHost != "mail" || e.SMTPPort != 25 || e.SMTPEncrypt {
 		t.Errorf("got %+v", e)
 	}
 }
 
 func TestLabelsKeptWhenGiven(t *testing.T) {
 	text := tokens + "[[probe.service]]\nid = \"web\"\nlabel = \"Website\"\n[[probe.service.node]]\nid = \"n\"\nlabel = \"Frontend\"\nmode = \"local\"\n"
-	cfg, err := Parse("overvakt.toml", []byte(text), noEnv)
+	cfg, err := parse("overvakt.toml", []byte(text), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,27 +78,27 @@ func TestLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg, err := Load(good)
+	cfg, err := load(good)
 	if err != nil || cfg.File != good {
-		t.Fatalf("Load(good) = %+v, %v", cfg, err)
+		t.Fatalf("load(good) = %+v, %v", cfg, err)
 	}
 
-	_, err = Load(bad)
-	var errs Errors
+	_, err = load(bad)
+	var errs config.Errors
 	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].File != bad || errs[0].Line != 4 {
-		t.Fatalf("Load(bad) error = %v", err)
+		t.Fatalf("load(bad) error = %v", err)
 	}
 
-	_, err = Load(filepath.Join(dir, "missing.toml"))
+	_, err = load(filepath.Join(dir, "missing.toml"))
 	if !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("Load(missing) error = %v, want one wrapping os.ErrNotExist", err)
+		t.Fatalf("load(missing) error = %v, want one wrapping os.ErrNotExist", err)
 	}
 }
 
 const samplePath = "../../overvakt.toml"
 
 func TestSampleLoads(t *testing.T) {
-	cfg, err := Load(samplePath)
+	cfg, err := load(samplePath)
 	if err != nil {
 		t.Fatalf("the sample config must load as it is:\n%v", err)
 	}
@@ -126,16 +136,16 @@ func uncommentedSample(t *testing.T) string {
 // sample keeps documenting all of them.
 func TestSampleShowsEveryOption(t *testing.T) {
 	text := uncommentedSample(t)
-	if _, err := Parse("uncommented.toml", []byte(text), func(string) (string, bool) { return "secret", true }); err != nil {
+	if _, err := parse("uncommented.toml", []byte(text), func(string) (string, bool) { return "secret", true }); err != nil {
 		t.Fatalf("the sample with every option on must be valid:\n%v", err)
 	}
 	// Any service or node may show a key: compare paths without indexes.
 	anyIndex := regexp.MustCompile(`\[\d+\]`)
 	shown := map[string]bool{}
-	for path := range indexLines(text) {
+	for path := range config.IndexLines(text) {
 		shown[anyIndex.ReplaceAllString(path, "[]")] = true
 	}
-	for _, key := range schemaKeys("", reflect.TypeFor[Config]()) {
+	for _, key := range config.SchemaKeys(kinds.All().Config()) {
 		if !shown[anyIndex.ReplaceAllString(key, "[]")] {
 			t.Errorf("the sample does not show %s", key)
 		}
@@ -148,35 +158,10 @@ func TestDocsDescribeEveryOption(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(data)
-	for _, key := range schemaKeys("", reflect.TypeFor[Config]()) {
+	for _, key := range config.SchemaKeys(kinds.All().Config()) {
 		name := key[strings.LastIndexAny(key, ".]")+1:]
 		if !strings.Contains(doc, "`"+name+"`") {
 			t.Errorf("docs/configuration.md does not describe %s", key)
 		}
 	}
-}
-
-// schemaKeys lists the key paths of a struct type, with [0] for arrays of tables.
-func schemaKeys(path string, t reflect.Type) []string {
-	var keys []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		key := joinKey(path, name)
-		ft := t.Field(i).Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		switch {
-		case ft.Kind() == reflect.Struct:
-			keys = append(keys, schemaKeys(key, ft)...)
-		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
-			keys = append(keys, schemaKeys(indexKey(key, 0), ft.Elem())...)
-		default:
-			keys = append(keys, key)
-		}
-	}
-	return keys
 }

@@ -38,7 +38,7 @@ id = "n"
 mode = "poll"
 reveal_replica_name = true
 replicas = ["https://admin:s3cretpass@example.com/health"]
-`), nil)
+`), nil, Kinds{Probes: []ProbeKind{{Name: "http", Schemes: []string{"https"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

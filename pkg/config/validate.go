@@ -3,506 +3,324 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
-
-	"github.com/dlclark/regexp2"
 )
 
-// validator checks a decoded config and collects every problem with the
-// line it comes from.
-type validator struct {
-	file  string
-	lines lineIndex
-	errs  Errors
+// validate checks a decoded server config. It first completes what the
+// decoder left to the kinds: the node tables the file does not mention, and
+// the channels in the kinds' order.
+func validate(c *Check, kinds *Kinds, cfg *Config) {
+	completeKinds(kinds, cfg.Probe.Services, &cfg.Notify)
+	checkServer(c.sub("server", ""), &cfg.Server)
+	checkBranding(c.sub("branding", ""), &cfg.Branding)
+	checkMetrics(c.sub("metrics", ""), &cfg.Metrics)
+	checkPlugins(c, cfg.Plugins)
+	checkNotify(c.sub("notify", ""), &cfg.Notify)
+	checkProbe(c, kinds, cfg.Probe.Services, false)
 }
 
-func (v *validator) fail(key, format string, args ...any) {
-	v.errs = append(v.errs, Error{File: v.file, Line: v.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
-}
-
-func validate(file string, lines lineIndex, c *Config) Errors {
-	v := &validator{file: file, lines: lines}
-	v.server(&c.Server)
-	v.branding(&c.Branding)
-	v.metrics(&c.Metrics)
-	v.plugins(&c.Plugins)
-	v.notify(&c.Notify)
-	v.probe(c)
-	return v.errs
-}
-
-func (v *validator) server(s *Server) {
-	v.oneOf("server.log_level", s.LogLevel, "log level", "debug", "info", "warn", "error")
-	if host, port, err := net.SplitHostPort(s.Inet); err != nil || !isPort(port, true) || strings.ContainsAny(host, "[]") {
-		v.fail("server.inet", "%q: want host:port, like [::1]:8080 or 127.0.0.1:8080 (a numeric port)", s.Inet)
+// completeKinds gives every node a table of each probe kind with node
+// keys, and sorts the channels into the kinds' order.
+func completeKinds(kinds *Kinds, services []Service, n *Notify) {
+	for i := range services {
+		for j := range services[i].Nodes {
+			node := &services[i].Nodes[j]
+			for _, pk := range kinds.Probes {
+				if pk.Node == nil || node.Tables[pk.Name] != nil {
+					continue
+				}
+				if node.Tables == nil {
+					node.Tables = map[string]NodeTable{}
+				}
+				node.Tables[pk.Name] = pk.Node()
+			}
+		}
 	}
-	v.positive("server.workers", float64(s.Workers))
+	if n == nil {
+		return
+	}
+	order := func(name string) int {
+		return slices.IndexFunc(kinds.Channels, func(ck ChannelKind) bool { return ck.Name == name })
+	}
+	slices.SortStableFunc(n.Channels, func(a, b Channel) int { return order(a.Name) - order(b.Name) })
+}
+
+func checkServer(c *Check, s *Server) {
+	c.OneOf("log_level", s.LogLevel, "log level", "debug", "info", "warn", "error")
+	if host, port, err := net.SplitHostPort(s.Inet); err != nil || !IsPort(port, true) || strings.ContainsAny(host, "[]") {
+		c.Fail("inet", "%q: want host:port, like [::1]:8080 or 127.0.0.1:8080 (a numeric port)", s.Inet)
+	}
+	c.Positive("workers", float64(s.Workers))
 	tokens := []struct{ name, val string }{{"manager_token", s.ManagerToken}, {"reporter_token", s.ReporterToken}}
 	for _, t := range tokens {
 		if t.val == "" {
-			v.fail("server."+t.name, "required: set a long random secret, e.g. %s = \"${OVERVAKT_%s}\" to read it from the environment",
+			c.Fail(t.name, "required: set a long random secret, e.g. %s = \"${OVERVAKT_%s}\" to read it from the environment",
 				t.name, strings.ToUpper(t.name))
 		}
 	}
 }
 
-func (v *validator) branding(b *Branding) {
-	urls := []struct {
-		key, val string
-	}{
-		{"branding.page_url", b.PageURL},
-		{"branding.icon_url", b.IconURL},
-		{"branding.logo_url", b.LogoURL},
-		{"branding.website_url", b.WebsiteURL},
-	}
-	for _, u := range urls {
-		v.optionalURL(u.key, u.val)
-	}
+func checkBranding(c *Check, b *Branding) {
+	c.URL("page_url", b.PageURL)
+	c.URL("icon_url", b.IconURL)
+	c.URL("logo_url", b.LogoURL)
+	c.URL("website_url", b.WebsiteURL)
 	if b.SupportURL != "" && !isMailto(b.SupportURL) {
-		v.optionalURL("branding.support_url", b.SupportURL)
+		c.URL("support_url", b.SupportURL)
 	}
-	v.colour("branding.icon_color", b.IconColor)
-	v.colour("branding.logo_color", b.LogoColor)
+	checkColour(c, "icon_color", b.IconColor)
+	checkColour(c, "logo_color", b.LogoColor)
 }
 
-func (v *validator) metrics(m *Metrics) {
-	v.positive("metrics.poll_interval", float64(m.PollInterval))
-	v.notNegative("metrics.poll_retry", float64(m.PollRetry))
+func checkMetrics(c *Check, m *Metrics) {
+	c.Positive("poll_interval", float64(m.PollInterval))
+	c.NotNegative("poll_retry", float64(m.PollRetry))
+	checkPollRules(c, m)
+	c.Positive("poll_parallelism", float64(m.PollParallelism))
+	c.NotNegative("push_delay_dead", float64(m.PushDelayDead))
+	c.NotNegative("push_system_cpu_sick_above", m.PushSystemCPUSickAbove)
+	if m.PushSystemRAMSickAbove < 0 || m.PushSystemRAMSickAbove > 1 {
+		c.Fail("push_system_ram_sick_above", "%v: want a fraction between 0 and 1 (0.9 means 90%% of RAM used)",
+			m.PushSystemRAMSickAbove)
+	}
+	c.Positive("script_interval", float64(m.ScriptInterval))
+	c.Positive("script_parallelism", float64(m.ScriptParallelism))
+	c.NotNegative("local_delay_dead", float64(m.LocalDelayDead))
+}
+
+// checkPollRules checks the [metrics] keys that judge a poll result; the
+// agent's file has them too.
+func checkPollRules(c *Check, m *Metrics) {
 	if m.PollHTTPStatusHealthyAbove >= m.PollHTTPStatusHealthyBelow {
-		v.fail("metrics.poll_http_status_healthy_above",
+		c.Fail("poll_http_status_healthy_above",
 			"%d must be lower than poll_http_status_healthy_below (%d), or no status code counts as healthy",
 			m.PollHTTPStatusHealthyAbove, m.PollHTTPStatusHealthyBelow)
 	}
-	v.positive("metrics.poll_delay_dead", float64(m.PollDelayDead))
-	v.positive("metrics.poll_delay_sick", float64(m.PollDelaySick))
+	c.Positive("poll_delay_dead", float64(m.PollDelayDead))
+	c.Positive("poll_delay_sick", float64(m.PollDelaySick))
 	if m.PollDelaySick > 0 && m.PollDelaySick >= m.PollDelayDead {
-		v.fail("metrics.poll_delay_sick",
+		c.Fail("poll_delay_sick",
 			"%v must be lower than poll_delay_dead (%v): a probe slower than poll_delay_dead has already timed out",
 			float64(m.PollDelaySick), float64(m.PollDelayDead))
 	}
-	v.positive("metrics.poll_parallelism", float64(m.PollParallelism))
-	v.notNegative("metrics.push_delay_dead", float64(m.PushDelayDead))
-	v.notNegative("metrics.push_system_cpu_sick_above", m.PushSystemCPUSickAbove)
-	if m.PushSystemRAMSickAbove < 0 || m.PushSystemRAMSickAbove > 1 {
-		v.fail("metrics.push_system_ram_sick_above", "%v: want a fraction between 0 and 1 (0.9 means 90%% of RAM used)",
-			m.PushSystemRAMSickAbove)
-	}
-	v.positive("metrics.script_interval", float64(m.ScriptInterval))
-	v.positive("metrics.script_parallelism", float64(m.ScriptParallelism))
-	v.notNegative("metrics.local_delay_dead", float64(m.LocalDelayDead))
 }
 
-func (v *validator) plugins(p *Plugins) {
-	v.oneOf("plugins.icmp.socket", p.ICMP.Socket, "ICMP socket kind", "auto", "raw", "dgram")
-	r := p.RabbitMQ
-	if r == nil {
-		return
+// checkPlugins lets each [plugins.<name>] table check itself.
+func checkPlugins(c *Check, p Plugins) {
+	for _, name := range slices.Sorted(maps.Keys(p)) {
+		p[name].Check(c.sub(joinKey("plugins", name), "[plugins."+name+"]"))
 	}
-	const t = "plugins.rabbitmq."
-	v.requiredURL(t+"api_url", r.APIURL, "[plugins.rabbitmq]")
-	v.required(t+"auth_username", r.AuthUsername, "[plugins.rabbitmq]")
-	v.required(t+"auth_password", r.AuthPassword, "[plugins.rabbitmq]")
-	v.required(t+"virtualhost", r.VirtualHost, "[plugins.rabbitmq]")
-	v.positive(t+"queue_ready_healthy_below", float64(r.QueueReadyHealthyBelow))
-	v.positive(t+"queue_nack_healthy_below", float64(r.QueueNackHealthyBelow))
-	v.positive(t+"queue_ready_dead_above", float64(r.QueueReadyDeadAbove))
-	v.positive(t+"queue_nack_dead_above", float64(r.QueueNackDeadAbove))
-	if r.QueueReadyDeadAbove > 0 && r.QueueReadyDeadAbove < r.QueueReadyHealthyBelow {
-		v.fail(t+"queue_ready_dead_above", "%d must not be lower than queue_ready_healthy_below (%d)",
-			r.QueueReadyDeadAbove, r.QueueReadyHealthyBelow)
-	}
-	if r.QueueNackDeadAbove > 0 && r.QueueNackDeadAbove < r.QueueNackHealthyBelow {
-		v.fail(t+"queue_nack_dead_above", "%d must not be lower than queue_nack_healthy_below (%d)",
-			r.QueueNackDeadAbove, r.QueueNackHealthyBelow)
-	}
-	v.notNegative(t+"queue_loaded_retry_delay", float64(r.QueueLoadedRetryDelay))
 }
 
-func (v *validator) notify(n *Notify) {
-	v.notNegative("notify.reminder_interval", float64(n.ReminderInterval))
-	v.oneOf("notify.reminder_backoff_function", n.ReminderBackoffFunction, "backoff function",
+func checkNotify(c *Check, n *Notify) {
+	c.NotNegative("reminder_interval", float64(n.ReminderInterval))
+	c.OneOf("reminder_backoff_function", n.ReminderBackoffFunction, "backoff function",
 		"none", "linear", "square", "cubic")
-	v.positive("notify.reminder_backoff_limit", float64(n.ReminderBackoffLimit))
+	c.Positive("reminder_backoff_limit", float64(n.ReminderBackoffLimit))
 	if n.AlertAfter < 1 {
-		v.fail("notify.alert_after", "%d: must be at least 1 (1 sends a change to dead on the first dead observation)", n.AlertAfter)
+		c.Fail("alert_after", "%d: must be at least 1 (1 sends a change to dead on the first dead observation)", n.AlertAfter)
 	}
-
-	if e := n.Email; e != nil {
-		const t, tbl = "notify.email.", "[notify.email]"
-		v.required(t+"to", e.To, tbl)
-		v.required(t+"from", e.From, tbl)
-		v.required(t+"smtp_host", e.SMTPHost, tbl)
-		if e.SMTPPort < 1 || e.SMTPPort > 65535 {
-			v.fail(t+"smtp_port", "%d: want a TCP port between 1 and 65535 (587 is usual)", e.SMTPPort)
-		}
-	}
-	if tw := n.Twilio; tw != nil {
-		const t, tbl = "notify.twilio.", "[notify.twilio]"
-		v.requiredList(t+"to", tw.To, tbl, `to = ["+15551234567"]`)
-		v.required(t+"service_sid", tw.ServiceSID, tbl)
-		v.required(t+"account_sid", tw.AccountSID, tbl)
-		v.required(t+"auth_token", tw.AuthToken, tbl)
-		v.optionalURL(t+"api_url", tw.APIURL)
-	}
-	if s := n.Slack; s != nil {
-		v.requiredURL("notify.slack.hook_url", s.HookURL, "[notify.slack]")
-	}
-	if z := n.Zulip; z != nil {
-		const t, tbl = "notify.zulip.", "[notify.zulip]"
-		v.required(t+"bot_email", z.BotEmail, tbl)
-		v.required(t+"bot_api_key", z.BotAPIKey, tbl)
-		v.required(t+"channel", z.Channel, tbl)
-		v.requiredURL(t+"api_url", z.APIURL, tbl)
-	}
-	if tg := n.Telegram; tg != nil {
-		const t, tbl = "notify.telegram.", "[notify.telegram]"
-		v.required(t+"bot_token", tg.BotToken, tbl)
-		v.required(t+"chat_id", tg.ChatID, tbl)
-		v.optionalURL(t+"api_url", tg.APIURL)
-	}
-	if p := n.Pushover; p != nil {
-		const t, tbl = "notify.pushover.", "[notify.pushover]"
-		v.required(t+"app_token", p.AppToken, tbl)
-		v.requiredList(t+"user_keys", p.UserKeys, tbl, `user_keys = ["..."]`)
-		v.optionalURL(t+"api_url", p.APIURL)
-	}
-	if g := n.Gotify; g != nil {
-		const t, tbl = "notify.gotify.", "[notify.gotify]"
-		v.requiredURL(t+"app_url", g.AppURL, tbl)
-		v.required(t+"app_token", g.AppToken, tbl)
-	}
-	if x := n.XMPP; x != nil {
-		const t, tbl = "notify.xmpp.", "[notify.xmpp]"
-		v.required(t+"to", x.To, tbl)
-		v.required(t+"from", x.From, tbl)
-		v.required(t+"xmpp_password", x.XMPPPassword, tbl)
-		if x.Server != "" {
-			if host, port, err := net.SplitHostPort(x.Server); err != nil || host == "" || !isPort(port, false) {
-				v.fail(t+"server", "%q: want host:port, like xmpp.example.com:5222, or leave it out to use the domain of from", x.Server)
-			}
-		}
-	}
-	if m := n.Matrix; m != nil {
-		const t, tbl = "notify.matrix.", "[notify.matrix]"
-		v.requiredURL(t+"homeserver_url", m.HomeserverURL, tbl)
-		v.required(t+"access_token", m.AccessToken, tbl)
-		v.required(t+"room_id", m.RoomID, tbl)
-	}
-	if w := n.Webex; w != nil {
-		const t, tbl = "notify.webex.", "[notify.webex]"
-		v.optionalURL(t+"endpoint_url", w.EndpointURL)
-		v.required(t+"token", w.Token, tbl)
-		v.required(t+"room_id", w.RoomID, tbl)
-	}
-	if w := n.Webhook; w != nil {
-		v.requiredURL("notify.webhook.hook_url", w.HookURL, "[notify.webhook]")
-	}
-	if c := n.Command; c != nil {
-		const t, tbl = "notify.command.", "[notify.command]"
-		v.required(t+"path", c.Path, tbl)
-		for i, a := range c.Args {
-			if _, err := template.New("").Parse(a); err != nil {
-				v.fail(indexKey(t+"args", i), "%q: bad template: %v (see docs/notifications.md for the fields)", a, err)
-			}
-		}
-		v.notNegative(t+"timeout", float64(c.Timeout))
+	for _, ch := range n.Channels {
+		ch.Table.Check(c.sub(joinKey("", ch.Name), "[notify."+ch.Name+"]"))
 	}
 }
 
-func (v *validator) probe(c *Config) {
+// nodeModes are the modes of a server node; an agent's nodes use agentModes.
+var (
+	serverModes = []string{"poll", "push", "script", "local"}
+	agentModes  = []string{"poll", "script"}
+)
+
+// serverNodeKeys are the keys of a node that say how the page shows it,
+// which only the server's file may set.
+var serverNodeKeys = []string{"label", "reveal_replica_name", "link_url", "link_label"}
+
+// checkProbe checks the [[probe.service]] tree: ids, modes, replicas and
+// scripts, and each probe kind's node keys. An agent's file (agent true)
+// allows only the modes it can probe itself.
+func checkProbe(c *Check, kinds *Kinds, services []Service, agent bool) {
+	modes := serverModes
+	if agent {
+		modes = agentModes
+	}
 	serviceAt := map[string]int{} // id -> index of first use
-	for i := range c.Probe.Services {
-		svc := &c.Probe.Services[i]
-		path := indexKey("probe.service", i)
-		if v.id(path+".id", svc.ID, "service") {
+	for i := range services {
+		svc := &services[i]
+		sc := c.sub(indexKey("probe.service", i), "[[probe.service]]")
+		if checkID(sc, svc.ID, "service") {
 			if first, dup := serviceAt[svc.ID]; dup {
-				v.fail(path+".id", "duplicate service id %q (also probe.service[%d], line %d); ids must be unique",
-					svc.ID, first, v.lines.line(indexKey("probe.service", first)+".id"))
+				sc.Fail("id", "duplicate service id %q (also probe.service[%d], line %d); ids must be unique",
+					svc.ID, first, c.Line(indexKey("probe.service", first)+".id"))
 			} else {
 				serviceAt[svc.ID] = i
 			}
 		}
+		if agent && sc.Has("label") {
+			sc.Fail("label", "unknown key in an agent's file: the page shows the service as the server's file describes it; set it there")
+		}
 		if len(svc.Nodes) == 0 {
-			v.fail(path+".node", "a service needs at least one node; add a [[probe.service.node]] table after this service")
+			sc.Fail("node", "a service needs at least one node; add a [[probe.service.node]] table after this service")
 		}
 		nodeAt := map[string]int{}
 		for j := range svc.Nodes {
 			n := &svc.Nodes[j]
-			npath := indexKey(path+".node", j)
-			if v.id(npath+".id", n.ID, "node") {
+			nc := sc.sub(indexKey("node", j), "[[probe.service.node]]")
+			if checkID(nc, n.ID, "node") {
 				if first, dup := nodeAt[n.ID]; dup {
-					v.fail(npath+".id", "duplicate node id %q in service %q (also node[%d], line %d); node ids must be unique within a service",
-						n.ID, svc.ID, first, v.lines.line(indexKey(path+".node", first)+".id"))
+					nc.Fail("id", "duplicate node id %q in service %q (also node[%d], line %d); node ids must be unique within a service",
+						n.ID, svc.ID, first, sc.Line(indexKey("node", first)+".id"))
 				} else {
 					nodeAt[n.ID] = j
 				}
 			}
-			v.node(npath, n, c.Plugins.RabbitMQ != nil)
+			checkNode(nc, kinds, n, modes)
+			if agent {
+				for _, key := range serverNodeKeys {
+					if nc.Has(key) {
+						nc.Fail(key, "unknown key in an agent's file: the page shows the node as the server's file describes it; set it there")
+					}
+				}
+			}
 		}
 	}
 }
 
-func (v *validator) node(path string, n *Node, haveRabbitMQ bool) {
-	switch n.Mode {
-	case "poll":
+func checkNode(c *Check, kinds *Kinds, n *Node, modes []string) {
+	switch {
+	case n.Mode == "":
+		c.Fail("mode", "required: set mode = %s", quotedOr(modes))
+	case !slices.Contains(modes, n.Mode):
+		c.Fail("mode", "unknown mode %q (want %s)", n.Mode, strings.Join(orList(modes), " "))
+	case n.Mode == "poll":
 		if len(n.Replicas) == 0 {
-			v.fail(path+".replicas", `mode "poll" needs replicas, e.g. replicas = ["https://example.com/health"]`)
+			c.Fail("replicas", `mode "poll" needs replicas, e.g. replicas = ["https://example.com/health"]`)
 		}
 		seen := map[string]int{}
 		for k, r := range n.Replicas {
-			key := indexKey(path+".replicas", k)
-			if problem := replicaProblem(r); problem != "" {
-				v.fail(key, "%q: %s", MaskPassword(r), problem)
+			key := indexKey("replicas", k)
+			if problem := replicaProblem(kinds, r); problem != "" {
+				c.Fail(key, "%q: %s", MaskPassword(r), problem)
 			} else if first, dup := seen[r]; dup {
-				v.fail(key, "%q: duplicate of replicas[%d]; list each replica once", MaskPassword(r), first)
+				c.Fail(key, "%q: duplicate of replicas[%d]; list each replica once", MaskPassword(r), first)
 			} else {
 				seen[r] = k
 			}
 		}
-	case "script":
+	case n.Mode == "script":
 		if len(n.Scripts) == 0 {
-			v.fail(path+".scripts", `mode "script" needs scripts, e.g. scripts = ["exit 0"]`)
+			c.Fail("scripts", `mode "script" needs scripts, e.g. scripts = ["exit 0"]`)
 		}
 		for k, s := range n.Scripts {
 			if strings.TrimSpace(s) == "" {
-				v.fail(indexKey(path+".scripts", k), "empty script; write the shell code to run")
+				c.Fail(indexKey("scripts", k), "empty script; write the shell code to run")
 			}
 		}
-	case "push", "local":
-	case "":
-		v.fail(path+".mode", `required: set mode = "poll", "push", "script" or "local"`)
-	default:
-		v.fail(path+".mode", "unknown mode %q (want poll, push, script or local)", n.Mode)
 	}
 	if n.Mode != "poll" && n.Mode != "" && len(n.Replicas) > 0 {
-		v.fail(path+".replicas", `replicas are only for mode "poll" (this node is %q); remove them or change the mode`, n.Mode)
+		c.Fail("replicas", `replicas are only for mode "poll" (this node is %q); remove them or change the mode`, n.Mode)
 	}
 	if n.Mode != "script" && n.Mode != "" && len(n.Scripts) > 0 {
-		v.fail(path+".scripts", `scripts are only for mode "script" (this node is %q); remove them or change the mode`, n.Mode)
+		c.Fail("scripts", `scripts are only for mode "script" (this node is %q); remove them or change the mode`, n.Mode)
 	}
-
-	for _, name := range sortedNames(n.HTTPHeaders) {
-		key := joinKey(path+".http_headers", name)
-		if !isHeaderName(name) {
-			v.fail(key, "%q is not a valid HTTP header name", name)
-		}
-		if strings.ContainsAny(n.HTTPHeaders[name], "\r\n") {
-			v.fail(key, "header values cannot hold line breaks")
+	for _, pk := range kinds.Probes {
+		if t := n.Tables[pk.Name]; t != nil {
+			t.CheckNode(c, n)
 		}
 	}
-	method := n.HTTPMethod
-	switch method {
-	case "GET", "HEAD", "POST", "PUT", "PATCH":
-	case "":
-		method = "HEAD"
-		if n.HTTPBodyHealthyMatch != "" {
-			method = "GET"
-		}
-	default:
-		v.fail(path+".http_method", "unknown HTTP method %q (want GET, HEAD, POST, PUT or PATCH)", n.HTTPMethod)
-	}
-	if n.HTTPBody != "" && (method == "GET" || method == "HEAD") {
-		v.fail(path+".http_body", "a body is sent only with http_method POST, PUT or PATCH (this node uses %s); set http_method or remove http_body", method)
-	}
-	if n.HTTPBodyHealthyMatch != "" && method == "HEAD" {
-		v.fail(path+".http_method", "HEAD responses have no body for http_body_healthy_match to match; use GET or remove http_method")
-	}
-	if n.HTTPBodyHealthyMatch != "" {
-		if _, err := regexp2.Compile(n.HTTPBodyHealthyMatch, regexp2.None); err != nil {
-			v.fail(path+".http_body_healthy_match", "%q: bad regular expression: %v", n.HTTPBodyHealthyMatch, err)
-		}
-	}
-
-	if n.RabbitMQQueue != "" && !haveRabbitMQ {
-		v.fail(path+".rabbitmq_queue", "needs a [plugins.rabbitmq] table to reach RabbitMQ; add one or remove rabbitmq_queue")
-	}
-	if n.RabbitMQQueue == "" {
-		if n.RabbitMQQueueNackHealthyBelow != 0 {
-			v.fail(path+".rabbitmq_queue_nack_healthy_below", "has no effect without rabbitmq_queue; set rabbitmq_queue or remove it")
-		}
-		if n.RabbitMQQueueNackDeadAbove != 0 {
-			v.fail(path+".rabbitmq_queue_nack_dead_above", "has no effect without rabbitmq_queue; set rabbitmq_queue or remove it")
-		}
-	}
-	v.notNegative(path+".rabbitmq_queue_nack_healthy_below", float64(n.RabbitMQQueueNackHealthyBelow))
-	v.notNegative(path+".rabbitmq_queue_nack_dead_above", float64(n.RabbitMQQueueNackDeadAbove))
-
-	v.optionalURL(path+".link_url", n.LinkURL)
+	c.URL("link_url", n.LinkURL)
 	if n.LinkLabel != "" && n.LinkURL == "" {
-		v.fail(path+".link_label", "a link label needs link_url; set link_url or remove link_label")
+		c.Fail("link_label", "a link label needs link_url; set link_url or remove link_label")
 	}
 }
 
-// id checks a service or node id and reports whether it is usable.
-func (v *validator) id(key, id, what string) bool {
+// quotedOr writes modes as `"poll", "push", "script" or "local"`.
+func quotedOr(modes []string) string {
+	q := make([]string, len(modes))
+	for i, m := range modes {
+		q[i] = strconv.Quote(m)
+	}
+	return strings.Join(orList(q), " ")
+}
+
+// orList puts commas and a final "or" between words: [a, b, c] → "a," "b" "or c".
+func orList(words []string) []string {
+	out := slices.Clone(words)
+	for i := range out {
+		switch {
+		case i == len(out)-1 && i > 0:
+			out[i] = "or " + out[i]
+		case i < len(out)-2:
+			out[i] += ","
+		}
+	}
+	return out
+}
+
+// checkID checks a service or node id and reports whether it is usable.
+func checkID(c *Check, id, what string) bool {
 	if id == "" {
-		v.fail(key, "required: every %s needs an id (lowercase letters, digits, '-' and '_')", what)
+		c.Fail("id", "required: every %s needs an id (lowercase letters, digits, '-' and '_')", what)
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			v.fail(key, "%q: ids may hold only lowercase letters, digits, '-' and '_' (they appear in URLs)", id)
+		ch := id[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
+			c.Fail("id", "%q: ids may hold only lowercase letters, digits, '-' and '_' (they appear in URLs)", id)
 			return false
 		}
 	}
 	return true
 }
 
-func (v *validator) oneOf(key, val, what string, allowed ...string) {
-	if slices.Contains(allowed, val) {
-		return
-	}
-	if val == "" {
-		v.fail(key, "required: set one of %s", strings.Join(allowed, ", "))
-		return
-	}
-	v.fail(key, "unknown %s %q (want %s)", what, val, strings.Join(allowed, ", "))
-}
-
-func (v *validator) positive(key string, n float64) {
-	if n <= 0 {
-		v.fail(key, "%v: must be greater than 0", n)
-	}
-}
-
-func (v *validator) notNegative(key string, n float64) {
-	if n < 0 {
-		v.fail(key, "%v: must not be negative", n)
-	}
-}
-
-func (v *validator) required(key, val, table string) {
-	if val == "" {
-		v.fail(key, "required in %s; set it, or remove the table", table)
-	}
-}
-
-func (v *validator) requiredList(key string, vals []string, table, example string) {
-	if len(vals) == 0 {
-		v.fail(key, "required in %s: list at least one, e.g. %s", table, example)
-	}
-	for i, s := range vals {
-		if s == "" {
-			v.fail(indexKey(key, i), "empty entry; remove it or fill it in")
-		}
-	}
-}
-
-func (v *validator) requiredURL(key, val, table string) {
-	if val == "" {
-		v.required(key, val, table)
-		return
-	}
-	v.optionalURL(key, val)
-}
-
-func (v *validator) optionalURL(key, val string) {
-	if val == "" {
-		return
-	}
-	if u, err := url.Parse(val); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.fail(key, "%q: want an absolute http:// or https:// URL, like https://example.com/", val)
-	}
-}
-
-func (v *validator) colour(key, val string) {
+func checkColour(c *Check, key, val string) {
 	if val == "" {
 		return
 	}
 	hex := strings.TrimPrefix(val, "#")
 	ok := len(hex) != len(val) && (len(hex) == 3 || len(hex) == 6)
 	for i := 0; ok && i < len(hex); i++ {
-		c := hex[i]
-		ok = c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+		ch := hex[i]
+		ok = ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f' || ch >= 'A' && ch <= 'F'
 	}
 	if !ok {
-		v.fail(key, "%q: want a colour like #1972f5 or #17f", val)
+		c.Fail(key, "%q: want a colour like #1972f5 or #17f", val)
 	}
 }
 
-// replicaProblem says what is wrong with a poll replica URL, or "".
-func replicaProblem(raw string) string {
-	const want = "(want http, https, tcp, icmp)"
+// replicaProblem says what is wrong with a poll replica URL, or "": its
+// scheme must belong to a probe kind, which then checks the rest.
+func replicaProblem(kinds *Kinds, raw string) string {
+	want := "(want " + strings.Join(kinds.schemes(), ", ") + ")"
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Sprintf("not a URL (%v); write http(s)://host/path, tcp://host:port or icmp://host", err)
+		return fmt.Sprintf("not a URL (%v); write it as scheme://host… %s", err, want)
 	}
-	switch u.Scheme {
-	case "http", "https":
-		if u.Host == "" {
-			return "missing host; write like https://example.com/health"
-		}
-	case "tcp":
-		if u.Hostname() == "" {
-			return "missing host; write tcp://host:port"
-		}
-		if u.Port() == "" {
-			return "missing port; write tcp://host:port"
-		}
-		if !isPort(u.Port(), false) {
-			return fmt.Sprintf("bad port %q; want a number from 1 to 65535", u.Port())
-		}
-		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-			return "tcp replicas take only host and port; write tcp://host:port"
-		}
-	case "icmp":
-		if u.Hostname() == "" {
-			return "missing host; write icmp://host"
-		}
-		if u.Port() != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-			return "icmp replicas take only a host; write icmp://host"
-		}
-	case "":
+	if u.Scheme == "" {
 		return "missing scheme " + want
-	default:
+	}
+	pk := kinds.ByScheme(u.Scheme)
+	if pk == nil {
 		return fmt.Sprintf("unknown scheme %q %s", u.Scheme, want)
 	}
-	return ""
-}
-
-// isPort reports whether s is a decimal TCP port; 0 (any free port) only when zeroOK.
-func isPort(s string, zeroOK bool) bool {
-	if s == "" || len(s) > 5 || strings.Trim(s, "0123456789") != "" {
-		return false
+	if pk.CheckURL != nil {
+		return pk.CheckURL(u)
 	}
-	n, _ := strconv.Atoi(s)
-	return n <= 65535 && (n > 0 || zeroOK)
+	if u.Host == "" {
+		return "missing host; write " + u.Scheme + "://host…"
+	}
+	return ""
 }
 
 func isMailto(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.Scheme == "mailto" && u.Opaque != ""
-}
-
-// isHeaderName reports whether s is an HTTP token (RFC 9110).
-func isHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedNames(m map[string]string) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return names
 }

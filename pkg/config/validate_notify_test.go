@@ -1,8 +1,10 @@
-package config
+package config_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/overvakt/overvakt/pkg/notify/command"
 )
 
 // The [notify] keys that came with the dispatcher and the command channel.
@@ -54,12 +56,13 @@ func TestNotifyValidation(t *testing.T) {
 }
 
 func TestNotifyDefaults(t *testing.T) {
-	cfg, err := Parse("overvakt.toml", []byte(tokens+"[notify.command]\npath = \"/bin/true\"\n"), noEnv)
+	cfg, err := parse("overvakt.toml", []byte(tokens+"[notify.command]\npath = \"/bin/true\"\n"), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := cfg.Notify
-	if n.AlertAfter != 1 || n.NotifySick || n.Command.Timeout != 0 || n.Command.RemindersOnly {
-		t.Errorf("defaults: alert_after %d, notify_sick %v, command %+v", n.AlertAfter, n.NotifySick, *n.Command)
+	cmd := n.Channels[0].Table.(*command.Table)
+	if n.AlertAfter != 1 || n.NotifySick || cmd.Timeout != 0 || cmd.RemindersOnly {
+		t.Errorf("defaults: alert_after %d, notify_sick %v, command %+v", n.AlertAfter, n.NotifySick, *cmd)
 	}
 }

@@ -1,9 +1,11 @@
-package config
+package config_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/overvakt/overvakt/pkg/config"
 )
 
 // tokens is a valid config on its own (lines 1-3); cases add from line 4.
@@ -21,13 +23,13 @@ replicas = ["https://example.com/"]
 func noEnv(string) (string, bool) { return "", false }
 
 // parseErrs parses text and returns its problems, failing on other errors.
-func parseErrs(t *testing.T, text string) Errors {
+func parseErrs(t *testing.T, text string) config.Errors {
 	t.Helper()
-	_, err := Parse("overvakt.toml", []byte(text), noEnv)
+	_, err := parse("overvakt.toml", []byte(text), noEnv)
 	if err == nil {
 		return nil
 	}
-	var errs Errors
+	var errs config.Errors
 	if !errors.As(err, &errs) {
 		t.Fatalf("error is %T, want config.Errors: %v", err, err)
 	}
@@ -254,12 +256,12 @@ id = "core"
 mode = "poll"
 replicas = ["htp://x"]
 `
-	_, err := Parse("overvakt.toml", []byte(text), noEnv)
+	_, err := parse("overvakt.toml", []byte(text), noEnv)
 	want := `overvakt.toml:9: probe.service[0].node[0].replicas[0]: "htp://x": unknown scheme "htp" (want http, https, tcp, icmp)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
-	if got := (Error{File: "x.toml", Msg: "no line"}).Error(); got != "x.toml: no line" {
+	if got := (config.Error{File: "x.toml", Msg: "no line"}).Error(); got != "x.toml: no line" {
 		t.Errorf("error without line and key: got %q", got)
 	}
 }
@@ -298,7 +300,7 @@ overvakt.toml:13: probe.service[0].id: "Web": ids may hold only lowercase letter
 overvakt.toml:18: probe.service[0].node[0].scripts: scripts are only for mode "script" (this node is "push"); remove them or change the mode
 overvakt.toml:21: probe.service[0].node[1].id: duplicate node id "a" in service "Web" (also node[0], line 16); node ids must be unique within a service
 overvakt.toml:23: probe.service[0].node[1].replicas[0]: "tcp://[::1]": missing port; write tcp://host:port`
-	_, err := Parse("overvakt.toml", []byte(text), noEnv)
+	_, err := parse("overvakt.toml", []byte(text), noEnv)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -308,7 +310,7 @@ overvakt.toml:23: probe.service[0].node[1].replicas[0]: "tcp://[::1]": missing p
 }
 
 func TestEmptyFile(t *testing.T) {
-	_, err := Parse("overvakt.toml", nil, nil)
+	_, err := parse("overvakt.toml", nil, nil)
 	want := `overvakt.toml: server.manager_token: required: set a long random secret, e.g. manager_token = "${OVERVAKT_MANAGER_TOKEN}" to read it from the environment
 overvakt.toml: server.reporter_token: required: set a long random secret, e.g. reporter_token = "${OVERVAKT_REPORTER_TOKEN}" to read it from the environment`
 	if err == nil || err.Error() != want {
@@ -349,7 +351,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		cfg, err := Parse("f.toml", []byte(text), nil)
+		cfg, err := parse("f.toml", []byte(text), nil)
 		if (cfg == nil) == (err == nil) {
 			t.Fatalf("want a config or an error, got %v and %v", cfg, err)
 		}

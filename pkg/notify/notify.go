@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -68,7 +67,3 @@ type Deps struct {
 	HTTP   *http.Client // shared client with a timeout; channels must not build their own
 	Logger *slog.Logger
 }
-
-// Factory builds a channel from the [notify] config. It returns ok=false
-// when its sub-table is absent.
-type Factory func(cfg *config.Notify, deps Deps) (ch Channel, ok bool, err error)

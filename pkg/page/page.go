@@ -17,14 +17,12 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
 // Announcement is a notice the operator published on the page.
-type Announcement struct {
-	ID, Title, Text string
-	Date            time.Time
-}
+type Announcement = notice.Announcement
 
 // View is everything one rendering of the page shows.
 type View struct {

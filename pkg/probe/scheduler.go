@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,11 +20,11 @@ import (
 
 // Options configure a Scheduler.
 type Options struct {
-	Config   *config.Config   // validated
+	Config   *config.Config   // validated with the same Kinds
 	Registry *status.Registry // built from Config.StatusSpecs()
+	Kinds    []Kind           // the probe kinds (pkg/kinds)
 	Logger   *slog.Logger     // nil discards
 	Version  string           // goes into the User-Agent of HTTP probes
-	Queues   QueueChecker     // nil when the RabbitMQ plugin is not configured
 }
 
 // Scheduler probes every poll replica once per poll_interval and every script
@@ -43,27 +43,33 @@ type Options struct {
 // first sweep, is between half and one and a half intervals. A probe running
 // longer than an interval skips the slots it overran.
 //
-// Each kind (poll, script) has one dispatcher goroutine holding a min-heap of
+// Each lane (poll, script) has one dispatcher goroutine holding a min-heap of
 // due times and a fixed pool of `*_parallelism` workers, so a replica costs a
 // small struct, not a goroutine and a timer. A poll retry goes back into the
 // heap: waiting for it holds no worker.
 type Scheduler struct {
-	reg       *status.Registry
-	log       *slog.Logger
-	queues    QueueChecker
-	lanes     []*lane
-	transport *http.Transport // nil without HTTP replicas
-	running   atomic.Bool
+	reg      *status.Registry
+	log      *slog.Logger
+	lanes    []*lane
+	builders []Builder // of every kind, closed when Run ends
+	running  atomic.Bool
 }
 
-// lane is the schedule of one probe kind.
+// lane is the schedule of the kinds of one lane.
 type lane struct {
-	kind      string // "poll" or "script"
+	kind      string // LanePoll or LaneScript
 	interval  time.Duration
 	workers   int
-	retry     bool // retry a dead attempt once, retryWait later
-	retryWait time.Duration
+	retry     bool          // retry a dead attempt once, retryWait later
+	retryWait time.Duration // poll lane
+	rules     *pollRules    // poll lane; nil for scripts
 	jobs      []*job
+}
+
+// pollRules are the [metrics] limits that judge poll attempts.
+type pollRules struct {
+	dead time.Duration // timeout of one attempt
+	sick time.Duration // a slower healthy answer is sick
 }
 
 // job is one probed replica.
@@ -71,7 +77,7 @@ type job struct {
 	ref    status.Ref
 	name   string // URL without its password, or script-N
 	node   *nodeInfo
-	target target
+	target Target
 	seq    int           // position in the lane; orders equal due times
 	phase  time.Duration // offset of the replica's slots within the interval
 
@@ -88,7 +94,7 @@ type job struct {
 // nodeInfo is what replicas of one node share.
 type nodeInfo struct {
 	service, node string
-	queue         *queueCheck // nil without rabbitmq_queue or without a QueueChecker
+	checks        []*sharedCheck // node checks of the kinds, shared by its replicas
 }
 
 // NewScheduler validates the probe tree against the registry and builds every
@@ -98,91 +104,119 @@ func NewScheduler(opts Options) (*Scheduler, error) {
 	if cfg == nil || reg == nil {
 		return nil, errors.New("probe: NewScheduler needs Options.Config and Options.Registry")
 	}
-	s := &Scheduler{reg: reg, log: opts.Logger, queues: opts.Queues}
+	s := &Scheduler{reg: reg, log: opts.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	m := &cfg.Metrics
-	poll := &lane{kind: "poll", interval: m.PollInterval.Duration(), workers: m.PollParallelism,
-		retry: true, retryWait: m.PollRetry.Duration()}
-	script := &lane{kind: "script", interval: m.ScriptInterval.Duration(), workers: m.ScriptParallelism}
-	b := builder{
-		cfg:    cfg,
-		rules:  &pollRules{dead: m.PollDelayDead.Duration(), sick: m.PollDelaySick.Duration()},
-		dialer: &net.Dialer{KeepAlive: -1},
-		ua:     userAgent(opts.Version, cfg.Branding.PageURL),
+	poll := &lane{kind: LanePoll, interval: m.PollInterval.Duration(), workers: m.PollParallelism,
+		retry: true, retryWait: m.PollRetry.Duration(),
+		rules: &pollRules{dead: m.PollDelayDead.Duration(), sick: m.PollDelaySick.Duration()}}
+	script := &lane{kind: LaneScript, interval: m.ScriptInterval.Duration(), workers: m.ScriptParallelism}
+	prefix := ""
+	if cfg.File != "" {
+		prefix = cfg.File + ": "
 	}
-	var err error
-	if b.icmp, err = newICMPSockets(cfg.Plugins.ICMP.Socket); err != nil {
-		return nil, fmt.Errorf("%s%w", b.filePrefix(), err)
+
+	env := &Env{Metrics: m, UserAgent: userAgent(opts.Version, cfg.Branding.PageURL),
+		Dialer: &net.Dialer{KeepAlive: -1}, Logger: s.log}
+	builders := make(map[string]Builder, len(opts.Kinds))
+	for i := range opts.Kinds {
+		k := &opts.Kinds[i]
+		b, err := k.Prepare(env, cfg.Plugins[k.Name])
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("%s%w", prefix, err)
+		}
+		builders[k.Name] = b
+		s.builders = append(s.builders, b)
 	}
+
 	snap := reg.Snapshot()
 	if len(snap.Services) != len(cfg.Probe.Services) {
+		s.close()
 		return nil, errRegistryShape
 	}
 	for si := range cfg.Probe.Services {
 		svc := &cfg.Probe.Services[si]
 		if len(snap.Services[si].Nodes) != len(svc.Nodes) {
+			s.close()
 			return nil, errRegistryShape
 		}
 		for ni := range svc.Nodes {
 			n := &svc.Nodes[ni]
-			where := fmt.Sprintf("%sprobe.service[%d].node[%d]", b.filePrefix(), si, ni)
-			mode, err := status.ParseMode(n.Mode)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", where, err)
-			}
-			registered := len(snap.Services[si].Nodes[ni].Replicas)
+			where := fmt.Sprintf("%sprobe.service[%d].node[%d]", prefix, si, ni)
 			info := &nodeInfo{service: svc.ID, node: n.ID}
-			switch mode {
-			case status.ModePoll:
-				if registered != len(n.Replicas) {
-					return nil, errRegistryShape
+			for i := range opts.Kinds {
+				if nc := builders[opts.Kinds[i].Name].NodeCheck(n); nc != nil {
+					info.checks = append(info.checks, &sharedCheck{check: nc})
 				}
-				if n.RabbitMQQueue != "" && opts.Queues != nil {
-					info.queue = &queueCheck{name: n.RabbitMQQueue,
-						nackHealthyBelow: n.RabbitMQQueueNackHealthyBelow, nackDeadAbove: n.RabbitMQQueueNackDeadAbove}
-				}
-				b.http = nil
-				for ri, raw := range n.Replicas {
-					t, err := b.pollTarget(n, raw)
-					if err != nil {
-						return nil, fmt.Errorf("%s.replicas[%d]: %w", where, ri, err)
+			}
+			entries, key := n.Replicas, "replicas"
+			if n.Mode != "poll" {
+				entries, key = n.Scripts, "scripts"
+			}
+			if n.Mode != "poll" && n.Mode != "script" {
+				continue // push and local nodes are fed by reporters
+			}
+			if len(snap.Services[si].Nodes[ni].Replicas) != len(entries) {
+				s.close()
+				return nil, errRegistryShape
+			}
+			for ri, raw := range entries {
+				k, name, err := kindFor(opts.Kinds, n.Mode, raw, ri)
+				if err == nil {
+					var t Target
+					if t, err = builders[k.Name].Target(n, ri); err == nil {
+						l := poll
+						if laneOf(k) == LaneScript {
+							l = script
+						}
+						l.jobs = append(l.jobs, &job{ref: status.Ref{Service: si, Node: ni, Replica: ri},
+							name: name, node: info, target: t})
+						continue
 					}
-					poll.jobs = append(poll.jobs, &job{ref: status.Ref{Service: si, Node: ni, Replica: ri},
-						name: t.name, node: info, target: t})
 				}
-			case status.ModeScript:
-				if registered != len(n.Scripts) {
-					return nil, errRegistryShape
-				}
-				timeout := min(script.interval, ScriptTimeoutCap)
-				for ri, body := range n.Scripts {
-					name := "script-" + strconv.Itoa(ri+1)
-					t := &scriptTarget{name: name, script: body, timeout: timeout}
-					script.jobs = append(script.jobs, &job{ref: status.Ref{Service: si, Node: ni, Replica: ri},
-						name: name, node: info, target: t})
-				}
+				s.close()
+				return nil, fmt.Errorf("%s.%s[%d]: %w", where, key, ri, err)
 			}
 		}
 	}
-	if len(poll.jobs) > 0 {
-		if err := poll.check(b.filePrefix()); err != nil {
+	for _, l := range []*lane{poll, script} {
+		if len(l.jobs) == 0 {
+			continue
+		}
+		if err := l.check(prefix); err != nil {
+			s.close()
 			return nil, err
 		}
-		if b.rules.dead <= 0 {
-			return nil, fmt.Errorf("%smetrics.poll_delay_dead: %v is not a timeout (want > 0)", b.filePrefix(), m.PollDelayDead)
-		}
-		s.lanes = append(s.lanes, poll)
+		s.lanes = append(s.lanes, l)
 	}
-	if len(script.jobs) > 0 {
-		if err := script.check(b.filePrefix()); err != nil {
-			return nil, err
-		}
-		s.lanes = append(s.lanes, script)
-	}
-	s.transport = b.transport
 	return s, nil
+}
+
+// kindFor finds the kind of replica ri of a node with this mode, and the
+// replica's name: its URL without the password (also the registry's
+// replica ID, see Config.StatusSpecs), or script-N.
+func kindFor(kinds []Kind, mode, raw string, ri int) (*Kind, string, error) {
+	if mode != "poll" {
+		for i := range kinds {
+			if kinds[i].Mode == mode {
+				return &kinds[i], "script-" + strconv.Itoa(ri+1), nil
+			}
+		}
+		return nil, "", fmt.Errorf("no probe kind runs the scripts of mode %q", mode)
+	}
+	name := config.MaskPassword(raw)
+	scheme, _, _ := strings.Cut(raw, "://")
+	var schemes []string
+	for i := range kinds {
+		if slices.Contains(kinds[i].Schemes, scheme) {
+			return &kinds[i], name, nil
+		}
+		schemes = append(schemes, kinds[i].Schemes...)
+	}
+	return nil, "", fmt.Errorf("%q: unknown scheme %q (want %s)", name, scheme, strings.Join(schemes, ", "))
 }
 
 var errRegistryShape = errors.New("probe: the registry does not match the config; build it from Config.StatusSpecs()")
@@ -194,66 +228,17 @@ func (l *lane) check(prefix string) error {
 	if l.workers < 1 {
 		return fmt.Errorf("%smetrics.%s_parallelism: %d (want 1 or more)", prefix, l.kind, l.workers)
 	}
+	if l.rules != nil && l.rules.dead <= 0 {
+		return fmt.Errorf("%smetrics.poll_delay_dead: %v is not a timeout (want > 0)", prefix, l.rules.dead.Seconds())
+	}
 	return nil
 }
 
-// builder holds what targets share while NewScheduler builds them.
-type builder struct {
-	cfg       *config.Config
-	rules     *pollRules
-	dialer    *net.Dialer
-	ua        string
-	transport *http.Transport // made for the first HTTP replica
-	http      *httpNode       // of the node being built, made for its first HTTP replica
-	icmp      *icmpSockets    // shared by all ICMP replicas
-}
-
-func (b *builder) filePrefix() string {
-	if b.cfg.File == "" {
-		return ""
+// close releases what the kinds prepared.
+func (s *Scheduler) close() {
+	for _, b := range s.builders {
+		b.Close()
 	}
-	return b.cfg.File + ": "
-}
-
-func (b *builder) pollTarget(n *config.Node, raw string) (*pollTarget, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its message would repeat the URL, password included
-		}
-		return nil, fmt.Errorf("%q: %v", config.MaskPassword(raw), err)
-	}
-	name := config.MaskPassword(raw) // also the registry's replica ID (Config.StatusSpecs)
-	t := &pollTarget{name: name, rules: b.rules}
-	switch u.Scheme {
-	case "http", "https":
-		if u.Host == "" {
-			return nil, fmt.Errorf("%q: no host", name)
-		}
-		if b.http == nil {
-			if b.transport == nil {
-				b.transport = newTransport()
-			}
-			if b.http, err = newHTTPNode(b.transport, b.dialer, n, &b.cfg.Metrics, b.ua); err != nil {
-				return nil, err
-			}
-		}
-		t.checker = newHTTPTarget(b.http, u, name)
-	case "tcp":
-		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" || u.Hostname() == "" {
-			return nil, fmt.Errorf("%q: want tcp://host:port", name)
-		}
-		t.checker = &tcpTarget{addr: u.Host, dialer: b.dialer, deadline: b.rules.dead}
-	case "icmp":
-		if u.Hostname() == "" {
-			return nil, fmt.Errorf("%q: want icmp://host", name)
-		}
-		t.checker = &icmpTarget{host: u.Hostname(), sockets: b.icmp, deadline: b.rules.dead}
-	default:
-		return nil, fmt.Errorf("%q: unknown scheme %q (want http, https, tcp, icmp)", name, u.Scheme)
-	}
-	return t, nil
 }
 
 // Run probes until ctx is cancelled, then waits for every goroutine it
@@ -269,9 +254,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	<-ctx.Done() // also when there is nothing to probe
 	wg.Wait()
-	if s.transport != nil {
-		s.transport.CloseIdleConnections()
-	}
+	s.close()
 	return nil
 }
 
@@ -345,7 +328,6 @@ func (s *Scheduler) runLane(ctx context.Context, l *lane) {
 
 // work runs jobs until ctx is cancelled.
 func (s *Scheduler) work(ctx context.Context, l *lane, start time.Time, work <-chan *job, done chan<- *job) {
-	var sc scratch
 	for {
 		var j *job
 		select {
@@ -359,17 +341,16 @@ func (s *Scheduler) work(ctx context.Context, l *lane, start time.Time, work <-c
 				j.began = time.Since(start)
 			}
 		}
-		a := j.target.probe(ctx, &sc)
-		sc.trim()
+		a := l.probe(ctx, j)
 		if ctx.Err() != nil {
 			return // shutting down: the attempt was cut short, not failed
 		}
-		if a.status == status.Dead && l.retry && !j.retrying {
+		if a.Status == status.Dead && l.retry && !j.retrying {
 			j.retrying = true
 			j.due = time.Since(start) + l.retryWait
 			if s.log.Enabled(ctx, slog.LevelDebug) {
 				s.log.Debug("probe failed, retrying", "service", j.node.service, "node", j.node.node,
-					"replica", j.ref.Replica, "target", j.name, "retry_in", l.retryWait, "error", a.err)
+					"replica", j.ref.Replica, "target", j.name, "retry_in", l.retryWait, "error", a.Err)
 			}
 		} else {
 			j.retrying = false
@@ -381,6 +362,23 @@ func (s *Scheduler) work(ctx context.Context, l *lane, start time.Time, work <-c
 		}
 		done <- j
 	}
+}
+
+// probe runs one attempt of j under the lane's rules: on the poll lane the
+// attempt ends at poll_delay_dead, and a healthy answer slower than
+// poll_delay_sick is sick (and not retried).
+func (l *lane) probe(ctx context.Context, j *job) Attempt {
+	if l.rules == nil {
+		return j.target.Probe(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.rules.dead)
+	defer cancel()
+	a := j.target.Probe(ctx)
+	if a.Status == status.Healthy && a.Latency >= l.rules.sick {
+		a.Status = status.Sick
+		a.Err = j.name + ": answered in " + roundDuration(a.Latency).String() + " (sick from " + l.rules.sick.String() + ")"
+	}
+	return a
 }
 
 // next returns the replica's first slot (phase + k·interval) that is at
@@ -397,29 +395,35 @@ func (l *lane) next(j *job, finished time.Duration) time.Duration {
 	return j.phase + k*l.interval
 }
 
-// record adds the queue check where the node has one, writes the result into
+// record adds the node's checks where it has some, writes the result into
 // the registry and logs changes. It returns false when ctx ended first.
-func (s *Scheduler) record(ctx context.Context, l *lane, j *job, a attempt) bool {
-	res := status.Result{Status: a.status, Latency: a.latency, Err: a.err}
-	if qc := j.node.queue; qc != nil && a.status != status.Dead {
-		// A node's replicas have neighbouring phases, so with a half-interval
-		// cache the queue is checked about once per node per sweep.
-		st, counts, err, answered := qc.get(ctx, s.queues, l.interval/2)
-		if ctx.Err() != nil {
-			return false
-		}
-		res.Queue = counts
-		switch {
-		case !answered:
-			// The node's first check is still running: judge by the replica alone.
-		case err != nil:
-			// An unreachable management API says nothing about the service
-			// itself: keep the replica's own status and show why.
-			res.Err = joinErr(res.Err, "queue "+qc.name+": "+err.Error())
-		case st != status.Healthy:
-			res.Status = status.Worst(res.Status, st)
-			res.Err = joinErr(res.Err, fmt.Sprintf("queue %s: %s (%d ready, %d unacked)",
-				qc.name, st, counts.Ready, counts.Unacked))
+func (s *Scheduler) record(ctx context.Context, l *lane, j *job, a Attempt) bool {
+	res := status.Result{Status: a.Status, Latency: a.Latency, Err: a.Err}
+	if a.Status != status.Dead {
+		for _, sh := range j.node.checks {
+			// A node's replicas have neighbouring phases, so with a
+			// half-interval cache the node is checked about once per sweep.
+			nr, answered := sh.get(ctx, l.interval/2)
+			if ctx.Err() != nil {
+				return false
+			}
+			switch {
+			case !answered:
+				// The node's first check is still running: judge by the replica alone.
+			case nr.Err != nil:
+				// A check that cannot be made (an unreachable management
+				// API) says nothing about the service itself: keep the
+				// replica's own status and show why.
+				res.Err = joinErr(res.Err, sh.check.Name()+": "+nr.Err.Error())
+			default:
+				if nr.Queue != nil {
+					res.Queue = nr.Queue
+				}
+				if nr.Status != status.Healthy {
+					res.Status = status.Worst(res.Status, nr.Status)
+					res.Err = joinErr(res.Err, nodeReason(sh.check.Name(), nr))
+				}
+			}
 		}
 	}
 	res.At = time.Now()
@@ -433,6 +437,16 @@ func (s *Scheduler) record(ctx context.Context, l *lane, j *job, a attempt) bool
 			"target", j.name, "status", res.Status, "error", res.Err)
 	}
 	return true
+}
+
+// nodeReason says why a node check is not healthy: "queue jobs: dead (3
+// ready, 0 unacked)".
+func nodeReason(name string, nr NodeResult) string {
+	reason := name + ": " + nr.Status.String()
+	if q := nr.Queue; q != nil {
+		reason += " (" + strconv.Itoa(q.Ready) + " ready, " + strconv.Itoa(q.Unacked) + " unacked)"
+	}
+	return reason
 }
 
 func joinErr(a, b string) string {

@@ -14,10 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
-	"github.com/overvakt/overvakt/pkg/api"
-	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/app/apptest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -41,20 +38,8 @@ mode = "local"
 // startServer runs the real reporter API on loopback.
 func startServer(t *testing.T) (string, *status.Registry) {
 	t.Helper()
-	cfg, err := config.Parse("test.toml", []byte(serverConfig), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-	a, err := api.New(api.Options{Config: cfg, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	a.Register(e)
-	ts := httptest.NewServer(e)
-	t.Cleanup(ts.Close)
-	return ts.URL, reg
+	s := apptest.Start(t, serverConfig, apptest.Options{})
+	return s.URL, s.Registry
 }
 
 func replica(reg *status.Registry, node, id string) *status.Replica {

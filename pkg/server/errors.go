@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 	}
 	r := c.Request()
+	if isAPIPath(r.URL.Path) {
+		// The reporter and manager APIs say more, as docs/protocol.md shows.
+		switch code {
+		case http.StatusNotFound:
+			msg = "no such route: " + r.Method + " " + r.URL.Path + " (see docs/protocol.md)"
+		case http.StatusMethodNotAllowed:
+			msg = "method " + r.Method + " is not allowed on " + r.URL.Path + " (allowed: " + allowed(c) + ")"
+		}
+	}
 	if code >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
@@ -89,4 +99,19 @@ func (s *Server) errorDoc(code int, msg string) (*doc, error) {
 		return nil, err
 	}
 	return &doc{body: buf.Bytes()}, nil
+}
+
+// allowed lists the methods the router found for the path, without the
+// OPTIONS it adds to every one.
+func allowed(c echo.Context) string {
+	var out []string
+	for _, m := range strings.Split(c.Response().Header().Get(echo.HeaderAllow), ",") {
+		if m = strings.TrimSpace(m); m != "" && m != http.MethodOptions {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	list := strings.Join(out, ", ")
+	c.Response().Header().Set(echo.HeaderAllow, list)
+	return list
 }

@@ -1,6 +1,7 @@
-// Package server serves the public side of Övervakt over HTTP with echo: the
-// status page, the status API, badges and assets. Responses that depend on
-// the status are built once per snapshot change and served from memory.
+// Package server serves Övervakt over HTTP with echo: the status page, the
+// status API, badges, assets, and the reporter and manager APIs of pkg/api.
+// Every route is in one table (routes). Responses that depend on the status
+// are built once per snapshot change and served from memory.
 package server
 
 import (
@@ -41,10 +42,21 @@ type Options struct {
 
 	// Announcements feeds the page; nil shows none.
 	Announcements AnnouncementSource
-	// API, when set, answers every path under /reporter/ and /manager/. It
-	// is called before the router and without the page's headers: push
-	// reports are the busiest route and need no CSP.
-	API http.Handler
+	// API answers the reporter and manager routes; nil leaves them out (404).
+	API API
+}
+
+// API is the reporter and manager API (pkg/api) as the route table mounts
+// it: one handler per route.
+type API interface {
+	Report(echo.Context) error              // POST /reporter/{service}/{node}
+	Flush(echo.Context) error               // DELETE /reporter/{service}/{node}/{replica}
+	ListAnnouncements(echo.Context) error   // GET /manager/announcements
+	PublishAnnouncement(echo.Context) error // POST /manager/announcement
+	RetractAnnouncement(echo.Context) error // DELETE /manager/announcement/{id}
+	Alerts(echo.Context) error              // GET /manager/prober/alerts
+	Silence(echo.Context) error             // GET /manager/prober/alerts/ignored
+	SetSilence(echo.Context) error          // PUT /manager/prober/alerts/ignored
 }
 
 // AnnouncementSource supplies the announcements shown on the page.
@@ -61,12 +73,16 @@ type Server struct {
 	log      *slog.Logger
 	version  string
 	anns     AnnouncementSource
-	api      http.Handler // reporter and manager APIs, may be nil
+	api      API // may be nil
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
 
 	csp []string
+
+	// slots bounds the requests handled at once to server.workers; a
+	// request waits for a free slot.
+	slots chan struct{}
 
 	page   *docCache
 	report *docCache
@@ -81,7 +97,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Config == nil || opts.Registry == nil {
 		return nil, errors.New("server: Options.Config and Options.Registry are required")
 	}
-	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements}
+	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements,
+		api: opts.API, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -119,11 +136,12 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 
-	s.api = opts.API
 	s.echo = s.routes()
 	return s, nil
 }
 
+// routes is the route table: every path the server answers. Trailing
+// slashes are optional everywhere (ServeHTTP drops them).
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
@@ -142,33 +160,61 @@ func (s *Server) routes() *echo.Echo {
 	get("/robots.txt", s.handleRobots)
 	get("/health", s.handleHealth)
 	get("/assets/*", s.handleAsset)
+
+	if a := s.api; a != nil {
+		// reporter_token
+		e.POST("/reporter/:service/:node", a.Report)
+		e.DELETE("/reporter/:service/:node/:replica", a.Flush)
+		// Deeper paths are no route; without this the router answers them
+		// 405, having matched the flush route's prefix.
+		e.Any("/reporter/:service/:node/:replica/*", func(echo.Context) error { return echo.ErrNotFound })
+		// manager_token
+		e.GET("/manager/announcements", a.ListAnnouncements)
+		e.POST("/manager/announcement", a.PublishAnnouncement)
+		e.DELETE("/manager/announcement/:id", a.RetractAnnouncement)
+		e.GET("/manager/prober/alerts", a.Alerts)
+		e.GET("/manager/prober/alerts/ignored", a.Silence)
+		e.PUT("/manager/prober/alerts/ignored", a.SetSilence)
+	}
 	return e
 }
 
 // Handler returns the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s }
 
-// ServeHTTP adds the security headers, makes trailing slashes optional and
-// hands the request to the router. Middleware is not used on purpose: echo
-// builds middleware chains per request, which allocates.
+// ServeHTTP waits for a worker slot, adds the security headers, makes
+// trailing slashes optional and hands the request to the router.
+// Middleware is not used on purpose: echo builds middleware chains per
+// request, which allocates.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.api != nil && isAPIPath(r.URL.Path) {
+	select {
+	case s.slots <- struct{}{}:
+	case <-r.Context().Done():
+		return // the client left while waiting
+	}
+	defer func() { <-s.slots }()
+
+	if !isAPIPath(r.URL.Path) {
 		// The API sets its own headers on answers with a body; touching the
 		// header map here would make net/http copy it for every push report.
-		s.api.ServeHTTP(w, r)
-		return
+		h := w.Header()
+		h["Content-Security-Policy"] = s.csp
+		h["X-Content-Type-Options"] = hdrNoSniff
+		h["X-Frame-Options"] = hdrDeny
+		h["Referrer-Policy"] = hdrNoReferrer
+		h["Cross-Origin-Opener-Policy"] = hdrSameOrigin
 	}
-	h := w.Header()
-	h["Content-Security-Policy"] = s.csp
-	h["X-Content-Type-Options"] = hdrNoSniff
-	h["X-Frame-Options"] = hdrDeny
-	h["Referrer-Policy"] = hdrNoReferrer
-	h["Cross-Origin-Opener-Policy"] = hdrSameOrigin
 	if p := r.URL.Path; len(p) > 1 && p[len(p)-1] == '/' {
 		r.URL.Path = trimSlash(p)
 		if r.URL.RawPath != "" {
 			r.URL.RawPath = trimSlash(r.URL.RawPath)
 		}
+	}
+	if strings.Contains(r.URL.Path, "//") || strings.Contains(r.URL.RawPath, "//") {
+		// No route has an empty segment; without this a parameter could
+		// match one.
+		s.handleError(echo.ErrNotFound, s.echo.NewContext(r, w))
+		return
 	}
 	s.echo.ServeHTTP(w, r)
 }

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/kinds"
+	"github.com/overvakt/overvakt/pkg/notify/webhook"
 )
 
 func TestGenerateConfig(t *testing.T) {
@@ -27,7 +27,7 @@ func TestGenerateConfig(t *testing.T) {
 		{
 			name: "small with tcp, push and webhook",
 			cfg: benchConfig{Services: 3, Nodes: 2, ReplicasPerNode: 5, HTTPURLs: urls(30, "http"),
-				TCPURLs: urls(4, "tcp"), PushNode: true, WebhookURL: "http://127.0.0.1:9/hook"},
+				TCPURLs: []string{"tcp://127.0.0.1:21000", "tcp://127.0.0.1:21001", "tcp://127.0.0.1:21002", "tcp://127.0.0.1:21003"}, PushNode: true, WebhookURL: "http://127.0.0.1:9/hook"},
 			services: 5, replicas: 34, webhook: true, push: true,
 		},
 		{
@@ -45,9 +45,9 @@ func TestGenerateConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got config.Config
-			if _, err := toml.Decode(string(text), &got); err != nil {
-				t.Fatalf("generated config does not parse: %v\n%s", err, text)
+			got, err := config.Parse("bench.toml", text, nil, kinds.All().Config())
+			if err != nil {
+				t.Fatalf("generated config does not load: %v\n%s", err, text)
 			}
 			if got.Server.Inet != c.Inet || got.Server.ReporterToken != "rep" || got.Server.ManagerToken != "mgr" {
 				t.Fatalf("server section = %+v", got.Server)
@@ -90,8 +90,14 @@ func TestGenerateConfig(t *testing.T) {
 			if push != tt.push {
 				t.Fatalf("push node present = %v, want %v", push, tt.push)
 			}
-			if (got.Notify.Webhook != nil) != tt.webhook || (tt.webhook && got.Notify.Webhook.HookURL != c.WebhookURL) {
-				t.Fatalf("webhook = %+v, want present %v", got.Notify.Webhook, tt.webhook)
+			var hook *webhook.Table
+			for _, ch := range got.Notify.Channels {
+				if ch.Name == "webhook" {
+					hook = ch.Table.(*webhook.Table)
+				}
+			}
+			if (hook != nil) != tt.webhook || (tt.webhook && hook.HookURL != c.WebhookURL) {
+				t.Fatalf("webhook = %+v, want present %v", hook, tt.webhook)
 			}
 		})
 	}

@@ -87,36 +87,68 @@ func (d *Data) env() []string {
 	}
 }
 
-// New builds the channel from [notify.command]; ok is false without that
-// table. Templates are checked here, so a typo stops the server at start.
-func New(cfg *config.Notify, _ notify.Deps) (notify.Channel, bool, error) {
-	c := cfg.Command
-	if c == nil {
-		return notify.Channel{}, false, nil
+// Kind is the command channel, [notify.command].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("command", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.command]: a program run for each notification, its
+// arguments templates over the message.
+type Table struct {
+	Path    string         `toml:"path"`
+	Args    []string       `toml:"args"`
+	Timeout config.Seconds `toml:"timeout"` // 0: DefaultTimeout
+	config.ChannelOptions
+}
+
+// Check implements config.Table: every argument must be a template that
+// runs on a sample message, so a typo stops the server at start.
+func (t *Table) Check(c *config.Check) {
+	c.Required("path", t.Path)
+	for i, a := range t.Args {
+		if _, err := parseArg(a); err != nil {
+			c.Fail(config.IndexKey("args", i), "%q: bad template: %v (see docs/notifications.md for the fields)", a, err)
+		}
 	}
+	c.NotNegative("timeout", float64(t.Timeout))
+}
+
+// parseArg parses one argument template and runs it on a sample message.
+func parseArg(a string) (*template.Template, error) {
+	t, err := template.New("arg").Option("missingkey=error").Parse(a)
+	if err != nil {
+		return nil, err
+	}
+	sample := DataOf(&notify.Message{Kind: notify.Test, Time: time.Now(), Replicas: []string{"web:core:https://example.com/"}})
+	if err := t.Execute(&bytes.Buffer{}, &sample); err != nil {
+		return nil, fmt.Errorf("%w (fields: Type, Status, Time, Replicas, ReplicaList, More, Recovered, RecoveredList, RecoveredMore, PageTitle, PageURL, Headline, Text)", err)
+	}
+	return t, nil
+}
+
+// New builds the channel from its checked table; the program must be
+// there to run.
+func New(c *Table, _ notify.Deps) (notify.Notifier, error) {
 	if _, err := exec.LookPath(c.Path); err != nil {
-		return notify.Channel{}, true, fmt.Errorf("notify.command.path: %q cannot be run: %w; give the full path of an executable file", c.Path, err)
+		return nil, fmt.Errorf("notify.command.path: %q cannot be run: %w; give the full path of an executable file", c.Path, err)
 	}
 	n := &Notifier{path: c.Path, timeout: c.Timeout.Duration()}
 	if n.timeout <= 0 {
 		n.timeout = DefaultTimeout
 	}
-	sample := DataOf(&notify.Message{Kind: notify.Test, Time: time.Now(), Replicas: []string{"web:core:https://example.com/"}})
 	for i, a := range c.Args {
-		key := "notify.command.args[" + strconv.Itoa(i) + "]"
-		t, err := template.New(key).Option("missingkey=error").Parse(a)
-		if err == nil {
-			err = t.Execute(&bytes.Buffer{}, &sample)
-		}
+		t, err := parseArg(a)
 		if err != nil {
-			return notify.Channel{}, true, fmt.Errorf("%s: %q: %w (fields: Type, Status, Time, Replicas, ReplicaList, More, Recovered, RecoveredList, RecoveredMore, PageTitle, PageURL, Headline, Text)", key, a, err)
+			return nil, fmt.Errorf("notify.command.args[%d]: %q: %w", i, a, err)
 		}
 		n.args = append(n.args, t)
 	}
-	// A little longer than the command's own limit, so that its clearer
-	// error (killed after …) wins over the dispatcher's.
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly, Timeout: n.timeout + time.Second}, true, nil
+	return n, nil
 }
+
+// SendTimeout is a little longer than the command's own limit, so that its
+// clearer error (killed after …) wins over the dispatcher's.
+func (n *Notifier) SendTimeout() time.Duration { return n.timeout + time.Second }
 
 // Name is the channel's config name.
 func (n *Notifier) Name() string { return "command" }

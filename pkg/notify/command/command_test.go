@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -25,13 +25,9 @@ func script(t *testing.T, body string) string {
 	return path
 }
 
-func build(t *testing.T, c *config.Command) notify.Channel {
+func build(t *testing.T, c *Table) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Command: c}, notify.Deps{})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
-	return ch
+	return notifytest.Build(t, Kind(), c, notify.Deps{})
 }
 
 var message = &notify.Message{
@@ -51,7 +47,7 @@ func TestArgumentsAndEnvironment(t *testing.T) {
 for a in "$@"; do printf 'arg=%s\n' "$a"; done > "$out"
 printf 'env=%s|%s|%s|%s|%s\n' "$OVERVAKT_TYPE" "$OVERVAKT_STATUS" "$OVERVAKT_REPLICAS" "$OVERVAKT_MORE" "$OVERVAKT_PAGE_URL" >> "$out"
 `)
-	ch := build(t, &config.Command{Path: path, Args: []string{
+	ch := build(t, &Table{Path: path, Args: []string{
 		out,
 		"{{.Type}}",
 		"{{.Status}}",
@@ -91,7 +87,7 @@ env=changed|dead|web:core:tcp://edge-3.example.net:80,web:core:tcp://edge-4.exam
 
 func TestTextArgument(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	ch := build(t, &config.Command{Path: script(t, `printf '%s' "$2" > "$1"`), Args: []string{out, "{{.Text}}"}})
+	ch := build(t, &Table{Path: script(t, `printf '%s' "$2" > "$1"`), Args: []string{out, "{{.Text}}"}})
 	if err := ch.Send(context.Background(), message); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +110,7 @@ func TestFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := build(t, &config.Command{Path: script(t, tc.body)}).Send(context.Background(), message)
+			err := build(t, &Table{Path: script(t, tc.body)}).Send(context.Background(), message)
 			if err == nil {
 				t.Fatal("Send succeeded")
 			}
@@ -133,7 +129,7 @@ func TestFailures(t *testing.T) {
 func TestTimeoutKillsTheProcessGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "child")
 	path := script(t, `sleep 30 & echo $! > "$1"; wait`)
-	ch := build(t, &config.Command{Path: path, Args: []string{pidFile}, Timeout: 0.3})
+	ch := build(t, &Table{Path: path, Args: []string{pidFile}, Timeout: 0.3})
 	if ch.Timeout <= 300*time.Millisecond {
 		t.Errorf("channel timeout %v should leave the command's own limit to act first", ch.Timeout)
 	}
@@ -176,22 +172,19 @@ func isZombie(pid int) bool {
 func TestBadConfig(t *testing.T) {
 	tests := []struct {
 		name string
-		cmd  config.Command
+		cmd  Table
 		want string
 	}{
-		{"missing program", config.Command{Path: "/nonexistent/page-oncall"}, `notify.command.path: "/nonexistent/page-oncall" cannot be run`},
-		{"template syntax", config.Command{Path: "/bin/sh", Args: []string{"-c", "{{.Status"}}, "notify.command.args[1]"},
-		{"unknown field", config.Command{Path: "/bin/sh", Args: []string{"{{.Replica}}"}}, `notify.command.args[0]: "{{.Replica}}"`},
+		{"missing program", Table{Path: "/nonexistent/page-oncall"}, `notify.command.path: "/nonexistent/page-oncall" cannot be run`},
+		{"template syntax", Table{Path: "/bin/sh", Args: []string{"-c", "{{.Status"}}, "notify.command.args[1]"},
+		{"unknown field", Table{Path: "/bin/sh", Args: []string{"{{.Replica}}"}}, `notify.command.args[0]: "{{.Replica}}"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, ok, err := New(&config.Notify{Command: &tc.cmd}, notify.Deps{})
-			if !ok || err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("ok=%v err=%v, want an error containing %q", ok, err, tc.want)
+			_, err := notifytest.TryBuild(Kind(), &tc.cmd, notify.Deps{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err=%v, want an error containing %q", err, tc.want)
 			}
 		})
-	}
-	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-		t.Errorf("without [notify.command]: ok=%v err=%v", ok, err)
 	}
 }

@@ -51,45 +51,61 @@ type Notifier struct {
 	tlsConfig *tls.Config
 }
 
-// New builds the e-mail channel from [notify.email]; ok is false when the
-// table is absent.
-func New(cfg *config.Notify, _ notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.Email == nil {
-		return notify.Channel{}, false, nil
-	}
-	n, err := NewNotifier(cfg.Email, nil)
-	if err != nil {
-		return notify.Channel{}, false, err
-	}
-	return notify.Channel{Notifier: n, RemindersOnly: cfg.Email.RemindersOnly}, true, nil
+// Kind is the e-mail channel, [notify.email].
+func Kind() notify.ChannelKind { return notify.NewChannelKind("email", defaults, New) }
+
+// Table is [notify.email].
+type Table struct {
+	To           string `toml:"to"`   // one address, or several separated by commas
+	From         string `toml:"from"` // the sender address
+	SMTPHost     string `toml:"smtp_host"`
+	SMTPPort     int    `toml:"smtp_port"`
+	SMTPUsername string `toml:"smtp_username"`
+	SMTPPassword string `toml:"smtp_password"`
+	SMTPEncrypt  bool   `toml:"smtp_encrypt"` // require STARTTLS
+	config.ChannelOptions
 }
 
-// NewNotifier builds a notifier. tlsConfig is nil in production (system
-// roots, server name smtp_host); tests pass one that trusts their own
-// certificate authority.
-func NewNotifier(cfg *config.Email, tlsConfig *tls.Config) (*Notifier, error) {
+func defaults() *Table { return &Table{SMTPHost: "localhost", SMTPPort: 587, SMTPEncrypt: true} }
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.Required("to", t.To)
+	if t.To != "" {
+		if _, err := mail.ParseAddressList(t.To); err != nil {
+			c.Fail("to", "%q: %v; want addresses separated by commas", t.To, err)
+		}
+	}
+	c.Required("from", t.From)
+	if t.From != "" {
+		if _, err := mail.ParseAddress(t.From); err != nil {
+			c.Fail("from", "%q: %v; want an address like status@example.com", t.From, err)
+		}
+	}
+	c.Required("smtp_host", t.SMTPHost)
+	c.Port("smtp_port", t.SMTPPort, "587")
+}
+
+// New builds the e-mail channel from its checked table.
+func New(t *Table, _ notify.Deps) (notify.Notifier, error) { return NewNotifier(t, nil) }
+
+// NewNotifier builds a notifier from a checked table. tlsConfig is nil in
+// production (system roots, server name smtp_host); tests pass one that
+// trusts their own certificate authority.
+func NewNotifier(cfg *Table, tlsConfig *tls.Config) (*Notifier, error) {
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
-		return nil, fmt.Errorf("notify.email.from %q: %v; want an address like status@example.com", cfg.From, err)
+		return nil, fmt.Errorf("notify.email.from %q: %v", cfg.From, err)
 	}
 	list, err := mail.ParseAddressList(cfg.To)
 	if err != nil {
-		return nil, fmt.Errorf("notify.email.to %q: %v; want addresses separated by commas", cfg.To, err)
+		return nil, fmt.Errorf("notify.email.to %q: %v", cfg.To, err)
 	}
 	to := make([]string, len(list))
 	for i, a := range list {
 		to[i] = a.String()
 	}
-	if cfg.SMTPHost == "" {
-		return nil, errors.New("notify.email.smtp_host is empty; set the SMTP server's host name")
-	}
 	port := cfg.SMTPPort
-	if port == 0 {
-		port = 587
-	}
-	if port < 1 || port > 65535 {
-		return nil, fmt.Errorf("notify.email.smtp_port %d: want a TCP port between 1 and 65535", cfg.SMTPPort)
-	}
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	} else {

@@ -27,6 +27,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
 	"github.com/overvakt/overvakt/pkg/notify/email"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -247,7 +248,7 @@ func TestSend(t *testing.T) {
 			if tt.starttls {
 				offer = serverTLS
 			}
-			cfg := &config.Email{
+			cfg := &email.Table{
 				To:           "Ops <ops@example.com>, oncall@example.com",
 				From:         "Acme Status <status@example.com>",
 				SMTPHost:     "127.0.0.1",
@@ -356,7 +357,7 @@ func TestSendHonoursContext(t *testing.T) {
 		}
 	}()
 
-	n, err := email.NewNotifier(&config.Email{
+	n, err := email.NewNotifier(&email.Table{
 		To: "ops@example.com", From: "status@example.com",
 		SMTPHost: "127.0.0.1", SMTPPort: ln.Addr().(*net.TCPAddr).Port, SMTPEncrypt: true,
 	}, nil)
@@ -382,31 +383,30 @@ func TestSendHonoursContext(t *testing.T) {
 func TestNew(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     *config.Notify
-		wantOK  bool
+		table   *email.Table
 		wantErr string
 	}{
-		{name: "no table", cfg: &config.Notify{}},
-		{name: "configured", wantOK: true, cfg: &config.Notify{Email: &config.Email{
-			To: "ops@example.com", From: "status@example.com", SMTPHost: "localhost", SMTPPort: 587, RemindersOnly: true}}},
-		{name: "bad to", wantErr: "notify.email.to", cfg: &config.Notify{Email: &config.Email{
-			To: "ops at example", From: "status@example.com", SMTPHost: "localhost", SMTPPort: 587}}},
-		{name: "bad from", wantErr: "notify.email.from", cfg: &config.Notify{Email: &config.Email{
-			To: "ops@example.com", From: "", SMTPHost: "localhost", SMTPPort: 587}}},
+		{name: "configured", table: &email.Table{
+			To: "ops@example.com", From: "status@example.com", SMTPHost: "localhost", SMTPPort: 587,
+			ChannelOptions: config.ChannelOptions{RemindersOnly: true}}},
+		{name: "bad to", wantErr: "notify.email.to", table: &email.Table{
+			To: "ops at example", From: "status@example.com", SMTPHost: "localhost", SMTPPort: 587}},
+		{name: "bad from", wantErr: "notify.email.from", table: &email.Table{
+			To: "ops@example.com", From: "", SMTPHost: "localhost", SMTPPort: 587}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch, ok, err := email.New(tt.cfg, notify.Deps{})
+			ch, err := notifytest.TryBuild(email.Kind(), tt.table, notify.Deps{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil || ok != tt.wantOK {
-				t.Fatalf("New = ok %v, err %v; want ok %v", ok, err, tt.wantOK)
+			if err != nil {
+				t.Fatalf("build: %v", err)
 			}
-			if ok && (ch.Name() != "email" || !ch.RemindersOnly) {
+			if ch.Name() != "email" || !ch.RemindersOnly {
 				t.Errorf("channel = %q reminders_only %v, want email true", ch.Name(), ch.RemindersOnly)
 			}
 		})

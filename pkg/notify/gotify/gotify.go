@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/overvakt/overvakt/pkg/config"
@@ -40,18 +39,29 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds the channel from [notify.gotify]; ok is false when the table is
-// absent, and true with an error when the table is there but unusable.
-// app_url is the server's root (a sub-path is fine); a URL that already ends
-// in /message is taken as it is.
-func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.Gotify == nil {
-		return notify.Channel{}, false, nil
-	}
-	c := cfg.Gotify
-	u, err := url.Parse(c.AppURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return notify.Channel{}, true, fmt.Errorf("notify.gotify.app_url: %q: want the server's absolute URL, like https://push.example.com", c.AppURL)
+// Kind is the Gotify channel, [notify.gotify].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("gotify", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.gotify].
+type Table struct {
+	AppURL   string `toml:"app_url"`
+	AppToken string `toml:"app_token"`
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.RequiredURL("app_url", t.AppURL)
+	c.Required("app_token", t.AppToken)
+}
+
+// New builds the channel from its checked table.
+func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
+	u, err := httpsend.URL("notify.gotify.app_url", c.AppURL)
+	if err != nil {
+		return nil, err
 	}
 	path := strings.TrimRight(u.Path, "/")
 	if !strings.HasSuffix(path, "/message") {
@@ -61,7 +71,7 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 	// cannot leak into error texts.
 	endpoint := u.Scheme + "://" + u.Host + path
 	n := &Notifier{client: httpsend.Client(deps), endpoint: endpoint, where: endpoint, token: c.AppToken}
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+	return n, nil
 }
 
 // Name is the channel's config name.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -57,11 +58,7 @@ func newServer(t *testing.T, code int, answer string) *server {
 
 func channel(t *testing.T, appURL string) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Gotify: &config.Gotify{AppURL: appURL, AppToken: appToken}}, notify.Deps{})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
-	return ch
+	return notifytest.Build(t, Kind(), &Table{AppURL: appURL, AppToken: appToken}, notify.Deps{})
 }
 
 const stored = `{"id":25,"appid":5,"message":"…","title":"…","priority":8,"date":"2026-03-14T08:58:28.52+02:00"}`
@@ -166,14 +163,12 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-		t.Errorf("without [notify.gotify]: ok=%v err=%v, want false, nil", ok, err)
-	}
-	ch, _, _ := New(&config.Notify{Gotify: &config.Gotify{AppURL: "https://push.example.com", RemindersOnly: true}}, notify.Deps{})
+	ch := notifytest.Build(t, Kind(), &Table{AppURL: "https://push.example.com", AppToken: appToken,
+		ChannelOptions: config.ChannelOptions{RemindersOnly: true}}, notify.Deps{})
 	if ch.Name() != "gotify" || !ch.RemindersOnly {
 		t.Errorf("channel = %q reminders_only=%v, want gotify, true", ch.Name(), ch.RemindersOnly)
 	}
-	if _, _, err := New(&config.Notify{Gotify: &config.Gotify{AppURL: "push.example.com"}}, notify.Deps{}); err == nil {
-		t.Error("relative app_url accepted")
+	if _, err := notifytest.TryBuild(Kind(), &Table{AppURL: "push.example.com", AppToken: appToken}, notify.Deps{}); err == nil || !strings.Contains(err.Error(), "notify.gotify.app_url") {
+		t.Errorf("relative app_url: err=%v, want an error about notify.gotify.app_url", err)
 	}
 }

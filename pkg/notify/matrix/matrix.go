@@ -31,16 +31,31 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds the channel from [notify.matrix]; ok is false when the table is
-// absent, and true with an error when the table is there but unusable.
-func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.Matrix == nil {
-		return notify.Channel{}, false, nil
-	}
-	c := cfg.Matrix
-	u, err := url.Parse(c.HomeserverURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return notify.Channel{}, true, fmt.Errorf("notify.matrix.homeserver_url: %q: want the homeserver's absolute URL, like https://matrix.example.com", c.HomeserverURL)
+// Kind is the Matrix channel, [notify.matrix].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("matrix", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.matrix].
+type Table struct {
+	HomeserverURL string `toml:"homeserver_url"`
+	AccessToken   string `toml:"access_token"`
+	RoomID        string `toml:"room_id"`
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.RequiredURL("homeserver_url", t.HomeserverURL)
+	c.Required("access_token", t.AccessToken)
+	c.Required("room_id", t.RoomID)
+}
+
+// New builds the channel from its checked table.
+func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
+	u, err := httpsend.URL("notify.matrix.homeserver_url", c.HomeserverURL)
+	if err != nil {
+		return nil, err
 	}
 	base := strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/")
 	n := &Notifier{
@@ -48,7 +63,7 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 		room:   base + "/_matrix/client/v3/rooms/" + escapeSegment(c.RoomID) + "/send/m.room.message/",
 		token:  c.AccessToken,
 	}
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+	return n, nil
 }
 
 // escapeSegment escapes a room ID ("!abc:example.com") for one path segment,

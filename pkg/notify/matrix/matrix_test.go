@@ -13,6 +13,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -61,11 +62,7 @@ func newServer(t *testing.T, code int, answer string) *server {
 
 func channel(t *testing.T, homeserver string) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Matrix: &config.Matrix{HomeserverURL: homeserver, AccessToken: accessToken, RoomID: roomID}}, notify.Deps{})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
-	return ch
+	return notifytest.Build(t, Kind(), &Table{HomeserverURL: homeserver, AccessToken: accessToken, RoomID: roomID}, notify.Deps{})
 }
 
 const sent = `{"event_id":"$YUwRidLecu:example.com"}`
@@ -177,14 +174,13 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-		t.Errorf("without [notify.matrix]: ok=%v err=%v, want false, nil", ok, err)
-	}
-	ch, _, _ := New(&config.Notify{Matrix: &config.Matrix{HomeserverURL: "https://matrix.example.com", RoomID: roomID, RemindersOnly: true}}, notify.Deps{})
+	ch := notifytest.Build(t, Kind(), &Table{HomeserverURL: "https://matrix.example.com", AccessToken: accessToken, RoomID: roomID,
+		ChannelOptions: config.ChannelOptions{RemindersOnly: true}}, notify.Deps{})
 	if ch.Name() != "matrix" || !ch.RemindersOnly {
 		t.Errorf("channel = %q reminders_only=%v, want matrix, true", ch.Name(), ch.RemindersOnly)
 	}
-	if _, _, err := New(&config.Notify{Matrix: &config.Matrix{HomeserverURL: "matrix.example.com"}}, notify.Deps{}); err == nil {
-		t.Error("relative homeserver_url accepted")
+	_, err := notifytest.TryBuild(Kind(), &Table{HomeserverURL: "matrix.example.com", AccessToken: accessToken, RoomID: roomID}, notify.Deps{})
+	if err == nil || !strings.Contains(err.Error(), "notify.matrix.homeserver_url") || strings.Contains(err.Error(), accessToken) {
+		t.Errorf("relative homeserver_url: err=%v, want an error about notify.matrix.homeserver_url without the token", err)
 	}
 }

@@ -44,16 +44,31 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds the channel from [notify.pushover]; ok is false when the table is
-// absent, and true with an error when the table is there but unusable.
-func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.Pushover == nil {
-		return notify.Channel{}, false, nil
-	}
-	c := cfg.Pushover
+// Kind is the Pushover channel, [notify.pushover].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("pushover", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.pushover].
+type Table struct {
+	APIURL   string   `toml:"api_url"` // default https://api.pushover.net
+	AppToken string   `toml:"app_token"`
+	UserKeys []string `toml:"user_keys"`
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.Required("app_token", t.AppToken)
+	c.RequiredList("user_keys", t.UserKeys, `user_keys = ["..."]`)
+	c.URL("api_url", t.APIURL)
+}
+
+// New builds the channel from its checked table.
+func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
 	base, err := httpsend.APIBase("notify.pushover.api_url", c.APIURL, defaultAPIURL)
 	if err != nil {
-		return notify.Channel{}, true, err
+		return nil, err
 	}
 	endpoint := base + "/1/messages.json"
 	n := &Notifier{
@@ -64,7 +79,7 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 		users:    c.UserKeys,
 		secrets:  append([]string{c.AppToken}, c.UserKeys...),
 	}
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+	return n, nil
 }
 
 // Name is the channel's config name.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -87,11 +88,7 @@ func (s *server) users() map[string]int {
 
 func channel(t *testing.T, apiURL string, users ...string) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Pushover: &config.Pushover{APIURL: apiURL, AppToken: appToken, UserKeys: users}}, notify.Deps{})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
-	return ch
+	return notifytest.Build(t, Kind(), &Table{APIURL: apiURL, AppToken: appToken, UserKeys: users}, notify.Deps{})
 }
 
 func TestSendsOneDocumentedMessagePerUser(t *testing.T) {
@@ -224,10 +221,8 @@ func TestLongMessagesFitPushoverLimits(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-		t.Errorf("without [notify.pushover]: ok=%v err=%v, want false, nil", ok, err)
-	}
-	ch, _, _ := New(&config.Notify{Pushover: &config.Pushover{AppToken: appToken, UserKeys: []string{userOK}, RemindersOnly: true}}, notify.Deps{})
+	ch := notifytest.Build(t, Kind(), &Table{AppToken: appToken, UserKeys: []string{userOK},
+		ChannelOptions: config.ChannelOptions{RemindersOnly: true}}, notify.Deps{})
 	if ch.Name() != "pushover" || !ch.RemindersOnly || ch.Notifier.(*Notifier).endpoint != "https://api.pushover.net/1/messages.json" {
 		t.Errorf("channel = %q reminders_only=%v, want pushover, true, the real API", ch.Name(), ch.RemindersOnly)
 	}

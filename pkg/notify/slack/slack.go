@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/overvakt/overvakt/pkg/config"
@@ -38,17 +37,28 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds the channel from [notify.slack]; ok is false when the table is
-// absent, and true with an error when the table is there but unusable.
-func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.Slack == nil {
-		return notify.Channel{}, false, nil
-	}
-	c := cfg.Slack
-	u, err := url.Parse(c.HookURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		// The hook URL is a secret: say what is wrong without quoting it.
-		return notify.Channel{}, true, errors.New("notify.slack.hook_url: want the absolute https:// URL Slack shows for the incoming webhook")
+// Kind is the Slack channel, [notify.slack].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("slack", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.slack].
+type Table struct {
+	HookURL        string `toml:"hook_url"` // the incoming webhook; a secret
+	MentionChannel bool   `toml:"mention_channel"`
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.SecretURL("hook_url", t.HookURL, "the one Slack shows for the incoming webhook")
+}
+
+// New builds the channel from its checked table.
+func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
+	u, err := httpsend.URL("notify.slack.hook_url", c.HookURL)
+	if err != nil {
+		return nil, err
 	}
 	n := &Notifier{
 		client:  httpsend.Client(deps),
@@ -57,7 +67,7 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 		secrets: []string{c.HookURL, strings.Trim(u.Path, "/")},
 		mention: c.MentionChannel,
 	}
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+	return n, nil
 }
 
 // Name is the channel's config name.

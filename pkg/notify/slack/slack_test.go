@@ -13,6 +13,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -53,13 +54,9 @@ func newHook(t *testing.T, code int, answer string) *hook {
 	return h
 }
 
-func channel(t *testing.T, c *config.Slack) notify.Channel {
+func channel(t *testing.T, c *Table) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Slack: c}, notify.Deps{})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
-	return ch
+	return notifytest.Build(t, Kind(), c, notify.Deps{})
 }
 
 func TestSendsDocumentedWebhook(t *testing.T) {
@@ -74,7 +71,7 @@ func TestSendsDocumentedWebhook(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHook(t, http.StatusOK, "ok")
-			ch := channel(t, &config.Slack{HookURL: h.srv.URL + hookPath, MentionChannel: tt.mention})
+			ch := channel(t, &Table{HookURL: h.srv.URL + hookPath, MentionChannel: tt.mention})
 			if err := ch.Send(context.Background(), sample()); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
@@ -132,7 +129,7 @@ func TestColorFollowsStatus(t *testing.T) {
 			h := newHook(t, http.StatusOK, "ok")
 			m := sample()
 			m.Status = tt.status
-			if err := channel(t, &config.Slack{HookURL: h.srv.URL + hookPath}).Send(context.Background(), m); err != nil {
+			if err := channel(t, &Table{HookURL: h.srv.URL + hookPath}).Send(context.Background(), m); err != nil {
 				t.Fatal(err)
 			}
 			var got payload
@@ -146,7 +143,7 @@ func TestColorFollowsStatus(t *testing.T) {
 
 func TestErrorsQuoteSlackAndHideTheHook(t *testing.T) {
 	h := newHook(t, http.StatusNotFound, "channel_not_found")
-	err := channel(t, &config.Slack{HookURL: h.srv.URL + hookPath}).Send(context.Background(), sample())
+	err := channel(t, &Table{HookURL: h.srv.URL + hookPath}).Send(context.Background(), sample())
 	if err == nil {
 		t.Fatal("Send succeeded on a 404")
 	}
@@ -166,7 +163,7 @@ func TestTimeoutHidesTheHook(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
 
-	ch := channel(t, &config.Slack{HookURL: srv.URL + hookPath})
+	ch := channel(t, &Table{HookURL: srv.URL + hookPath})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err := ch.Send(ctx, sample())
@@ -179,15 +176,12 @@ func TestTimeoutHidesTheHook(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-		t.Errorf("without [notify.slack]: ok=%v err=%v, want false, nil", ok, err)
-	}
-	ch := channel(t, &config.Slack{HookURL: "https://hooks.slack.com/services/A/B/C", RemindersOnly: true})
+	ch := channel(t, &Table{HookURL: "https://hooks.slack.com/services/A/B/C", ChannelOptions: config.ChannelOptions{RemindersOnly: true}})
 	if !ch.RemindersOnly || ch.Name() != "slack" {
 		t.Errorf("channel = %q reminders_only=%v, want slack, true", ch.Name(), ch.RemindersOnly)
 	}
-	_, ok, err := New(&config.Notify{Slack: &config.Slack{HookURL: "hooks.slack.com/services/SECRETXYZ"}}, notify.Deps{})
-	if !ok || err == nil || strings.Contains(err.Error(), "SECRETXYZ") {
-		t.Errorf("bad hook_url: ok=%v err=%v, want true and an error without the hook", ok, err)
+	_, err := notifytest.TryBuild(Kind(), &Table{HookURL: "hooks.slack.com/services/SECRETXYZ"}, notify.Deps{})
+	if err == nil || !strings.Contains(err.Error(), "notify.slack.hook_url") || strings.Contains(err.Error(), "SECRETXYZ") {
+		t.Errorf("bad hook_url: err=%v, want an error about notify.slack.hook_url without the hook", err)
 	}
 }

@@ -35,16 +35,31 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds the channel from [notify.telegram]; ok is false when the table is
-// absent, and true with an error when the table is there but unusable.
-func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.Telegram == nil {
-		return notify.Channel{}, false, nil
-	}
-	c := cfg.Telegram
+// Kind is the Telegram channel, [notify.telegram].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("telegram", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.telegram].
+type Table struct {
+	APIURL   string `toml:"api_url"` // default https://api.telegram.org
+	BotToken string `toml:"bot_token"`
+	ChatID   string `toml:"chat_id"`
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.Required("bot_token", t.BotToken)
+	c.Required("chat_id", t.ChatID)
+	c.URL("api_url", t.APIURL)
+}
+
+// New builds the channel from its checked table.
+func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
 	base, err := httpsend.APIBase("notify.telegram.api_url", c.APIURL, defaultAPIURL)
 	if err != nil {
-		return notify.Channel{}, true, err
+		return nil, err
 	}
 	var chatID any = c.ChatID
 	if id, err := strconv.ParseInt(c.ChatID, 10, 64); err == nil {
@@ -57,7 +72,7 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 		token:    c.BotToken,
 		chatID:   chatID,
 	}
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+	return n, nil
 }
 
 // Name is the channel's config name.

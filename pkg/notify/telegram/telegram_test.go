@@ -14,6 +14,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -56,11 +57,7 @@ func newServer(t *testing.T, code int, answer string) *server {
 
 func channel(t *testing.T, apiURL, chatID string) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Telegram: &config.Telegram{APIURL: apiURL, BotToken: token, ChatID: chatID}}, notify.Deps{})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
-	return ch
+	return notifytest.Build(t, Kind(), &Table{APIURL: apiURL, BotToken: token, ChatID: chatID}, notify.Deps{})
 }
 
 const sent = `{"ok":true,"result":{"message_id":42,"chat":{"id":-1001234567890,"type":"channel"},"date":1773471508,"text":"…"}}`
@@ -163,7 +160,7 @@ func TestTransportErrorsHideTheToken(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 		t.Cleanup(srv.Close)
 		t.Cleanup(func() { close(release) })
-		ch, _, _ := New(&config.Notify{Telegram: &config.Telegram{APIURL: srv.URL, BotToken: token, ChatID: "42"}},
+		ch := notifytest.Build(t, Kind(), &Table{APIURL: srv.URL, BotToken: token, ChatID: "42"},
 			notify.Deps{HTTP: &http.Client{Timeout: 100 * time.Millisecond}})
 		err := ch.Send(context.Background(), sample())
 		if err == nil || strings.Contains(err.Error(), "SECRET") {
@@ -191,15 +188,14 @@ func TestLongTextFitsTheLimit(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-		t.Errorf("without [notify.telegram]: ok=%v err=%v, want false, nil", ok, err)
-	}
-	ch, _, _ := New(&config.Notify{Telegram: &config.Telegram{BotToken: token, ChatID: "1", RemindersOnly: true}}, notify.Deps{})
+	ch := notifytest.Build(t, Kind(), &Table{BotToken: token, ChatID: "1",
+		ChannelOptions: config.ChannelOptions{RemindersOnly: true}}, notify.Deps{})
 	n := ch.Notifier.(*Notifier)
 	if ch.Name() != "telegram" || !ch.RemindersOnly || !strings.HasPrefix(n.endpoint, "https://api.telegram.org/bot") {
 		t.Errorf("channel = %q reminders_only=%v endpoint %q, want telegram, true, the real API", ch.Name(), ch.RemindersOnly, n.where)
 	}
-	if _, _, err := New(&config.Notify{Telegram: &config.Telegram{APIURL: "api.telegram.org", BotToken: token}}, notify.Deps{}); err == nil {
-		t.Error("relative api_url accepted")
+	_, err := notifytest.TryBuild(Kind(), &Table{APIURL: "api.telegram.org", BotToken: token, ChatID: "1"}, notify.Deps{})
+	if err == nil || !strings.Contains(err.Error(), "notify.telegram.api_url") || strings.Contains(err.Error(), token) {
+		t.Errorf("relative api_url: err=%v, want an error about notify.telegram.api_url without the token", err)
 	}
 }

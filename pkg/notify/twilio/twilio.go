@@ -43,16 +43,35 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds the channel from [notify.twilio]; ok is false when the table is
-// absent, and true with an error when the table is there but unusable.
-func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.Twilio == nil {
-		return notify.Channel{}, false, nil
-	}
-	c := cfg.Twilio
+// Kind is the Twilio SMS channel, [notify.twilio].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("twilio", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.twilio].
+type Table struct {
+	APIURL     string   `toml:"api_url"` // default https://api.twilio.com
+	To         []string `toml:"to"`      // phone numbers, +15551234567
+	ServiceSID string   `toml:"service_sid"`
+	AccountSID string   `toml:"account_sid"`
+	AuthToken  string   `toml:"auth_token"`
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.RequiredList("to", t.To, `to = ["+15551234567"]`)
+	c.Required("service_sid", t.ServiceSID)
+	c.Required("account_sid", t.AccountSID)
+	c.Required("auth_token", t.AuthToken)
+	c.URL("api_url", t.APIURL)
+}
+
+// New builds the channel from its checked table.
+func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
 	base, err := httpsend.APIBase("notify.twilio.api_url", c.APIURL, defaultAPIURL)
 	if err != nil {
-		return notify.Channel{}, true, err
+		return nil, err
 	}
 	n := &Notifier{
 		client: httpsend.Client(deps),
@@ -63,7 +82,7 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 		serviceSID: c.ServiceSID,
 		to:         c.To,
 	}
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+	return n, nil
 }
 
 // Name is the channel's config name.

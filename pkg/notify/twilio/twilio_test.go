@@ -16,6 +16,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -93,13 +94,9 @@ func (s *server) sentTo() map[string]int {
 
 func channel(t *testing.T, apiURL string, to ...string) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Twilio: &config.Twilio{
+	return notifytest.Build(t, Kind(), &Table{
 		APIURL: apiURL, To: to, ServiceSID: serviceSID, AccountSID: accountSID, AuthToken: authToken,
-	}}, notify.Deps{})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
-	return ch
+	}, notify.Deps{})
 }
 
 func TestSendsOneDocumentedSMSPerNumber(t *testing.T) {
@@ -219,10 +216,8 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-		t.Errorf("without [notify.twilio]: ok=%v err=%v, want false, nil", ok, err)
-	}
-	ch, _, _ := New(&config.Notify{Twilio: &config.Twilio{AccountSID: accountSID, RemindersOnly: true}}, notify.Deps{})
+	ch := notifytest.Build(t, Kind(), &Table{To: []string{goodNumber}, ServiceSID: serviceSID, AccountSID: accountSID, AuthToken: authToken,
+		ChannelOptions: config.ChannelOptions{RemindersOnly: true}}, notify.Deps{})
 	want := "https://api.twilio.com/2010-04-01/Accounts/" + accountSID + "/Messages.json"
 	if ch.Name() != "twilio" || !ch.RemindersOnly || ch.Notifier.(*Notifier).endpoint != want {
 		t.Errorf("channel = %q reminders_only=%v, want twilio, true, %s", ch.Name(), ch.RemindersOnly, want)

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/overvakt/overvakt/pkg/config"
@@ -32,19 +31,34 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds the channel from [notify.webex]; ok is false when the table is
-// absent, and true with an error when the table is there but unusable.
-func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.Webex == nil {
-		return notify.Channel{}, false, nil
-	}
-	c := cfg.Webex
+// Kind is the Webex channel, [notify.webex].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("webex", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.webex].
+type Table struct {
+	EndpointURL string `toml:"endpoint_url"` // default https://webexapis.com/v1/messages
+	Token       string `toml:"token"`
+	RoomID      string `toml:"room_id"`
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.URL("endpoint_url", t.EndpointURL)
+	c.Required("token", t.Token)
+	c.Required("room_id", t.RoomID)
+}
+
+// New builds the channel from its checked table.
+func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
 	endpoint, err := endpointFor(c.EndpointURL)
 	if err != nil {
-		return notify.Channel{}, true, err
+		return nil, err
 	}
 	n := &Notifier{client: httpsend.Client(deps), endpoint: endpoint, token: c.Token, roomID: c.RoomID}
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+	return n, nil
 }
 
 // endpointFor takes endpoint_url as Vigil's configs write it (the full
@@ -54,9 +68,9 @@ func endpointFor(raw string) (string, error) {
 	if raw == "" {
 		return defaultEndpoint, nil
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("notify.webex.endpoint_url: %q: want an absolute URL like %s, or leave it out", raw, defaultEndpoint)
+	u, err := httpsend.URL("notify.webex.endpoint_url", raw)
+	if err != nil {
+		return "", err
 	}
 	path := strings.TrimRight(u.Path, "/")
 	switch {

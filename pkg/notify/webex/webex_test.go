@@ -14,6 +14,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -61,11 +62,7 @@ func newServer(t *testing.T, code int, answer string) *server {
 
 func channel(t *testing.T, endpoint string) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Webex: &config.Webex{EndpointURL: endpoint, Token: token, RoomID: roomID}}, notify.Deps{})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
-	return ch
+	return notifytest.Build(t, Kind(), &Table{EndpointURL: endpoint, Token: token, RoomID: roomID}, notify.Deps{})
 }
 
 const created = `{"id":"Y2lzY29zcGFyazovL3VzL01FU1NBR0UvOTJkYjNiZTAtNDNiZC0xMWU2LThhZTktZGQ1YjNkZmM1NjVk","roomId":"` + roomID + `","roomType":"group"}`
@@ -104,12 +101,13 @@ func TestSendsDocumentedMessage(t *testing.T) {
 }
 
 func TestDefaultEndpoint(t *testing.T) {
-	ch, _, err := New(&config.Notify{Webex: &config.Webex{Token: token, RoomID: roomID}}, notify.Deps{})
+	ch, err := notifytest.TryBuild(Kind(), &Table{Token: token, RoomID: roomID}, notify.Deps{})
 	if err != nil || ch.Notifier.(*Notifier).endpoint != "https://webexapis.com/v1/messages" {
 		t.Errorf("empty endpoint_url: %v, want Webex's own endpoint", err)
 	}
-	if _, _, err := New(&config.Notify{Webex: &config.Webex{EndpointURL: "webexapis.com"}}, notify.Deps{}); err == nil {
-		t.Error("relative endpoint_url accepted")
+	_, err = notifytest.TryBuild(Kind(), &Table{EndpointURL: "webexapis.com", Token: token, RoomID: roomID}, notify.Deps{})
+	if err == nil || !strings.Contains(err.Error(), "notify.webex.endpoint_url") || strings.Contains(err.Error(), token) {
+		t.Errorf("relative endpoint_url: err=%v, want an error about notify.webex.endpoint_url without the token", err)
 	}
 }
 
@@ -161,10 +159,8 @@ func TestLongMessagesFitTheLimit(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-		t.Errorf("without [notify.webex]: ok=%v err=%v, want false, nil", ok, err)
-	}
-	ch, _, _ := New(&config.Notify{Webex: &config.Webex{RoomID: roomID, RemindersOnly: true}}, notify.Deps{})
+	ch := notifytest.Build(t, Kind(), &Table{Token: token, RoomID: roomID,
+		ChannelOptions: config.ChannelOptions{RemindersOnly: true}}, notify.Deps{})
 	if ch.Name() != "webex" || !ch.RemindersOnly {
 		t.Errorf("channel = %q reminders_only=%v, want webex, true", ch.Name(), ch.RemindersOnly)
 	}

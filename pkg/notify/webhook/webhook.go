@@ -22,6 +22,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/internal/httpsend"
 )
 
 // Notifier posts to one hook URL.
@@ -33,22 +34,34 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds the channel from [notify.webhook]; ok is false without that table.
-func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
-	c := cfg.Webhook
-	if c == nil {
-		return notify.Channel{}, false, nil
-	}
-	u, err := url.Parse(c.HookURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return notify.Channel{}, true, errors.New("notify.webhook.hook_url: want an absolute http:// or https:// URL")
+// Kind is the webhook channel, [notify.webhook].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("webhook", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.webhook].
+type Table struct {
+	HookURL string `toml:"hook_url"` // may hold a token; not quoted in messages
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.SecretURL("hook_url", t.HookURL, "the address that takes the JSON POST")
+}
+
+// New builds the channel from its checked table.
+func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
+	u, err := httpsend.URL("notify.webhook.hook_url", c.HookURL)
+	if err != nil {
+		return nil, err
 	}
 	client := deps.HTTP
 	if client == nil {
 		client = http.DefaultClient
 	}
 	n := &Notifier{url: c.HookURL, shown: u.Scheme + "://" + u.Host + "/…", client: client}
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+	return n, nil
 }
 
 // Name is the channel's config name.

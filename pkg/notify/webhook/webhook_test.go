@@ -11,6 +11,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -40,11 +41,8 @@ func hook(t *testing.T, code int, answer string, bodies chan<- string) string {
 
 func newChannel(t *testing.T, url string) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Webhook: &config.Webhook{HookURL: url, RemindersOnly: true}},
+	ch := notifytest.Build(t, Kind(), &Table{HookURL: url, ChannelOptions: config.ChannelOptions{RemindersOnly: true}},
 		notify.Deps{HTTP: &http.Client{Timeout: 5 * time.Second}})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
 	if !ch.RemindersOnly || ch.Name() != "webhook" {
 		t.Fatalf("channel %q, reminders_only %v", ch.Name(), ch.RemindersOnly)
 	}
@@ -121,9 +119,10 @@ func TestErrors(t *testing.T) {
 			t.Errorf("error = %v, want connection refused without the path", err)
 		}
 	})
-	t.Run("absent table", func(t *testing.T) {
-		if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-			t.Errorf("ok=%v err=%v, want not configured", ok, err)
+	t.Run("bad hook_url is refused without quoting it", func(t *testing.T) {
+		_, err := notifytest.TryBuild(Kind(), &Table{HookURL: "hooks.example.com/overvakt/s3cr3t"}, notify.Deps{})
+		if err == nil || !strings.Contains(err.Error(), "notify.webhook.hook_url") || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("error = %v, want an error about notify.webhook.hook_url without the URL", err)
 		}
 	})
 }

@@ -48,34 +48,55 @@ type Notifier struct {
 	tlsConfig *tls.Config
 }
 
-// New builds the XMPP channel from [notify.xmpp]; ok is false when the
-// table is absent.
-func New(cfg *config.Notify, _ notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.XMPP == nil {
-		return notify.Channel{}, false, nil
-	}
-	n, err := NewNotifier(cfg.XMPP, nil)
-	if err != nil {
-		return notify.Channel{}, false, err
-	}
-	return notify.Channel{Notifier: n, RemindersOnly: cfg.XMPP.RemindersOnly}, true, nil
+// Kind is the XMPP channel, [notify.xmpp].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("xmpp", func() *Table { return &Table{} }, New)
 }
 
-// NewNotifier builds a notifier. tlsConfig is nil in production (system
-// roots); tests pass one that trusts their own certificate authority. The
-// certificate is checked against the domain of from either way.
-func NewNotifier(cfg *config.XMPP, tlsConfig *tls.Config) (*Notifier, error) {
-	bare, resource, _ := strings.Cut(cfg.From, "/")
+// Table is [notify.xmpp].
+type Table struct {
+	To           string `toml:"to"`   // the recipient's JID
+	From         string `toml:"from"` // the sender's JID, which logs in
+	XMPPPassword string `toml:"xmpp_password"`
+	// Server is host:port of the XMPP server; empty = the domain of from, port 5222.
+	Server string `toml:"server"`
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.Required("to", t.To)
+	if _, d, ok := strings.Cut(t.To, "@"); t.To != "" && (!ok || d == "") {
+		c.Fail("to", "%q: want a JID like ops@example.com", t.To)
+	}
+	c.Required("from", t.From)
+	if _, _, ok := splitJID(t.From); t.From != "" && !ok {
+		c.Fail("from", "%q: want a JID like status@example.com", t.From)
+	}
+	c.Required("xmpp_password", t.XMPPPassword)
+	c.HostPort("server", t.Server, "xmpp.example.com:5222, or leave it out to use the domain of from")
+}
+
+// splitJID cuts a JID into its bare part, domain and resource.
+func splitJID(jid string) (bare, domain string, ok bool) {
+	bare, _, _ = strings.Cut(jid, "/")
 	local, domain, ok := strings.Cut(bare, "@")
-	if !ok || local == "" || domain == "" {
-		return nil, fmt.Errorf("notify.xmpp.from %q: want a JID like status@example.com", cfg.From)
+	return bare, domain, ok && local != "" && domain != ""
+}
+
+// New builds the channel from its checked table.
+func New(t *Table, _ notify.Deps) (notify.Notifier, error) { return NewNotifier(t, nil) }
+
+// NewNotifier builds a notifier from a checked table. tlsConfig is nil in
+// production (system roots); tests pass one that trusts their own
+// certificate authority. The certificate is checked against the domain of
+// from either way.
+func NewNotifier(cfg *Table, tlsConfig *tls.Config) (*Notifier, error) {
+	bare, domain, ok := splitJID(cfg.From)
+	if !ok {
+		return nil, fmt.Errorf("notify.xmpp.from %q is not a JID", cfg.From)
 	}
-	if _, d, ok := strings.Cut(cfg.To, "@"); !ok || d == "" {
-		return nil, fmt.Errorf("notify.xmpp.to %q: want a JID like ops@example.com", cfg.To)
-	}
-	if cfg.XMPPPassword == "" {
-		return nil, errors.New("notify.xmpp.xmpp_password is empty; set the password of from")
-	}
+	_, resource, _ := strings.Cut(cfg.From, "/")
 	server := cfg.Server
 	if server == "" {
 		server = net.JoinHostPort(domain, "5222")

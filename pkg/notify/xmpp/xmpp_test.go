@@ -27,6 +27,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/notify/xmpp"
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -317,7 +318,7 @@ func TestSendThroughProsody(t *testing.T) {
 			if tt.trust {
 				trust = p.tls
 			}
-			n, err := xmpp.NewNotifier(&config.XMPP{
+			n, err := xmpp.NewNotifier(&xmpp.Table{
 				From: tt.from, To: tt.to, XMPPPassword: tt.password, Server: p.addr,
 			}, trust)
 			if err != nil {
@@ -390,7 +391,7 @@ func TestSendHonoursContext(t *testing.T) {
 		}
 	}()
 
-	n, err := xmpp.NewNotifier(&config.XMPP{
+	n, err := xmpp.NewNotifier(&xmpp.Table{
 		From: "sender@localhost", To: "receiver@localhost", XMPPPassword: senderPass, Server: ln.Addr().String(),
 	}, nil)
 	if err != nil {
@@ -415,33 +416,32 @@ func TestNew(t *testing.T) {
 	t.Setenv("http_proxy", "")
 	tests := []struct {
 		name    string
-		cfg     *config.Notify
-		wantOK  bool
+		table   *xmpp.Table
 		wantErr string
 	}{
-		{name: "no table", cfg: &config.Notify{}},
-		{name: "configured", wantOK: true, cfg: &config.Notify{XMPP: &config.XMPP{
-			From: "status@example.com", To: "ops@example.com", XMPPPassword: "x", RemindersOnly: true}}},
-		{name: "bad from", wantErr: "notify.xmpp.from", cfg: &config.Notify{XMPP: &config.XMPP{
-			From: "status", To: "ops@example.com", XMPPPassword: "x"}}},
-		{name: "bad to", wantErr: "notify.xmpp.to", cfg: &config.Notify{XMPP: &config.XMPP{
-			From: "status@example.com", To: "ops", XMPPPassword: "x"}}},
-		{name: "bad server", wantErr: "notify.xmpp.server", cfg: &config.Notify{XMPP: &config.XMPP{
-			From: "status@example.com", To: "ops@example.com", XMPPPassword: "x", Server: "xmpp.example.com"}}},
+		{name: "configured", table: &xmpp.Table{
+			From: "status@example.com", To: "ops@example.com", XMPPPassword: "x",
+			ChannelOptions: config.ChannelOptions{RemindersOnly: true}}},
+		{name: "bad from", wantErr: "notify.xmpp.from", table: &xmpp.Table{
+			From: "status", To: "ops@example.com", XMPPPassword: "x"}},
+		{name: "bad to", wantErr: "notify.xmpp.to", table: &xmpp.Table{
+			From: "status@example.com", To: "ops", XMPPPassword: "x"}},
+		{name: "bad server", wantErr: "notify.xmpp.server", table: &xmpp.Table{
+			From: "status@example.com", To: "ops@example.com", XMPPPassword: "x", Server: "xmpp.example.com"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch, ok, err := xmpp.New(tt.cfg, notify.Deps{})
+			ch, err := notifytest.TryBuild(xmpp.Kind(), tt.table, notify.Deps{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil || ok != tt.wantOK {
-				t.Fatalf("New = ok %v, err %v; want ok %v", ok, err, tt.wantOK)
+			if err != nil {
+				t.Fatalf("build: %v", err)
 			}
-			if ok && (ch.Name() != "xmpp" || !ch.RemindersOnly) {
+			if ch.Name() != "xmpp" || !ch.RemindersOnly {
 				t.Errorf("channel = %q reminders_only %v, want xmpp true", ch.Name(), ch.RemindersOnly)
 			}
 		})
@@ -452,12 +452,12 @@ func TestNewRefusesProxyWithoutLoopbackException(t *testing.T) {
 	t.Setenv("HTTP_PROXY", "http://proxy.example.net:3128")
 	t.Setenv("NO_PROXY", "")
 	t.Setenv("no_proxy", "")
-	_, err := xmpp.NewNotifier(&config.XMPP{From: "a@example.com", To: "b@example.com", XMPPPassword: "x"}, nil)
+	_, err := xmpp.NewNotifier(&xmpp.Table{From: "a@example.com", To: "b@example.com", XMPPPassword: "x"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "NO_PROXY") {
 		t.Fatalf("err = %v, want one telling to set NO_PROXY", err)
 	}
 	t.Setenv("NO_PROXY", "localhost,127.0.0.1")
-	if _, err := xmpp.NewNotifier(&config.XMPP{From: "a@example.com", To: "b@example.com", XMPPPassword: "x"}, nil); err != nil {
+	if _, err := xmpp.NewNotifier(&xmpp.Table{From: "a@example.com", To: "b@example.com", XMPPPassword: "x"}, nil); err != nil {
 		t.Fatalf("with NO_PROXY=127.0.0.1: %v", err)
 	}
 }

@@ -36,16 +36,33 @@ type Notifier struct {
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds the channel from [notify.zulip]; ok is false when the table is
-// absent, and true with an error when the table is there but unusable.
-func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
-	if cfg == nil || cfg.Zulip == nil {
-		return notify.Channel{}, false, nil
-	}
-	c := cfg.Zulip
+// Kind is the Zulip channel, [notify.zulip].
+func Kind() notify.ChannelKind {
+	return notify.NewChannelKind("zulip", func() *Table { return &Table{} }, New)
+}
+
+// Table is [notify.zulip].
+type Table struct {
+	BotEmail  string `toml:"bot_email"`
+	BotAPIKey string `toml:"bot_api_key"`
+	Channel   string `toml:"channel"`
+	APIURL    string `toml:"api_url"` // the server, its /api/v1/ or the messages endpoint
+	config.ChannelOptions
+}
+
+// Check implements config.Table.
+func (t *Table) Check(c *config.Check) {
+	c.Required("bot_email", t.BotEmail)
+	c.Required("bot_api_key", t.BotAPIKey)
+	c.Required("channel", t.Channel)
+	c.RequiredURL("api_url", t.APIURL)
+}
+
+// New builds the channel from its checked table.
+func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
 	endpoint, err := endpointFor(c.APIURL)
 	if err != nil {
-		return notify.Channel{}, true, err
+		return nil, err
 	}
 	u, _ := url.Parse(endpoint)
 	n := &Notifier{
@@ -56,7 +73,7 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 		key:      c.BotAPIKey,
 		channel:  c.Channel,
 	}
-	return notify.Channel{Notifier: n, RemindersOnly: c.RemindersOnly}, true, nil
+	return n, nil
 }
 
 // endpointFor turns api_url into the messages endpoint. It takes the server
@@ -64,9 +81,9 @@ func New(cfg *config.Notify, deps notify.Deps) (notify.Channel, bool, error) {
 // ("https://example.zulipchat.com/api/v1/") or the endpoint itself, with or
 // without a trailing slash.
 func endpointFor(apiURL string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(apiURL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("notify.zulip.api_url: %q: want the server's URL, like https://example.zulipchat.com/api/v1/", apiURL)
+	u, err := httpsend.URL("notify.zulip.api_url", strings.TrimSpace(apiURL))
+	if err != nil {
+		return "", err
 	}
 	path := strings.TrimRight(u.Path, "/")
 	switch {

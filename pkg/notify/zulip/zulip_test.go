@@ -14,6 +14,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/notify/notifytest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -63,13 +64,9 @@ func newServer(t *testing.T, code int, answer string) *server {
 
 func channel(t *testing.T, apiURL string) notify.Channel {
 	t.Helper()
-	ch, ok, err := New(&config.Notify{Zulip: &config.Zulip{
+	return notifytest.Build(t, Kind(), &Table{
 		BotEmail: botEmail, BotAPIKey: botKey, Channel: "status", APIURL: apiURL,
-	}}, notify.Deps{})
-	if err != nil || !ok {
-		t.Fatalf("New: ok=%v err=%v", ok, err)
-	}
-	return ch
+	}, notify.Deps{})
 }
 
 const success = `{"id":42,"msg":"","result":"success"}`
@@ -201,10 +198,8 @@ func TestLongMessagesFitZulipLimits(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	if _, ok, err := New(&config.Notify{}, notify.Deps{}); ok || err != nil {
-		t.Errorf("without [notify.zulip]: ok=%v err=%v, want false, nil", ok, err)
-	}
-	ch, _, _ := New(&config.Notify{Zulip: &config.Zulip{APIURL: "https://z.example.com", RemindersOnly: true}}, notify.Deps{})
+	ch := notifytest.Build(t, Kind(), &Table{BotEmail: botEmail, BotAPIKey: botKey, Channel: "status", APIURL: "https://z.example.com",
+		ChannelOptions: config.ChannelOptions{RemindersOnly: true}}, notify.Deps{})
 	if ch.Name() != "zulip" || !ch.RemindersOnly {
 		t.Errorf("channel = %q reminders_only=%v, want zulip, true", ch.Name(), ch.RemindersOnly)
 	}

@@ -12,15 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
 // The integration test talks to a real RabbitMQ management API, by default
 // the local one with the guest account (guest may only log in from loopback).
-func realAPI(t *testing.T) config.RabbitMQ {
+func realAPI(t *testing.T) Plugin {
 	t.Helper()
-	cfg := config.RabbitMQ{
+	cfg := Plugin{
 		APIURL:       envOr("OVERVAKT_TEST_RABBITMQ_API_URL", "http://127.0.0.1:15672"),
 		AuthUsername: envOr("OVERVAKT_TEST_RABBITMQ_USER", "guest"),
 		AuthPassword: envOr("OVERVAKT_TEST_RABBITMQ_PASSWORD", "guest"),
@@ -46,7 +45,7 @@ func envOr(key, def string) string {
 }
 
 // call sends one management API request and returns the status code.
-func call(ctx context.Context, cfg config.RabbitMQ, method, path string, body any) (int, error) {
+func call(ctx context.Context, cfg Plugin, method, path string, body any) (int, error) {
 	var rd *bytes.Reader
 	if body != nil {
 		b, err := json.Marshal(body)

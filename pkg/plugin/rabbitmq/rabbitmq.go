@@ -13,6 +13,7 @@ package rabbitmq
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,8 +22,119 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/probe"
 	"github.com/overvakt/overvakt/pkg/status"
 )
+
+// Kind is the queue check as a probe kind: [plugins.rabbitmq] reaches the
+// management API, and a node with rabbitmq_queue has its replicas judged by
+// its queue too.
+func Kind() probe.Kind {
+	return probe.Kind{
+		ProbeKind: config.ProbeKind{Name: "rabbitmq",
+			Plugin: func() config.Table { return &Plugin{} },
+			Node:   func() config.NodeTable { return &Node{} }},
+		Prepare: func(_ *probe.Env, table config.Table) (probe.Builder, error) {
+			p, _ := table.(*Plugin)
+			if p == nil {
+				return builder{}, nil
+			}
+			return builder{checker: New(p, nil)}, nil
+		},
+	}
+}
+
+// Plugin is [plugins.rabbitmq].
+type Plugin struct {
+	APIURL                 string         `toml:"api_url"`
+	AuthUsername           string         `toml:"auth_username"`
+	AuthPassword           string         `toml:"auth_password"`
+	VirtualHost            string         `toml:"virtualhost"`
+	QueueReadyHealthyBelow int            `toml:"queue_ready_healthy_below"`
+	QueueNackHealthyBelow  int            `toml:"queue_nack_healthy_below"`
+	QueueReadyDeadAbove    int            `toml:"queue_ready_dead_above"`
+	QueueNackDeadAbove     int            `toml:"queue_nack_dead_above"`
+	QueueLoadedRetryDelay  config.Seconds `toml:"queue_loaded_retry_delay"`
+}
+
+// Check implements config.Table.
+func (r *Plugin) Check(c *config.Check) {
+	c.RequiredURL("api_url", r.APIURL)
+	c.Required("auth_username", r.AuthUsername)
+	c.Required("auth_password", r.AuthPassword)
+	c.Required("virtualhost", r.VirtualHost)
+	c.Positive("queue_ready_healthy_below", float64(r.QueueReadyHealthyBelow))
+	c.Positive("queue_nack_healthy_below", float64(r.QueueNackHealthyBelow))
+	c.Positive("queue_ready_dead_above", float64(r.QueueReadyDeadAbove))
+	c.Positive("queue_nack_dead_above", float64(r.QueueNackDeadAbove))
+	if r.QueueReadyDeadAbove > 0 && r.QueueReadyDeadAbove < r.QueueReadyHealthyBelow {
+		c.Fail("queue_ready_dead_above", "%d must not be lower than queue_ready_healthy_below (%d)",
+			r.QueueReadyDeadAbove, r.QueueReadyHealthyBelow)
+	}
+	if r.QueueNackDeadAbove > 0 && r.QueueNackDeadAbove < r.QueueNackHealthyBelow {
+		c.Fail("queue_nack_dead_above", "%d must not be lower than queue_nack_healthy_below (%d)",
+			r.QueueNackDeadAbove, r.QueueNackHealthyBelow)
+	}
+	c.NotNegative("queue_loaded_retry_delay", float64(r.QueueLoadedRetryDelay))
+}
+
+// Node is the queue check's keys on a node.
+type Node struct {
+	Queue            string `toml:"rabbitmq_queue"`
+	NackHealthyBelow int    `toml:"rabbitmq_queue_nack_healthy_below"` // 0: the plugin's limit
+	NackDeadAbove    int    `toml:"rabbitmq_queue_nack_dead_above"`    // 0: the plugin's limit
+}
+
+// CheckNode implements config.NodeTable.
+func (n *Node) CheckNode(c *config.Check, _ *config.Node) {
+	if n.Queue != "" && c.Plugin("rabbitmq") == nil {
+		c.Fail("rabbitmq_queue", "needs a [plugins.rabbitmq] table to reach RabbitMQ; add one or remove rabbitmq_queue")
+	}
+	if n.Queue == "" {
+		if n.NackHealthyBelow != 0 {
+			c.Fail("rabbitmq_queue_nack_healthy_below", "has no effect without rabbitmq_queue; set rabbitmq_queue or remove it")
+		}
+		if n.NackDeadAbove != 0 {
+			c.Fail("rabbitmq_queue_nack_dead_above", "has no effect without rabbitmq_queue; set rabbitmq_queue or remove it")
+		}
+	}
+	c.NotNegative("rabbitmq_queue_nack_healthy_below", float64(n.NackHealthyBelow))
+	c.NotNegative("rabbitmq_queue_nack_dead_above", float64(n.NackDeadAbove))
+}
+
+// builder hands out the queue checks of nodes with rabbitmq_queue; it has
+// no checker without [plugins.rabbitmq].
+type builder struct{ checker *Checker }
+
+func (builder) Target(*config.Node, int) (probe.Target, error) {
+	return nil, errors.New("rabbitmq checks queues of nodes, not replicas")
+}
+
+func (b builder) NodeCheck(n *config.Node) probe.NodeCheck {
+	t, _ := n.Tables["rabbitmq"].(*Node)
+	if b.checker == nil || t == nil || t.Queue == "" {
+		return nil
+	}
+	return &queueCheck{c: b.checker, node: *t}
+}
+
+func (builder) Close() {}
+
+// queueCheck is the check of one node's queue.
+type queueCheck struct {
+	c    *Checker
+	node Node
+}
+
+func (q *queueCheck) Name() string { return "queue " + q.node.Queue }
+
+func (q *queueCheck) Check(ctx context.Context) probe.NodeResult {
+	st, counts, err := q.c.CheckQueue(ctx, q.node.Queue, q.node.NackHealthyBelow, q.node.NackDeadAbove)
+	if err != nil {
+		return probe.NodeResult{Err: err}
+	}
+	return probe.NodeResult{Status: st, Queue: &counts}
+}
 
 // DefaultTimeout bounds one management API request when New gets no client.
 const DefaultTimeout = 10 * time.Second
@@ -54,7 +166,7 @@ type limits struct {
 // New builds a checker from the [plugins.rabbitmq] section, which must not be
 // nil. An empty virtualhost means the default vhost "/". A nil client gets a
 // plain one with DefaultTimeout.
-func New(cfg *config.RabbitMQ, client *http.Client) *Checker {
+func New(cfg *Plugin, client *http.Client) *Checker {
 	if client == nil {
 		client = &http.Client{Timeout: DefaultTimeout}
 	}

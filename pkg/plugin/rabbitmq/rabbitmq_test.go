@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -64,8 +63,8 @@ func fakeAPI(t *testing.T, wantPath string, answers ...answer) (string, *atomic.
 	return srv.URL, hits
 }
 
-func testConfig(apiURL string) config.RabbitMQ {
-	return config.RabbitMQ{
+func testConfig(apiURL string) Plugin {
+	return Plugin{
 		APIURL:                 apiURL,
 		AuthUsername:           "watcher",
 		AuthPassword:           "s3cret",
@@ -78,10 +77,10 @@ func testConfig(apiURL string) config.RabbitMQ {
 }
 
 func TestCheckQueue(t *testing.T) {
-	retry := func(c *config.RabbitMQ) { c.QueueLoadedRetryDelay = 0.01 }
+	retry := func(c *Plugin) { c.QueueLoadedRetryDelay = 0.01 }
 	scenarios := []struct {
 		name                            string
-		edit                            func(*config.RabbitMQ)
+		edit                            func(*Plugin)
 		wantPath                        string // defaultPath when empty
 		nackHealthyBelow, nackDeadAbove int
 		answers                         []answer
@@ -110,18 +109,18 @@ func TestCheckQueue(t *testing.T) {
 		{name: "node overrides leave ready limits alone", nackHealthyBelow: 1000, nackDeadAbove: 1000,
 			answers: []answer{counts(101, 0)}, want: status.Dead, wantQueue: status.Queue{Ready: 101}, wantHits: 1},
 		{name: "zero limits mean no limit",
-			edit: func(c *config.RabbitMQ) {
+			edit: func(c *Plugin) {
 				c.QueueReadyHealthyBelow, c.QueueNackHealthyBelow, c.QueueReadyDeadAbove, c.QueueNackDeadAbove = 0, 0, 0, 0
 			},
 			answers: []answer{counts(1e6, 1e6)}, want: status.Healthy, wantQueue: status.Queue{Ready: 1e6, Unacked: 1e6}, wantHits: 1},
 		{name: "brand-new queue without stats counts as empty",
 			answers: []answer{{http.StatusOK, `{"name":"orders/eu 1"}`}}, want: status.Healthy, wantHits: 1},
 		{name: "other vhost and api_url with a path prefix",
-			edit:     func(c *config.RabbitMQ) { c.VirtualHost = "prod/eu"; c.APIURL += "/rabbit/" },
+			edit:     func(c *Plugin) { c.VirtualHost = "prod/eu"; c.APIURL += "/rabbit/" },
 			wantPath: "/rabbit/api/queues/prod%2Feu/orders%2Feu%201",
 			answers:  []answer{counts(1, 1)}, want: status.Healthy, wantQueue: status.Queue{Ready: 1, Unacked: 1}, wantHits: 1},
 		{name: "empty vhost means the default vhost",
-			edit:    func(c *config.RabbitMQ) { c.VirtualHost = "" },
+			edit:    func(c *Plugin) { c.VirtualHost = "" },
 			answers: []answer{counts(0, 0)}, want: status.Healthy, wantHits: 1},
 		{name: "healthy queue is not re-checked", edit: retry,
 			answers: []answer{counts(1, 0), counts(500, 0)}, want: status.Healthy, wantQueue: status.Queue{Ready: 1}, wantHits: 1},
@@ -137,11 +136,11 @@ func TestCheckQueue(t *testing.T) {
 		{name: "missing queue", answers: []answer{notFound}, want: status.Sick, wantHits: 1,
 			wantErr: []string{`queue "orders/eu 1"`, "/api/queues/%2F/orders%2Feu%201", "404 Not Found",
 				"Object Not Found (Not Found)", "rabbitmq_queue", "virtualhost"}},
-		{name: "wrong password", edit: func(c *config.RabbitMQ) { c.AuthPassword = "wrong" },
+		{name: "wrong password", edit: func(c *Plugin) { c.AuthPassword = "wrong" },
 			answers: []answer{counts(0, 0)}, want: status.Sick, wantHits: 1,
 			wantErr: []string{"401 Unauthorized", "not_authorized (Login failed)", "auth_password"}},
 		{name: "password in api_url is masked",
-			edit: func(c *config.RabbitMQ) {
+			edit: func(c *Plugin) {
 				c.APIURL = strings.Replace(c.APIURL, "http://", "http://watcher:s3cret@", 1)
 				c.AuthUsername, c.AuthPassword = "", ""
 			},

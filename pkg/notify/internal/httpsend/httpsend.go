@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
 )
 
@@ -94,6 +95,18 @@ func Mask(s string, secrets []string) string {
 	return s
 }
 
+// URL parses a URL of a channel's table. The table's Check has already
+// refused what is no absolute http(s) URL, so an error here means a table
+// built without it; key names the config key, and the value is not quoted
+// because it may hold a secret.
+func URL(key, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || !config.IsHTTPURL(raw) {
+		return nil, errors.New(key + ": not an absolute http:// or https:// URL")
+	}
+	return u, nil
+}
+
 // APIBase is the provider base URL a channel talks to: raw (its api_url),
 // or def when raw is empty, without query, fragment or trailing slash. key
 // names the config key in the error.
@@ -102,9 +115,9 @@ func APIBase(key, raw, def string) (string, error) {
 	if base == "" {
 		base = def
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%s: %q: want an absolute URL like %s, or leave it out", key, base, def)
+	u, err := URL(key, base)
+	if err != nil {
+		return "", err
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
 }

@@ -1,4 +1,4 @@
-package probe
+package httpprobe
 
 import (
 	"io"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/probe"
+	"github.com/overvakt/overvakt/pkg/probe/probetest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -18,7 +20,7 @@ func TestHTTPStatus(t *testing.T) {
 	scenarios := []struct {
 		name    string
 		handler http.HandlerFunc
-		node    func(*config.Node)
+		node    func(*Node)
 		metrics func(*config.Metrics)
 		want    status.Status
 		wantErr string // substring; "" means no error
@@ -30,26 +32,26 @@ func TestHTTPStatus(t *testing.T) {
 			want: status.Dead, wantErr: "HEAD http://"},
 		{
 			name:    "answer after poll_delay_sick is sick",
-			handler: func(w http.ResponseWriter, r *http.Request) { sleep(r, 250*time.Millisecond) },
+			handler: func(w http.ResponseWriter, r *http.Request) { probetest.Sleep(r, 250*time.Millisecond) },
 			metrics: func(m *config.Metrics) { m.PollDelaySick = 0.2 },
 			want:    status.Sick, wantErr: "(sick from 200ms)",
 		},
 		{
 			name:    "no answer within poll_delay_dead is dead",
-			handler: func(w http.ResponseWriter, r *http.Request) { sleep(r, 5*time.Second) },
+			handler: func(w http.ResponseWriter, r *http.Request) { probetest.Sleep(r, 5*time.Second) },
 			metrics: func(m *config.Metrics) { m.PollDelayDead = 0.3; m.PollDelaySick = 0.2 },
 			want:    status.Dead, wantErr: "no answer within 300ms",
 		},
 		{
 			name:    "body matching the pattern is healthy",
 			handler: func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("service: OK, all good")) },
-			node:    func(n *config.Node) { n.HTTPBodyHealthyMatch = `OK,\s+all` },
+			node:    func(n *Node) { n.HealthyMatch = `OK,\s+all` },
 			want:    status.Healthy,
 		},
 		{
 			name:    "body not matching the pattern is dead",
 			handler: func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("service: degraded")) },
-			node:    func(n *config.Node) { n.HTTPBodyHealthyMatch = `^OK$` },
+			node:    func(n *Node) { n.HealthyMatch = `^OK$` },
 			want:    status.Dead, wantErr: "body does not match /^OK$/",
 		},
 		{
@@ -57,13 +59,13 @@ func TestHTTPStatus(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Write([]byte(strings.Repeat("é.", 200<<10) + "healthy"))
 			},
-			node: func(n *config.Node) { n.HTTPBodyHealthyMatch = `healthy` },
+			node: func(n *Node) { n.HealthyMatch = `healthy` },
 			want: status.Healthy,
 		},
 		{
 			name:    "bad status is dead before the body is looked at",
 			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503); w.Write([]byte("OK")) },
-			node:    func(n *config.Node) { n.HTTPBodyHealthyMatch = `OK` },
+			node:    func(n *Node) { n.HealthyMatch = `OK` },
 			want:    status.Dead, wantErr: "GET http://",
 		},
 		{
@@ -78,7 +80,7 @@ func TestHTTPStatus(t *testing.T) {
 			srv := newServer(t, sc.handler)
 			node := pollNode(srv.URL + "/health")
 			if sc.node != nil {
-				sc.node(&node)
+				sc.node(keys(&node))
 			}
 			cfg := testConfig(node)
 			if sc.metrics != nil {
@@ -104,7 +106,7 @@ func TestHTTPStatus(t *testing.T) {
 func TestHTTPRequest(t *testing.T) {
 	scenarios := []struct {
 		name       string
-		node       config.Node
+		node       Node
 		pageURL    string
 		wantMethod string
 		wantBody   string
@@ -113,54 +115,53 @@ func TestHTTPRequest(t *testing.T) {
 	}{
 		{name: "HEAD by default", wantMethod: "HEAD",
 			wantHeader: map[string]string{"User-Agent": "overvakt/1.2.3"}},
-		{name: "GET when a body pattern is set", node: config.Node{HTTPBodyHealthyMatch: "."}, wantMethod: "GET"},
-		{name: "POST sends the body", node: config.Node{HTTPMethod: "post", HTTPBody: `{"ping":1}`},
+		{name: "GET when a body pattern is set", node: Node{HealthyMatch: "."}, wantMethod: "GET"},
+		{name: "POST sends the body", node: Node{Method: "post", Body: `{"ping":1}`},
 			wantMethod: "POST", wantBody: `{"ping":1}`},
-		{name: "PUT sends the body", node: config.Node{HTTPMethod: "PUT", HTTPBody: "x"}, wantMethod: "PUT", wantBody: "x"},
-		{name: "PATCH sends the body", node: config.Node{HTTPMethod: "PATCH", HTTPBody: "y"}, wantMethod: "PATCH", wantBody: "y"},
-		{name: "GET never sends the body", node: config.Node{HTTPMethod: "GET", HTTPBody: "nope"}, wantMethod: "GET"},
+		{name: "PUT sends the body", node: Node{Method: "PUT", Body: "x"}, wantMethod: "PUT", wantBody: "x"},
+		{name: "PATCH sends the body", node: Node{Method: "PATCH", Body: "y"}, wantMethod: "PATCH", wantBody: "y"},
+		{name: "GET never sends the body", node: Node{Method: "GET", Body: "nope"}, wantMethod: "GET"},
 		{name: "explicit method wins over the pattern default",
-			node: config.Node{HTTPMethod: "PUT", HTTPBodyHealthyMatch: "."}, wantMethod: "PUT"},
+			node: Node{Method: "PUT", HealthyMatch: "."}, wantMethod: "PUT"},
 		{
 			name:       "headers and page URL in the User-Agent",
-			node:       config.Node{HTTPHeaders: map[string]string{"X-Token": "abc", "accept": "text/plain", "Host": "status.internal"}},
+			node:       Node{Headers: map[string]string{"X-Token": "abc", "accept": "text/plain", "Host": "status.internal"}},
 			pageURL:    "https://status.example.com/",
 			wantMethod: "HEAD",
 			wantHeader: map[string]string{"User-Agent": "overvakt/1.2.3 (+https://status.example.com/)",
 				"X-Token": "abc", "Accept": "text/plain"},
 			wantHost: "status.internal",
 		},
-		{name: "a configured User-Agent wins", node: config.Node{HTTPHeaders: map[string]string{"User-Agent": "mine"}},
+		{name: "a configured User-Agent wins", node: Node{Headers: map[string]string{"User-Agent": "mine"}},
 			wantMethod: "HEAD", wantHeader: map[string]string{"User-Agent": "mine"}},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
-			node := sc.node
-			node.ID, node.Mode, node.Replicas = "node", "poll", []string{srv.URL + "/p"}
-			cfg := testConfig(node)
+			keys := sc.node
+			cfg := testConfig(probetest.PollNode(map[string]config.NodeTable{"http": &keys}, srv.URL+"/p"))
 			cfg.Branding.PageURL = sc.pageURL
 			if rep := firstResult(t, cfg); rep.Status != status.Healthy {
 				t.Fatalf("status = %s (%s), want healthy", rep.Status, rep.Error)
 			}
-			hits := srv.seen()
+			hits := srv.Seen()
 			if len(hits) != 1 {
 				t.Fatalf("server saw %d requests, want 1", len(hits))
 			}
 			h := hits[0]
-			if h.method != sc.wantMethod {
-				t.Errorf("method = %s, want %s", h.method, sc.wantMethod)
+			if h.Method != sc.wantMethod {
+				t.Errorf("method = %s, want %s", h.Method, sc.wantMethod)
 			}
-			if h.body != sc.wantBody {
-				t.Errorf("body = %q, want %q", h.body, sc.wantBody)
+			if h.Body != sc.wantBody {
+				t.Errorf("body = %q, want %q", h.Body, sc.wantBody)
 			}
 			for k, v := range sc.wantHeader {
-				if got := h.header.Get(k); got != v {
+				if got := h.Header.Get(k); got != v {
 					t.Errorf("header %s = %q, want %q", k, got, v)
 				}
 			}
-			if sc.wantHost != "" && h.host != sc.wantHost {
-				t.Errorf("Host = %q, want %q", h.host, sc.wantHost)
+			if sc.wantHost != "" && h.Host != sc.wantHost {
+				t.Errorf("Host = %q, want %q", h.Host, sc.wantHost)
 			}
 		})
 	}
@@ -214,8 +215,8 @@ func TestHTTPURLPasswordIsUsedButNeverShown(t *testing.T) {
 	if !strings.Contains(rep.Error, "probe:xxxxx@") {
 		t.Errorf("error = %q, want the URL with its password masked", rep.Error)
 	}
-	hits := srv.seen()
-	if len(hits) == 0 || hits[0].user != "probe" || hits[0].pass != "s3cret" {
+	hits := srv.Seen()
+	if len(hits) == 0 || hits[0].User != "probe" || hits[0].Pass != "s3cret" {
 		t.Errorf("server did not get basic auth from the URL: %+v", hits)
 	}
 }
@@ -229,8 +230,8 @@ func TestHTTPRetry(t *testing.T) {
 	})
 	cfg := testConfig(pollNode(srv.URL))
 	cfg.Metrics.PollRetry = 0.3
-	r := start(t, cfg, nil, nil)
-	snap := waitChecked(t, r.reg, 5*time.Second)
+	r := start(t, cfg, nil)
+	snap := probetest.WaitChecked(t, r.Reg, 5*time.Second)
 	rep := snap.Services[0].Nodes[0].Replicas[0]
 	if rep.Status != status.Healthy {
 		t.Errorf("status = %s (%s), want healthy after the retry", rep.Status, rep.Error)
@@ -238,11 +239,11 @@ func TestHTTPRetry(t *testing.T) {
 	if snap.Version != 2 {
 		t.Errorf("registry saw %d results, want only the one after the retry", snap.Version-1)
 	}
-	hits := srv.seen()
+	hits := srv.Seen()
 	if len(hits) != 2 {
 		t.Fatalf("server saw %d requests, want 2", len(hits))
 	}
-	if gap := hits[1].at.Sub(hits[0].at); gap < 300*time.Millisecond {
+	if gap := hits[1].At.Sub(hits[0].At); gap < 300*time.Millisecond {
 		t.Errorf("retry came %v after the failure, want >= poll_retry (300ms)", gap)
 	}
 }
@@ -254,13 +255,13 @@ func TestHTTPFailingTwiceIsDead(t *testing.T) {
 	if rep.Status != status.Dead {
 		t.Errorf("status = %s, want dead", rep.Status)
 	}
-	if n := len(srv.seen()); n != 2 {
+	if n := len(srv.Seen()); n != 2 {
 		t.Errorf("server saw %d requests, want 2 (one retry)", n)
 	}
 }
 
 func TestHTTPSickIsNotRetried(t *testing.T) {
-	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { sleep(r, 150*time.Millisecond) })
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { probetest.Sleep(r, 150*time.Millisecond) })
 	cfg := testConfig(pollNode(srv.URL))
 	cfg.Metrics.PollDelaySick = 0.1
 	rep := firstResult(t, cfg)
@@ -268,13 +269,13 @@ func TestHTTPSickIsNotRetried(t *testing.T) {
 		t.Errorf("status = %s, want sick", rep.Status)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if n := len(srv.seen()); n != 1 {
+	if n := len(srv.Seen()); n != 1 {
 		t.Errorf("server saw %d requests, want 1", n)
 	}
 }
 
 func TestHTTPConnectionRefusedIsDead(t *testing.T) {
-	addr := closedPort(t)
+	addr := probetest.ClosedPort(t)
 	rep := firstResult(t, testConfig(pollNode("http://"+addr+"/")))
 	if rep.Status != status.Dead || !strings.Contains(rep.Error, "connection refused") {
 		t.Errorf("got %s %q, want dead with connection refused", rep.Status, rep.Error)
@@ -292,5 +293,25 @@ func TestHTTPSVerifiesCertificates(t *testing.T) {
 	rep := firstResult(t, testConfig(pollNode(srv.URL)))
 	if rep.Status != status.Dead || !strings.Contains(rep.Error, "certificate") {
 		t.Errorf("got %s %q, want dead: the test server's certificate is not trusted", rep.Status, rep.Error)
+	}
+}
+
+func TestNewSchedulerRejectsBadHTTPNodes(t *testing.T) {
+	scenarios := []struct {
+		name, replica, match, wantErr string
+	}{
+		{"bad body pattern", "http://127.0.0.1/", "(unclosed", `http_body_healthy_match "(unclosed"`},
+		{"unparsable URL hides its password", "http://u:hunter2@host:port:x/", "", `"http://u:xxxxx@host:port:x/"`},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			n := pollNode(sc.replica)
+			keys(&n).HealthyMatch = sc.match
+			cfg := testConfig(n)
+			_, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: status.NewRegistry(cfg.StatusSpecs(), time.Now()), Kinds: testKinds})
+			if err == nil || !strings.Contains(err.Error(), sc.wantErr) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("err = %v, want it to contain %s and no password", err, sc.wantErr)
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package probe
+package icmpprobe
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/probe"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -18,7 +20,7 @@ func TestICMPLoopback(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.socket+" "+sc.host, func(t *testing.T) {
 			cfg := testConfig(pollNode("icmp://" + sc.host))
-			cfg.Plugins.ICMP.Socket = sc.socket
+			cfg.Plugins = config.Plugins{"icmp": &Plugin{Socket: sc.socket}}
 			rep := firstResult(t, cfg)
 			if rep.Status == status.Healthy {
 				if rep.Latency <= 0 {
@@ -53,7 +55,7 @@ func TestICMPLoopback(t *testing.T) {
 }
 
 func TestICMPAutoRemembersTheWorkingSocket(t *testing.T) {
-	socks, err := newICMPSockets("auto")
+	socks, err := newSockets("auto")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +64,10 @@ func TestICMPAutoRemembersTheWorkingSocket(t *testing.T) {
 	if rep.Status != status.Healthy {
 		t.Skipf("ICMP does not work here: %s", rep.Error)
 	}
-	target := &icmpTarget{host: "127.0.0.1", sockets: socks, deadline: 2 * time.Second}
+	target := &target{host: "127.0.0.1", sockets: socks, deadline: 2 * time.Second}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	if _, err := target.check(ctx, nil); err != nil {
+	if _, err := target.check(ctx); err != nil {
 		t.Fatal(err)
 	}
 	kind := socketKind(socks.worked.Load())
@@ -74,5 +76,14 @@ func TestICMPAutoRemembersTheWorkingSocket(t *testing.T) {
 	}
 	if first := socks.order()[0]; first != kind {
 		t.Errorf("next probe tries %s first, want the remembered %s", first, kind)
+	}
+}
+
+func TestNewSchedulerRejectsUnknownSocketKind(t *testing.T) {
+	cfg := testConfig(pollNode("icmp://127.0.0.1"))
+	cfg.Plugins = config.Plugins{"icmp": &Plugin{Socket: "packet"}}
+	_, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: status.NewRegistry(cfg.StatusSpecs(), time.Now()), Kinds: testKinds})
+	if err == nil || !strings.Contains(err.Error(), `plugins.icmp.socket: "packet"`) {
+		t.Errorf("err = %v, want the socket key named", err)
 	}
 }

@@ -1,4 +1,4 @@
-package probe
+package httpprobe
 
 import (
 	"bufio"
@@ -100,7 +100,7 @@ func TestHTTPAnswersOnTheWire(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			srv := newRawServer(t, sc.reply)
 			node := pollNode("http://" + srv.addr + "/")
-			node.HTTPBodyHealthyMatch = sc.match
+			keys(&node).HealthyMatch = sc.match
 			cfg := testConfig(node)
 			cfg.Metrics.PollRetry = 0
 			rep := firstResult(t, cfg)
@@ -114,9 +114,9 @@ func TestHTTPAnswersOnTheWire(t *testing.T) {
 func TestHTTPRequestOnTheWire(t *testing.T) {
 	srv := newRawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	node := pollNode("http://probe:s3cret@" + srv.addr + "/health?full=1")
-	node.HTTPMethod = "post"
-	node.HTTPBody = `{"ping":1}`
-	node.HTTPHeaders = map[string]string{"x-token": " abc ", "Host": "status.internal"}
+	keys(&node).Method = "post"
+	keys(&node).Body = `{"ping":1}`
+	keys(&node).Headers = map[string]string{"x-token": " abc ", "Host": "status.internal"}
 	rep := firstResult(t, testConfig(node))
 	if rep.Status != status.Healthy {
 		t.Fatalf("status = %s (%s), want healthy", rep.Status, rep.Error)
@@ -136,14 +136,14 @@ func TestHTTPRequestOnTheWire(t *testing.T) {
 func TestHTTPHeaderInjectionIsRefused(t *testing.T) {
 	srv := newServer(t, nil)
 	node := pollNode(srv.URL + "/")
-	node.HTTPHeaders = map[string]string{"X-Note": "a\r\nX-Injected: 1"}
+	keys(&node).Headers = map[string]string{"X-Note": "a\r\nX-Injected: 1"}
 	rep := firstResult(t, testConfig(node))
 	if rep.Status != status.Dead || !strings.Contains(rep.Error, "invalid header field value") {
 		t.Errorf("got %s %q, want dead: the header value holds a line break", rep.Status, rep.Error)
 	}
-	for _, h := range srv.seen() {
-		if h.header.Get("X-Injected") != "" {
-			t.Errorf("the server got an injected header: %v", h.header)
+	for _, h := range srv.Seen() {
+		if h.Header.Get("X-Injected") != "" {
+			t.Errorf("the server got an injected header: %v", h.Header)
 		}
 	}
 }

@@ -1,10 +1,14 @@
-package probe
+// Package icmpprobe probes icmp://host replicas: up when every address of
+// the host answers an echo request; the latency is the slowest answer. Its
+// [plugins.icmp] table picks the socket kind.
+package icmpprobe
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -13,7 +17,68 @@ import (
 	"time"
 
 	"github.com/go-ping/ping"
+
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/probe"
 )
+
+// Kind is the ICMP probe kind.
+func Kind() probe.Kind {
+	return probe.Kind{
+		ProbeKind: config.ProbeKind{Name: "icmp", Schemes: []string{"icmp"}, CheckURL: checkURL,
+			Plugin: func() config.Table { return &Plugin{Socket: "auto"} }},
+		Prepare: prepare,
+	}
+}
+
+// Plugin is [plugins.icmp].
+type Plugin struct {
+	// Socket is "auto" (unprivileged datagram ICMP, then raw), "raw" or "dgram".
+	Socket string `toml:"socket"`
+}
+
+// Check implements config.Table.
+func (p *Plugin) Check(c *config.Check) {
+	c.OneOf("socket", p.Socket, "ICMP socket kind", "auto", "raw", "dgram")
+}
+
+func checkURL(u *url.URL) string {
+	switch {
+	case u.Hostname() == "":
+		return "missing host; write icmp://host"
+	case u.Port() != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
+		return "icmp replicas take only a host; write icmp://host"
+	}
+	return ""
+}
+
+func prepare(env *probe.Env, table config.Table) (probe.Builder, error) {
+	p, _ := table.(*Plugin)
+	if p == nil {
+		p = &Plugin{Socket: "auto"}
+	}
+	sockets, err := newSockets(p.Socket)
+	if err != nil {
+		return nil, err
+	}
+	return &builder{sockets: sockets, deadline: env.Metrics.PollDelayDead.Duration()}, nil
+}
+
+type builder struct {
+	sockets  *sockets // shared by all ICMP replicas
+	deadline time.Duration
+}
+
+func (b *builder) Target(n *config.Node, i int) (probe.Target, error) {
+	u, err := url.Parse(n.Replicas[i])
+	if err != nil || u.Hostname() == "" {
+		return nil, errors.New("want icmp://host")
+	}
+	return &target{host: u.Hostname(), sockets: b.sockets, deadline: b.deadline}, nil
+}
+
+func (b *builder) NodeCheck(*config.Node) probe.NodeCheck { return nil }
+func (b *builder) Close()                                 {}
 
 // socketKind is how echo requests are sent.
 type socketKind int32
@@ -37,28 +102,28 @@ func (k socketKind) String() string {
 	return "unknown"
 }
 
-// icmpSockets picks the socket kind for all ICMP replicas of a scheduler and,
+// sockets picks the socket kind for all ICMP replicas of a scheduler and,
 // in auto mode, remembers the kind that last worked so later probes try it
 // first instead of failing over on every probe.
-type icmpSockets struct {
+type sockets struct {
 	fixed  socketKind // from [plugins.icmp] socket; socketUnknown for "auto"
 	worked atomic.Int32
 }
 
-func newICMPSockets(mode string) (*icmpSockets, error) {
+func newSockets(mode string) (*sockets, error) {
 	switch mode {
 	case "", "auto":
-		return &icmpSockets{}, nil
+		return &sockets{}, nil
 	case "dgram":
-		return &icmpSockets{fixed: socketDgram}, nil
+		return &sockets{fixed: socketDgram}, nil
 	case "raw":
-		return &icmpSockets{fixed: socketRaw}, nil
+		return &sockets{fixed: socketRaw}, nil
 	}
 	return nil, fmt.Errorf("plugins.icmp.socket: %q is not a socket kind (want auto, raw or dgram)", mode)
 }
 
 // order lists the kinds to try, best bet first.
-func (s *icmpSockets) order() [2]socketKind {
+func (s *sockets) order() [2]socketKind {
 	if s.fixed != socketUnknown {
 		return [2]socketKind{s.fixed}
 	}
@@ -68,15 +133,18 @@ func (s *icmpSockets) order() [2]socketKind {
 	return [2]socketKind{socketDgram, socketRaw}
 }
 
-// icmpTarget is an icmp://host replica: up when every address the host
-// resolves to answers an echo request; the latency is the slowest answer.
-type icmpTarget struct {
+// target is an icmp://host replica.
+type target struct {
 	host     string
-	sockets  *icmpSockets
+	sockets  *sockets
 	deadline time.Duration // poll_delay_dead, for messages
 }
 
-func (t *icmpTarget) check(ctx context.Context, _ *scratch) (time.Duration, error) {
+func (t *target) Probe(ctx context.Context) probe.Attempt {
+	return probe.Result(t.check(ctx))
+}
+
+func (t *target) check(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
 	var addrs []net.IPAddr
 	if ip := net.ParseIP(t.host); ip != nil {
@@ -115,7 +183,7 @@ func (t *icmpTarget) check(ctx context.Context, _ *scratch) (time.Duration, erro
 
 // ping sends one echo request to addr, falling back to the other socket kind
 // in auto mode when a socket cannot be opened.
-func (t *icmpTarget) ping(ctx context.Context, addr net.IPAddr) (time.Duration, error) {
+func (t *target) ping(ctx context.Context, addr net.IPAddr) (time.Duration, error) {
 	var failures []string
 	for _, kind := range t.sockets.order() {
 		if kind == socketUnknown {

@@ -1,24 +1,156 @@
-package probe
+// Package httpprobe probes http:// and https:// replicas: healthy when the
+// status code is within [metrics] poll_http_status_healthy_above..below and,
+// when the node sets http_body_healthy_match, the body matches. Its node
+// keys are the http_* keys. Redirects are not followed; certificates are
+// verified.
+package httpprobe
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/probe"
 )
+
+// Kind is the HTTP probe kind.
+func Kind() probe.Kind {
+	return probe.Kind{
+		ProbeKind: config.ProbeKind{Name: "http", Schemes: []string{"http", "https"},
+			CheckURL: checkURL, Node: func() config.NodeTable { return &Node{} }},
+		Prepare: prepare,
+	}
+}
+
+// Node is the HTTP probe's keys on a node.
+type Node struct {
+	Headers      map[string]string `toml:"http_headers"`
+	Method       string            `toml:"http_method"` // default GET with a body match, else HEAD
+	Body         string            `toml:"http_body"`   // sent with POST, PUT and PATCH only
+	HealthyMatch string            `toml:"http_body_healthy_match"`
+}
+
+// method is the method the node's probes use.
+func (n *Node) method() string {
+	m := strings.ToUpper(strings.TrimSpace(n.Method))
+	if m == "" {
+		m = http.MethodHead
+		if n.HealthyMatch != "" {
+			m = http.MethodGet
+		}
+	}
+	return m
+}
+
+// CheckNode implements config.NodeTable.
+func (n *Node) CheckNode(c *config.Check, _ *config.Node) {
+	for _, name := range slices.Sorted(maps.Keys(n.Headers)) {
+		key := config.JoinKey("http_headers", name)
+		if !config.IsHeaderName(name) {
+			c.Fail(key, "%q is not a valid HTTP header name", name)
+		}
+		if strings.ContainsAny(n.Headers[name], "\r\n") {
+			c.Fail(key, "header values cannot hold line breaks")
+		}
+	}
+	method := n.method()
+	switch n.Method {
+	case "", "GET", "HEAD", "POST", "PUT", "PATCH":
+	default:
+		c.Fail("http_method", "unknown HTTP method %q (want GET, HEAD, POST, PUT or PATCH)", n.Method)
+	}
+	if n.Body != "" && (method == http.MethodGet || method == http.MethodHead) {
+		c.Fail("http_body", "a body is sent only with http_method POST, PUT or PATCH (this node uses %s); set http_method or remove http_body", method)
+	}
+	if n.HealthyMatch != "" && method == http.MethodHead {
+		c.Fail("http_method", "HEAD responses have no body for http_body_healthy_match to match; use GET or remove http_method")
+	}
+	if n.HealthyMatch != "" {
+		if _, err := regexp2.Compile(n.HealthyMatch, regexp2.None); err != nil {
+			c.Fail("http_body_healthy_match", "%q: bad regular expression: %v", n.HealthyMatch, err)
+		}
+	}
+}
+
+func checkURL(u *url.URL) string {
+	if u.Host == "" {
+		return "missing host; write like https://example.com/health"
+	}
+	return ""
+}
+
+// builder makes the targets of the HTTP replicas of one scheduler: they
+// share one transport and a pool of scratch buffers.
+type builder struct {
+	env       *probe.Env
+	transport *http.Transport // made for the first replica that needs net/http
+	scratch   sync.Pool       // *scratch
+	nodes     map[*config.Node]*httpNode
+}
+
+func prepare(env *probe.Env, _ config.Table) (probe.Builder, error) {
+	b := &builder{env: env, nodes: map[*config.Node]*httpNode{}}
+	b.scratch.New = func() any { return new(scratch) }
+	return b, nil
+}
+
+// Target builds the check of n.Replicas[i].
+func (b *builder) Target(n *config.Node, i int) (probe.Target, error) {
+	raw := n.Replicas[i]
+	name := config.MaskPassword(raw)
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message would repeat the URL, password included
+		}
+		return nil, fmt.Errorf("%q: %v", name, err)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%q: no host", name)
+	}
+	hn := b.nodes[n]
+	if hn == nil {
+		if b.transport == nil {
+			b.transport = newTransport()
+		}
+		table, _ := n.Tables["http"].(*Node)
+		if table == nil {
+			table = &Node{}
+		}
+		if hn, err = newHTTPNode(b, table); err != nil {
+			return nil, err
+		}
+		b.nodes[n] = hn
+	}
+	return newHTTPTarget(hn, u, name), nil
+}
+
+func (b *builder) NodeCheck(*config.Node) probe.NodeCheck { return nil }
+
+// Close drops the idle connections of the transport, if any.
+func (b *builder) Close() {
+	if b.transport != nil {
+		b.transport.CloseIdleConnections()
+	}
+	b.nodes = nil
+}
 
 const (
 	// maxBody is how much of a body is read for http_body_healthy_match; the
@@ -54,6 +186,7 @@ func newTransport() *http.Transport {
 
 // httpNode is what all replicas of one node share; read-only after build.
 type httpNode struct {
+	b        *builder
 	rt       http.RoundTripper // for replicas net/http must handle (see newDirectRequest)
 	dialer   *net.Dialer       // for the others
 	block    []byte            // the header block of direct requests; nil when there are none
@@ -67,49 +200,35 @@ type httpNode struct {
 	deadline time.Duration // poll_delay_dead, for messages
 }
 
-// userAgent is "overvakt/<version> (+page_url)", or without the part in
-// parentheses when there is no page URL.
-func userAgent(version, pageURL string) string {
-	ua := "overvakt/" + version
-	if pageURL != "" {
-		ua += " (+" + pageURL + ")"
-	}
-	return ua
-}
-
-func newHTTPNode(rt http.RoundTripper, dialer *net.Dialer, n *config.Node, m *config.Metrics, ua string) (*httpNode, error) {
+func newHTTPNode(b *builder, n *Node) (*httpNode, error) {
+	m := b.env.Metrics
 	hn := &httpNode{
-		rt:       rt,
-		dialer:   dialer,
-		method:   strings.ToUpper(strings.TrimSpace(n.HTTPMethod)),
-		header:   http.Header{"User-Agent": {ua}},
+		b:        b,
+		rt:       b.transport,
+		dialer:   b.env.Dialer,
+		method:   n.method(),
+		header:   http.Header{"User-Agent": {b.env.UserAgent}},
 		codeMin:  m.PollHTTPStatusHealthyAbove,
 		codeMax:  m.PollHTTPStatusHealthyBelow,
 		deadline: m.PollDelayDead.Duration(),
 	}
-	if hn.method == "" {
-		hn.method = http.MethodHead
-		if n.HTTPBodyHealthyMatch != "" {
-			hn.method = http.MethodGet
-		}
-	}
 	switch hn.method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
-		if n.HTTPBody != "" {
-			hn.body = []byte(n.HTTPBody)
+		if n.Body != "" {
+			hn.body = []byte(n.Body)
 		}
 	}
-	for k, v := range n.HTTPHeaders {
+	for k, v := range n.Headers {
 		if strings.EqualFold(k, "Host") {
 			hn.host = v
 			continue
 		}
 		hn.header.Set(k, v)
 	}
-	if n.HTTPBodyHealthyMatch != "" {
-		re, err := regexp2.Compile(n.HTTPBodyHealthyMatch, regexp2.None)
+	if n.HealthyMatch != "" {
+		re, err := regexp2.Compile(n.HealthyMatch, regexp2.None)
 		if err != nil {
-			return nil, fmt.Errorf("http_body_healthy_match %q: %v", n.HTTPBodyHealthyMatch, err)
+			return nil, fmt.Errorf("http_body_healthy_match %q: %v", n.HealthyMatch, err)
 		}
 		re.MatchTimeout = matchTimeout
 		hn.match = re
@@ -137,6 +256,15 @@ func newHTTPTarget(node *httpNode, u *url.URL, name string) *httpTarget {
 	}
 	t.direct = newDirectRequest(node, u)
 	return t
+}
+
+// Probe runs one request with a scratch buffer of the pool.
+func (t *httpTarget) Probe(ctx context.Context) probe.Attempt {
+	sc := t.node.b.scratch.Get().(*scratch)
+	a := probe.Result(t.check(ctx, sc))
+	sc.trim()
+	t.node.b.scratch.Put(sc)
+	return a
 }
 
 func (t *httpTarget) check(ctx context.Context, sc *scratch) (time.Duration, error) {
@@ -225,4 +353,34 @@ func (sc *scratch) decode(b []byte) []rune {
 	}
 	sc.runes = r
 	return r
+}
+
+// Scratch buffers grown beyond keepScratch are dropped after a probe, so a
+// rare large body does not pin memory.
+const keepScratch = 64 << 10
+
+// scratch is reusable memory for one probe's body reads, regexp input and
+// direct request: the builder's pool hands one to each probe.
+type scratch struct {
+	body  []byte
+	runes []rune
+	req   []byte           // a direct HTTP probe's request
+	asked http.Request     // tells http.ReadResponse the request's method
+	in    *bufio.Reader    // reads answers of direct HTTP probes, through limit
+	limit io.LimitedReader // bounds the answer header; R is the probe's connection
+}
+
+// trim drops buffers that grew too large to keep around, and the last
+// probe's connection.
+func (sc *scratch) trim() {
+	sc.limit.R = nil
+	if cap(sc.body) > keepScratch {
+		sc.body = nil
+	}
+	if cap(sc.req) > keepScratch {
+		sc.req = nil
+	}
+	if cap(sc.runes) > keepScratch/4 {
+		sc.runes = nil
+	}
 }

@@ -1,4 +1,4 @@
-package probe
+package scriptprobe
 
 import (
 	"os"
@@ -10,12 +10,9 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/probe/probetest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
-
-func scriptNode(scripts ...string) config.Node {
-	return config.Node{ID: "scripts", Label: "Scripts", Mode: "script", Scripts: scripts}
-}
 
 func TestScriptExitCodes(t *testing.T) {
 	scenarios := []struct {
@@ -104,8 +101,8 @@ func TestScriptsRunInParallelUpToTheCap(t *testing.T) {
 	script := `f=$(mktemp -p ` + dir + `/running); ls ` + dir + `/running | wc -l >> ` + dir + `/peaks; sleep 0.3; rm "$f"`
 	cfg := testConfig(scriptNode(script, script, script, script, script, script))
 	cfg.Metrics.ScriptParallelism = 2
-	r := start(t, cfg, nil, nil)
-	waitChecked(t, r.reg, 5*time.Second)
+	r := start(t, cfg, nil)
+	probetest.WaitChecked(t, r.Reg, 5*time.Second)
 	b, err := os.ReadFile(filepath.Join(dir, "peaks"))
 	if err != nil {
 		t.Fatal(err)
@@ -117,5 +114,29 @@ func TestScriptsRunInParallelUpToTheCap(t *testing.T) {
 	}
 	if peak != 2 {
 		t.Errorf("at most %d scripts ran at once, want script_parallelism = 2", peak)
+	}
+}
+
+// TestStopKillsRunningScripts: when the scheduler stops, a script still
+// running is killed with what it started.
+func TestStopKillsRunningScripts(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "script.pid")
+	r := start(t, testConfig(scriptNode("echo $$ > "+pidFile+"; sleep 60")), nil)
+	deadline := time.Now().Add(5 * time.Second)
+	var pid int
+	for {
+		b, _ := os.ReadFile(pidFile)
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			pid = n
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the script did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.Stop()
+	if processAlive(pid) {
+		t.Errorf("script process %d still runs after Run returned", pid)
 	}
 }

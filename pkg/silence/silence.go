@@ -1,4 +1,6 @@
-package api
+// Package silence holds the pause of reminder notifications that operators
+// set through the manager API.
+package silence
 
 import (
 	"sync/atomic"

@@ -1,4 +1,4 @@
-package probe
+package httpprobe
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/probe"
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
@@ -164,7 +165,7 @@ func BenchmarkFirstSweep(b *testing.B) {
 		cfg := benchConfig(bases, replicas)
 		cfg.Metrics.PollParallelism = 512
 		reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-		s, err := NewScheduler(Options{Config: cfg, Registry: reg, Version: "bench"})
+		s, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: reg, Kinds: testKinds, Version: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -207,7 +208,7 @@ func BenchmarkHTTPProbeCPU(b *testing.B) {
 	cfg.Metrics.PollInterval = 5
 	cfg.Metrics.PollParallelism = 64
 	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
-	s, err := NewScheduler(Options{Config: cfg, Registry: reg, Version: "bench"})
+	s, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: reg, Kinds: testKinds, Version: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
