@@ -1,12 +1,19 @@
 // Package xmpp sends notifications as XMPP chat messages.
 //
 // Behaviour of the [notify.xmpp] keys:
-//   - from logs in with xmpp_password (SASL: SCRAM when the server offers
-//     it, else PLAIN) and sends one message of type chat to to.
+//   - from logs in with xmpp_password (SASL: SCRAM-SHA-256 or SCRAM-SHA-1
+//     when the server offers them, else PLAIN; always inside TLS) and sends
+//     one message of type chat to to. A resource in from is requested when
+//     binding; otherwise the server picks one.
 //   - server is host:port of the server; empty means the domain of from on
 //     port 5222 (DNS SRV records are not looked up).
 //   - STARTTLS is always required, and the server's certificate must be
 //     valid for the domain of from.
+//
+// A send dials the server itself, directly: proxy variables such as
+// HTTP_PROXY are not used, since XMPP is not HTTP. Nothing listens on a
+// local port. Everything, the dial included, ends when the send's context
+// does.
 //
 // A send waits until the server has processed the message, so a recipient
 // the server rejects at once (for example an unknown local user) is an
@@ -21,12 +28,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
-	"sync"
 	"time"
 
-	goxmpp "github.com/xmppo/go-xmpp"
+	"mellium.im/sasl"
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+	"mellium.im/xmpp/stream"
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
@@ -37,12 +47,15 @@ var _ notify.Notifier = (*Notifier)(nil)
 // defaultTimeout bounds a send when the caller's context has no deadline.
 const defaultTimeout = 30 * time.Second
 
+// nsDiscoInfo is the namespace of the service discovery query that Send
+// uses to learn that the server has processed its message.
+const nsDiscoInfo = "http://jabber.org/protocol/disco#info"
+
 // Notifier sends messages from one XMPP account.
 type Notifier struct {
-	from      string // bare JID, user@domain
-	domain    string // from's domain
-	resource  string // from's resource, if it named one
-	to        string
+	from      string  // bare JID, user@domain, for error messages
+	origin    jid.JID // from as configured, with its resource if it named one
+	to        jid.JID
 	password  string
 	server    string // host:port
 	tlsConfig *tls.Config
@@ -66,22 +79,27 @@ type Table struct {
 // Check implements config.Table.
 func (t *Table) Check(c *config.Check) {
 	c.Required("to", t.To)
-	if _, d, ok := strings.Cut(t.To, "@"); t.To != "" && (!ok || d == "") {
-		c.Fail("to", "%q: want a JID like ops@example.com", t.To)
+	if _, err := parseJID(t.To); t.To != "" && err != nil {
+		c.Fail("to", "%q: %v; want a JID like ops@example.com", t.To, err)
 	}
 	c.Required("from", t.From)
-	if _, _, ok := splitJID(t.From); t.From != "" && !ok {
-		c.Fail("from", "%q: want a JID like status@example.com", t.From)
+	if _, err := parseJID(t.From); t.From != "" && err != nil {
+		c.Fail("from", "%q: %v; want a JID like status@example.com", t.From, err)
 	}
 	c.Required("xmpp_password", t.XMPPPassword)
 	c.HostPort("server", t.Server, "xmpp.example.com:5222, or leave it out to use the domain of from")
 }
 
-// splitJID cuts a JID into its bare part, domain and resource.
-func splitJID(jid string) (bare, domain string, ok bool) {
-	bare, _, _ = strings.Cut(jid, "/")
-	local, domain, ok := strings.Cut(bare, "@")
-	return bare, domain, ok && local != "" && domain != ""
+// parseJID reads an account's JID, which needs a local part and a domain.
+func parseJID(s string) (jid.JID, error) {
+	j, err := jid.Parse(s)
+	if err != nil {
+		return jid.JID{}, err
+	}
+	if j.Localpart() == "" {
+		return jid.JID{}, errors.New("no user before the @")
+	}
+	return j, nil
 }
 
 // New builds the channel from its checked table.
@@ -92,67 +110,44 @@ func New(t *Table, _ notify.Deps) (notify.Notifier, error) { return NewNotifier(
 // certificate authority. The certificate is checked against the domain of
 // from either way.
 func NewNotifier(cfg *Table, tlsConfig *tls.Config) (*Notifier, error) {
-	bare, domain, ok := splitJID(cfg.From)
-	if !ok {
-		return nil, fmt.Errorf("notify.xmpp.from %q is not a JID", cfg.From)
+	origin, err := parseJID(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("notify.xmpp.from %q: %v", cfg.From, err)
 	}
-	_, resource, _ := strings.Cut(cfg.From, "/")
+	to, err := parseJID(cfg.To)
+	if err != nil {
+		return nil, fmt.Errorf("notify.xmpp.to %q: %v", cfg.To, err)
+	}
+	bare, _, _ := strings.Cut(cfg.From, "/")
 	server := cfg.Server
 	if server == "" {
-		server = net.JoinHostPort(domain, "5222")
+		server = net.JoinHostPort(origin.Domainpart(), "5222")
 	}
 	if _, _, err := net.SplitHostPort(server); err != nil {
 		return nil, fmt.Errorf("notify.xmpp.server %q: %v; want host:port, e.g. xmpp.example.com:5222", cfg.Server, err)
-	}
-	if err := checkProxyEnv(); err != nil {
-		return nil, err
 	}
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	} else {
 		tlsConfig = tlsConfig.Clone()
 	}
-	tlsConfig.ServerName = domain
+	tlsConfig.ServerName = origin.Domainpart()
 	return &Notifier{
 		from:      bare,
-		domain:    domain,
-		resource:  resource,
-		to:        cfg.To,
+		origin:    origin,
+		to:        to,
 		password:  cfg.XMPPPassword,
 		server:    server,
 		tlsConfig: tlsConfig,
 	}, nil
 }
 
-// checkProxyEnv refuses what go-xmpp would do with HTTP_PROXY: it tunnels
-// every connection, including the loopback relay Send hands it, through
-// the proxy, which cannot reach our loopback.
-func checkProxyEnv() error {
-	proxy := os.Getenv("HTTP_PROXY")
-	if proxy == "" {
-		proxy = os.Getenv("http_proxy")
-	}
-	if proxy == "" {
-		return nil
-	}
-	noProxy := os.Getenv("NO_PROXY")
-	if noProxy == "" {
-		noProxy = os.Getenv("no_proxy")
-	}
-	for _, s := range strings.Split(noProxy, ",") {
-		if s = strings.TrimSpace(s); s != "" && strings.Contains("127.0.0.1", s) {
-			return nil
-		}
-	}
-	return errors.New("notify.xmpp: HTTP_PROXY is set and NO_PROXY does not list 127.0.0.1; " +
-		"the XMPP channel connects directly, add 127.0.0.1 to NO_PROXY")
-}
-
 // Name is the channel's config name.
 func (n *Notifier) Name() string { return "xmpp" }
 
-// Send logs in, sends m.Text() as a chat message, waits for the server to
-// have processed it and closes the stream. Everything ends when ctx does.
+// Send dials the server, logs in, sends m.Text() as a chat message, waits
+// for the server to have processed it and closes the stream. Everything
+// ends when ctx does.
 func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	var cancel context.CancelFunc
 	if _, ok := ctx.Deadline(); ok {
@@ -163,151 +158,201 @@ func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	defer cancel()
 
 	var d net.Dialer
-	upstream, err := d.DialContext(ctx, "tcp", n.server)
+	conn, err := d.DialContext(ctx, "tcp", n.server)
 	if err != nil {
 		return n.fail(ctx, err)
 	}
-	// go-xmpp dials by address and takes no context, so it is given a
-	// loopback relay to the connection dialled here; closing that
-	// connection when ctx ends cuts go-xmpp off wherever it waits.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		upstream.Close()
-		return n.fail(ctx, err)
-	}
-	stop := context.AfterFunc(ctx, func() {
-		upstream.Close()
-		ln.Close()
-	})
+	defer conn.Close()
+	// Closing the connection cuts off every read and write, TLS and XMPP
+	// included, wherever they wait.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	var wg sync.WaitGroup
-	wg.Go(func() { relay(ln, upstream) })
 
-	err = n.deliver(ln.Addr().String(), m.Text())
-	upstream.Close()
-	ln.Close()
-	wg.Wait()
-	if err != nil {
+	if err := n.deliver(ctx, conn, m.Text()); err != nil {
 		return n.fail(ctx, err)
 	}
 	return nil
 }
 
-// deliver runs the XMPP conversation through the relay at addr.
-func (n *Notifier) deliver(addr, text string) error {
-	client, err := goxmpp.Options{
-		Host:     addr,
-		User:     n.from,
-		Password: n.password,
-		Resource: n.resource,
-		NoTLS:    true, // no direct TLS: the plain stream is upgraded with STARTTLS
-		StartTLS: true, // required
-		// The server name is the XMPP domain, not the relay's address.
-		TLSConfig: n.tlsConfig,
-	}.NewClient()
+// deliver runs the XMPP conversation over conn.
+func (n *Notifier) deliver(ctx context.Context, conn net.Conn, text string) error {
+	session, err := xmpp.NewClientSession(ctx, n.origin, conn,
+		n.startTLS(),
+		n.auth(),
+		xmpp.BindResource(),
+	)
 	if err != nil {
 		return err
 	}
-	if _, err := client.Send(goxmpp.Chat{Remote: n.to, Type: "chat", Text: text}); err != nil {
-		client.Close()
+	if session.State()&xmpp.Secure == 0 {
+		// The library always negotiates STARTTLS first; this guards
+		// against a change there ever letting the message out in the clear.
+		return &noStartTLSError{errors.New("the stream was not secured")}
+	}
+	msg := stanza.Message{To: n.to, Type: stanza.ChatMessage}.Wrap(
+		xmlstream.Wrap(xmlstream.Token(xml.CharData(text)), xml.StartElement{Name: xml.Name{Local: "body"}}),
+	)
+	if err := session.Send(ctx, msg); err != nil {
 		return err
 	}
-	if err := awaitProcessed(client, n.domain, n.to); err != nil {
-		client.Close()
+	if err := awaitProcessed(ctx, session, n.origin.Domain(), n.to); err != nil {
 		return err
 	}
 	// The server has the message; a failed close would only cause a
 	// duplicate on retry.
-	client.Close()
+	session.Close()
 	return nil
 }
 
-// awaitProcessed asks the server for its disco#info and reads until the
+// startTLS is the STARTTLS feature, required: if the server does not offer
+// it, it is tried anyway, and a refusal ends the send. The handshake is
+// done here rather than on the first write, so that a certificate error
+// is told apart from other failures.
+func (n *Notifier) startTLS() xmpp.StreamFeature {
+	f := xmpp.StartTLS(n.tlsConfig)
+	negotiate := f.Negotiate
+	f.Negotiate = func(ctx context.Context, s *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
+		mask, rw, err := negotiate(ctx, s, data)
+		if err != nil {
+			return mask, rw, &noStartTLSError{err}
+		}
+		if tc, ok := rw.(*tls.Conn); ok {
+			if err := tc.HandshakeContext(ctx); err != nil {
+				return 0, nil, err
+			}
+		}
+		return mask, rw, nil
+	}
+	return f
+}
+
+// auth is SASL with the mechanisms in order of preference. The feature is
+// offered only on a secured stream, so PLAIN never goes out in the clear.
+func (n *Notifier) auth() xmpp.StreamFeature {
+	f := xmpp.SASL("", n.password, sasl.ScramSha256, sasl.ScramSha1, sasl.Plain)
+	negotiate := f.Negotiate
+	f.Negotiate = func(ctx context.Context, s *xmpp.Session, data any) (xmpp.SessionState, io.ReadWriter, error) {
+		mask, rw, err := negotiate(ctx, s, data)
+		if err != nil && isAuthFailure(err) {
+			err = &authError{err}
+		}
+		return mask, rw, err
+	}
+	return f
+}
+
+// isAuthFailure tells whether err from the SASL exchange means the server
+// refused the credentials (a SASL <failure/>, which mellium returns as an
+// unexported type that writes itself as XML) or could not prove that it
+// knows the password (SCRAM's server signature), rather than a broken
+// connection or a stream error.
+func isAuthFailure(err error) bool {
+	if errors.Is(err, sasl.ErrAuthn) {
+		return true
+	}
+	var streamErr stream.Error
+	if errors.As(err, &streamErr) {
+		return false
+	}
+	var failure interface{ TokenReader() xml.TokenReader }
+	return errors.As(err, &failure)
+}
+
+// authError is a refused login.
+type authError struct{ err error }
+
+func (e *authError) Error() string { return "auth failure: " + e.err.Error() }
+func (e *authError) Unwrap() error { return e.err }
+
+// noStartTLSError is a failed STARTTLS negotiation before any TLS
+// handshake: the server did not offer STARTTLS or refused it.
+type noStartTLSError struct{ err error }
+
+func (e *noStartTLSError) Error() string { return "STARTTLS failed: " + e.err.Error() }
+func (e *noStartTLSError) Unwrap() error { return e.err }
+
+// awaitProcessed asks the server (domain, that of from) for its disco#info and reads until the
 // answer: a server handles one stream's stanzas in order, so an immediate
 // rejection of the message arrives before it.
-func awaitProcessed(client *goxmpp.Client, domain, to string) error {
+func awaitProcessed(ctx context.Context, session *xmpp.Session, domain, to jid.JID) error {
 	const id = "overvakt-sent"
-	if _, err := client.RawInformationQuery(client.JID(), domain, id, goxmpp.IQTypeGet, goxmpp.XMPPNS_DISCO_INFO, ""); err != nil {
+	query := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsDiscoInfo, Local: "query"}})
+	iq := stanza.IQ{ID: id, To: domain, Type: stanza.GetIQ}.Wrap(query)
+	if err := session.Send(ctx, iq); err != nil {
 		return err
 	}
+
+	r := session.TokenReader()
+	defer r.Close()
+	d := xml.NewTokenDecoder(r)
 	for {
-		stanza, err := client.Recv()
+		tok, err := d.Token()
+		if err == io.EOF {
+			return errors.New("the server closed the stream before answering")
+		}
 		if err != nil {
 			return err
 		}
-		switch v := stanza.(type) {
-		case goxmpp.Chat:
-			if v.Type == "error" {
-				return fmt.Errorf("the server rejected the message to %s: %s", to, errorCondition(v))
+		start, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		switch {
+		case start.Name.Local == "message" && attr(start, "type") == string(stanza.ErrorMessage):
+			var bounce struct {
+				Err stanza.Error `xml:"error"`
 			}
-		case goxmpp.DiscoResult:
-			if v.ID == id {
-				return nil
+			if err := d.DecodeElement(&bounce, &start); err != nil {
+				return err
 			}
-		case goxmpp.IQ:
-			if v.ID == id {
-				return nil // an error answer still means our message went first
-			}
+			return fmt.Errorf("the server rejected the message to %s: %s", to, errorCondition(bounce.Err))
+		case start.Name.Local == "iq" && attr(start, "id") == id:
+			// An error answer still means our message went first.
+			return nil
+		}
+		if err := d.Skip(); err != nil {
+			return err
 		}
 	}
+}
+
+// attr is the value of start's attribute name, or "".
+func attr(start xml.StartElement, name string) string {
+	for _, a := range start.Attr {
+		if a.Name.Space == "" && a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
 }
 
 // errorCondition names the XMPP error condition of a bounced message,
 // e.g. "service-unavailable".
-func errorCondition(c goxmpp.Chat) string {
-	for _, e := range c.OtherElem {
-		if e.XMLName.Local != "error" {
-			continue
-		}
-		d := xml.NewDecoder(strings.NewReader(e.InnerXML))
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				break
-			}
-			if start, ok := tok.(xml.StartElement); ok {
-				return start.Name.Local
-			}
-		}
+func errorCondition(e stanza.Error) string {
+	if e.Condition == "" {
+		return "no reason given"
 	}
-	return "no reason given"
-}
-
-// relay accepts one connection on ln and copies bytes both ways between
-// it and upstream until either side closes; then it closes both.
-func relay(ln net.Listener, upstream net.Conn) {
-	local, err := ln.Accept()
-	ln.Close()
-	if err != nil {
-		return
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		io.Copy(upstream, local)
-		upstream.Close()
-	}()
-	io.Copy(local, upstream)
-	local.Close()
-	upstream.Close()
-	<-done
+	return string(e.Condition)
 }
 
 // fail names the account, the server and what to check; the password
-// never appears in go-xmpp's errors.
+// never appears in the library's errors.
 func (n *Notifier) fail(ctx context.Context, err error) error {
 	hint := ""
-	text := err.Error()
-	var certErr *tls.CertificateVerificationError
+	var (
+		authErr    *authError
+		certErr    *tls.CertificateVerificationError
+		noTLSError *noStartTLSError
+	)
 	switch {
 	case ctx.Err() != nil:
 		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		hint = "; the server did not finish in time"
-	case strings.HasPrefix(text, "auth failure"):
+	case errors.As(err, &authErr):
 		hint = "; check from and xmpp_password"
-	case errors.As(err, &certErr), strings.Contains(text, "certificate"):
+	case errors.As(err, &certErr):
 		hint = fmt.Sprintf("; the server's certificate must be valid for %q", n.tlsConfig.ServerName)
-	case strings.Contains(text, "StartTLS"):
+	case errors.As(err, &noTLSError):
 		hint = "; the server must offer STARTTLS"
 	}
 	return fmt.Errorf("xmpp: send from %s to %s through %s: %w%s", n.from, n.to, n.server, err, hint)

@@ -8,7 +8,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"math/big"
@@ -19,11 +21,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	goxmpp "github.com/xmppo/go-xmpp"
+	"mellium.im/sasl"
+	mellium "mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
@@ -211,53 +217,117 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string) *tls.Config {
 	return &tls.Config{RootCAs: roots}
 }
 
-// receiver is an XMPP client logged in as receiver@localhost that hands
-// every stanza it gets to a channel.
+// receiver is an XMPP client logged in as receiver@localhost/test that
+// hands every message and presence it gets to a channel, as a chat or a
+// presence.
 type receiver struct {
 	jid      string
 	stanzas  chan any
+	stop     chan struct{}
 	recvDone chan struct{}
+}
+
+// chat is a message stanza the receiver got.
+type chat struct {
+	From, Type, Body string
+}
+
+// presence is a presence stanza the receiver got.
+type presence struct {
+	From, Type string
 }
 
 func startReceiver(t *testing.T, p *prosody) *receiver {
 	t.Helper()
 	tlsConfig := p.tls.Clone()
 	tlsConfig.ServerName = domain
-	client, err := goxmpp.Options{
-		Host:      p.addr,
-		User:      "receiver@" + domain,
-		Password:  receiverPass,
-		Resource:  "test",
-		NoTLS:     true,
-		StartTLS:  true,
-		TLSConfig: tlsConfig,
-	}.NewClient()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
+		t.Fatalf("receiver dial: %v", err)
+	}
+	session, err := mellium.NewClientSession(ctx, jid.MustParse("receiver@"+domain+"/test"), conn,
+		mellium.StartTLS(tlsConfig),
+		mellium.SASL("", receiverPass, sasl.ScramSha256, sasl.ScramSha1, sasl.Plain),
+		mellium.BindResource(),
+	)
+	if err != nil {
+		conn.Close()
 		t.Fatalf("receiver login: %v", err)
 	}
-	r := &receiver{jid: client.JID(), stanzas: make(chan any, 16), recvDone: make(chan struct{})}
-	go func() {
-		defer close(r.recvDone)
-		for {
-			s, err := client.Recv()
-			if err != nil {
-				return
-			}
-			r.stanzas <- s
-		}
-	}()
-	// go-xmpp's Close may not run beside Recv; stopping the server ends Recv.
+	r := &receiver{
+		jid:      session.LocalAddr().String(),
+		stanzas:  make(chan any, 16),
+		stop:     make(chan struct{}),
+		recvDone: make(chan struct{}),
+	}
+	go r.read(session)
 	t.Cleanup(func() {
-		p.stop()
+		close(r.stop)
+		conn.Close()
 		<-r.recvDone
 	})
-	// The server echoes our own presence once it has made us available, so
-	// messages sent after this reach us.
+	// Initial presence makes us available; the server echoes it, so
+	// messages sent after the echo reach us.
+	if err := session.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+		t.Fatalf("receiver presence: %v", err)
+	}
 	r.await(t, func(s any) bool {
-		p, ok := s.(goxmpp.Presence)
-		return ok && p.From == r.jid
+		p, ok := s.(presence)
+		return ok && p.From == r.jid && p.Type == ""
 	})
 	return r
+}
+
+// read decodes incoming stanzas until the connection ends.
+func (r *receiver) read(session *mellium.Session) {
+	defer close(r.recvDone)
+	tr := session.TokenReader()
+	defer tr.Close()
+	d := xml.NewTokenDecoder(tr)
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return
+		}
+		start, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		var v any
+		switch start.Name.Local {
+		case "message":
+			var m struct {
+				From string `xml:"from,attr"`
+				Type string `xml:"type,attr"`
+				Body string `xml:"body"`
+			}
+			err = d.DecodeElement(&m, &start)
+			v = chat{From: m.From, Type: m.Type, Body: m.Body}
+		case "presence":
+			var p struct {
+				From string `xml:"from,attr"`
+				Type string `xml:"type,attr"`
+			}
+			err = d.DecodeElement(&p, &start)
+			v = presence{From: p.From, Type: p.Type}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return
+		}
+		if v == nil {
+			continue
+		}
+		select {
+		case r.stanzas <- v:
+		case <-r.stop:
+			return
+		}
+	}
 }
 
 // await returns the first stanza for which match is true.
@@ -290,8 +360,6 @@ func sampleMessage() *notify.Message {
 }
 
 func TestSendThroughProsody(t *testing.T) {
-	t.Setenv("HTTP_PROXY", "")
-	t.Setenv("http_proxy", "")
 	p := startProsody(t)
 	r := startReceiver(t, p)
 
@@ -347,20 +415,20 @@ func TestSendThroughProsody(t *testing.T) {
 				t.Fatalf("Send: %v", err)
 			}
 			got := r.await(t, func(s any) bool {
-				c, ok := s.(goxmpp.Chat)
-				return ok && c.Text != ""
-			}).(goxmpp.Chat)
-			if bare, _, _ := strings.Cut(got.Remote, "/"); bare != "sender@localhost" {
-				t.Errorf("message from %q, want sender@localhost", got.Remote)
+				c, ok := s.(chat)
+				return ok && c.Body != ""
+			}).(chat)
+			if bare, _, _ := strings.Cut(got.From, "/"); bare != "sender@localhost" {
+				t.Errorf("message from %q, want sender@localhost", got.From)
 			}
 			if got.Type != "chat" {
 				t.Errorf("message type %q, want chat", got.Type)
 			}
-			if got.Text != m.Text() {
-				t.Errorf("message text = %q, want %q", got.Text, m.Text())
+			if got.Body != m.Text() {
+				t.Errorf("message text = %q, want %q", got.Body, m.Text())
 			}
 			for _, want := range []string{"dead", "web:core:https://edge-3.example.net/health?a=1&b=<2>", "08:58:28 UTC+0200", "https://status.example.com/"} {
-				if !strings.Contains(got.Text, want) {
+				if !strings.Contains(got.Body, want) {
 					t.Errorf("message text does not contain %q", want)
 				}
 			}
@@ -371,8 +439,6 @@ func TestSendThroughProsody(t *testing.T) {
 // A server that accepts the connection and never answers must not hold
 // Send past its context.
 func TestSendHonoursContext(t *testing.T) {
-	t.Setenv("HTTP_PROXY", "")
-	t.Setenv("http_proxy", "")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -412,8 +478,6 @@ func TestSendHonoursContext(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	t.Setenv("HTTP_PROXY", "")
-	t.Setenv("http_proxy", "")
 	tests := []struct {
 		name    string
 		table   *xmpp.Table
@@ -448,16 +512,271 @@ func TestNew(t *testing.T) {
 	}
 }
 
-func TestNewRefusesProxyWithoutLoopbackException(t *testing.T) {
-	t.Setenv("HTTP_PROXY", "http://proxy.example.net:3128")
+// The channel connects directly: proxy variables, which name HTTP (or
+// SOCKS) proxies, play no part. The "proxy" here drops every connection and
+// counts them; the message must still arrive, and the proxy see nothing.
+func TestSendIgnoresProxyEnv(t *testing.T) {
+	proxy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	var contacted atomic.Int32
+	go func() {
+		for {
+			c, err := proxy.Accept()
+			if err != nil {
+				return
+			}
+			contacted.Add(1)
+			c.Close()
+		}
+	}()
+	proxyURL := "http://" + proxy.Addr().String()
+	for _, name := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"} {
+		t.Setenv(name, proxyURL)
+	}
+	t.Setenv("ALL_PROXY", "socks5://"+proxy.Addr().String())
+	t.Setenv("all_proxy", "socks5://"+proxy.Addr().String())
 	t.Setenv("NO_PROXY", "")
 	t.Setenv("no_proxy", "")
-	_, err := xmpp.NewNotifier(&xmpp.Table{From: "a@example.com", To: "b@example.com", XMPPPassword: "x"}, nil)
-	if err == nil || !strings.Contains(err.Error(), "NO_PROXY") {
-		t.Fatalf("err = %v, want one telling to set NO_PROXY", err)
+
+	p := startProsody(t)
+	r := startReceiver(t, p)
+	n, err := xmpp.NewNotifier(&xmpp.Table{
+		From: "sender@localhost", To: "receiver@localhost", XMPPPassword: senderPass, Server: p.addr,
+	}, p.tls)
+	if err != nil {
+		t.Fatalf("NewNotifier with HTTP_PROXY set: %v", err)
 	}
-	t.Setenv("NO_PROXY", "localhost,127.0.0.1")
-	if _, err := xmpp.NewNotifier(&xmpp.Table{From: "a@example.com", To: "b@example.com", XMPPPassword: "x"}, nil); err != nil {
-		t.Fatalf("with NO_PROXY=127.0.0.1: %v", err)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	m := sampleMessage()
+	if err := n.Send(ctx, m); err != nil {
+		t.Fatalf("Send with HTTP_PROXY set: %v", err)
+	}
+	got := r.await(t, func(s any) bool {
+		c, ok := s.(chat)
+		return ok && c.Body != ""
+	}).(chat)
+	if got.Body != m.Text() {
+		t.Errorf("message text = %q, want %q", got.Body, m.Text())
+	}
+	if c := contacted.Load(); c != 0 {
+		t.Errorf("the proxy was contacted %d times, want none", c)
+	}
+}
+
+// A send opens no listening socket and relays nothing: while it is under
+// way, the only TCP sockets this process has beyond those it had before
+// are the two ends of the connection to the server. The server here reads
+// the client's stream header and then stays silent, holding the send in
+// the middle of its conversation until the context is cancelled.
+func TestSendOpensNoListenerOrRelay(t *testing.T) {
+	if _, err := os.Stat("/proc/net/tcp"); err != nil {
+		t.Skipf("no /proc/net/tcp to list sockets: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	serverPort := ln.Addr().(*net.TCPAddr).Port
+	headerRead := make(chan struct{})
+	serverDone := make(chan struct{})
+	go func() {
+		defer close(serverDone)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var seen []byte
+		var signalled bool
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			seen = append(seen, buf[:n]...)
+			if !signalled && strings.Contains(string(seen), "<stream:stream") {
+				signalled = true
+				close(headerRead)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	before := tcpSockets(t)
+	n, err := xmpp.NewNotifier(&xmpp.Table{
+		From: "sender@localhost", To: "receiver@localhost", XMPPPassword: senderPass, Server: ln.Addr().String(),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	sent := make(chan error, 1)
+	go func() { sent <- n.Send(ctx, sampleMessage()) }()
+
+	select {
+	case <-headerRead:
+	case err := <-sent:
+		t.Fatalf("Send returned before the server read a stream header: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server read no stream header within 5s")
+	}
+	during := tcpSockets(t)
+	for inode, s := range during {
+		if _, ok := before[inode]; ok {
+			continue
+		}
+		switch {
+		case s.listening:
+			t.Errorf("Send listens on port %d", s.localPort)
+		case s.localPort != serverPort && s.remotePort != serverPort:
+			t.Errorf("Send has a TCP connection %d -> %d that is not to the server (port %d)", s.localPort, s.remotePort, serverPort)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-sent:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Send = %v, want a cancellation error", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Send did not return within 2s of cancellation")
+	}
+	<-serverDone
+	for inode, s := range tcpSockets(t) {
+		if _, ok := before[inode]; !ok && s.listening {
+			t.Errorf("after Send, a socket listens on port %d", s.localPort)
+		}
+	}
+}
+
+// tcpSocket is one TCP socket of this process, from /proc/net/tcp{,6}.
+type tcpSocket struct {
+	localPort, remotePort int
+	listening             bool
+}
+
+// tcpSockets lists this process's TCP sockets (over IPv4 and IPv6) by
+// inode: the sockets among its open files, looked up in /proc/net/tcp and
+// /proc/net/tcp6, which list every socket of the network namespace.
+func tcpSockets(t *testing.T) map[string]tcpSocket {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := map[string]bool{}
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if inode, ok := strings.CutPrefix(target, "socket:["); ok {
+			mine[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	port := func(addr string) int {
+		_, hex, _ := strings.Cut(addr, ":")
+		p, err := strconv.ParseUint(hex, 16, 16)
+		if err != nil {
+			t.Fatalf("bad address %q in /proc/net/tcp", addr)
+		}
+		return int(p)
+	}
+	sockets := map[string]tcpSocket{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if errors.Is(err, os.ErrNotExist) && table == "/proc/net/tcp6" {
+			continue // no IPv6
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		for _, line := range lines[1:] {
+			// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
+			f := strings.Fields(line)
+			if len(f) < 10 || !mine[f[9]] {
+				continue
+			}
+			sockets[f[9]] = tcpSocket{localPort: port(f[1]), remotePort: port(f[2]), listening: f[3] == "0A"}
+		}
+	}
+	return sockets
+}
+
+// A server that does not offer STARTTLS, and refuses it when asked, gets
+// no login: the send fails with the STARTTLS hint and neither a SASL
+// exchange nor the password ever goes out in the clear.
+func TestSendRequiresStartTLS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	received := make(chan string, 1)
+	go func() {
+		var seen []byte
+		defer func() { received <- string(seen) }()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 4096)
+		var greeted, refused bool
+		for {
+			n, err := c.Read(buf)
+			seen = append(seen, buf[:n]...)
+			if !greeted && strings.Contains(string(seen), "<stream:stream") {
+				greeted = true
+				// PLAIN is offered, and STARTTLS is not.
+				fmt.Fprint(c, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "+
+					"xmlns:stream='http://etherx.jabber.org/streams' id='s1' from='localhost' version='1.0'>"+
+					"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"+
+					"<mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+			}
+			if greeted && !refused && strings.Contains(string(seen), "starttls") {
+				refused = true
+				fmt.Fprint(c, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>")
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	n, err := xmpp.NewNotifier(&xmpp.Table{
+		From: "sender@localhost", To: "receiver@localhost", XMPPPassword: senderPass, Server: ln.Addr().String(),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err = n.Send(ctx, sampleMessage())
+	t.Logf("error: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "the server must offer STARTTLS") {
+		t.Errorf("Send = %v, want an error with the STARTTLS hint", err)
+	}
+	var seen string
+	select {
+	case seen = <-received:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not finish within 5s")
+	}
+	t.Logf("the server received: %s", seen)
+	if strings.Contains(seen, "<auth") || strings.Contains(seen, "xmpp-sasl") {
+		t.Errorf("the client started SASL without TLS: %s", seen)
+	}
+	if strings.Contains(seen, senderPass) || strings.Contains(seen, base64.StdEncoding.EncodeToString([]byte("\x00sender\x00"+senderPass))) {
+		t.Errorf("the password went out in the clear: %s", seen)
 	}
 }
