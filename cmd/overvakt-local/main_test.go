@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -348,5 +349,55 @@ func TestSampleConfig(t *testing.T) {
 	reg := status.NewRegistry(cfg.StatusSpecs(), time.Now())
 	if _, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: reg, Kinds: kinds.All().Probes}); err != nil {
 		t.Fatalf("the probe scheduler refuses the sample: %v", err)
+	}
+}
+
+// TestSameErrorsAsServer: the agent reads its nodes with the server's code,
+// so a bad node gets the same message at the same line from both. The two
+// heads have the same number of lines; the fixtures follow them.
+func TestSameErrorsAsServer(t *testing.T) {
+	const serverHead = "[server]\nmanager_token = \"m-0123456789abcdef\"\nreporter_token = \"r-0123456789abcdef\"\n\n\n\n"
+	const agentHead = "[report]\nurl = \"http://127.0.0.1:1\"\ntoken = \"t\"\ninterval = 30\n\n\n"
+	const node = "[[probe.service]]\nid = \"lan\"\n[[probe.service.node]]\nid = \"n\"\nmode = \"poll\"\n"
+	fixtures := []struct{ name, text string }{
+		{"DELETE method", node + "replicas = [\"http://10.0.0.3/\"]\nhttp_method = \"DELETE\"\n"},
+		{"body with GET", node + "replicas = [\"http://10.0.0.3/\"]\nhttp_method = \"GET\"\nhttp_body = \"{}\"\n"},
+		{"invalid header name", node + "replicas = [\"http://10.0.0.3/\"]\nhttp_headers = { \"X Token\" = \"1\" }\n"},
+		{"header value with a line break", node + "replicas = [\"http://10.0.0.3/\"]\nhttp_headers = { X-Token = \"a\\nb\" }\n"},
+		{"match on HEAD", node + "replicas = [\"http://10.0.0.3/\"]\nhttp_method = \"HEAD\"\nhttp_body_healthy_match = \"ok\"\n"},
+		{"bad regular expression", node + "replicas = [\"http://10.0.0.3/\"]\nhttp_body_healthy_match = \"(ok\"\n"},
+		{"unknown scheme", node + "replicas = [\"https://10.0.0.3/\", \"htp://x\"]\n"},
+		{"tcp without port", node + "replicas = [\"tcp://10.0.0.4\"]\n"},
+		{"icmp with port", node + "replicas = [\"icmp://10.0.0.5:80\"]\n"},
+		{"duplicate replica", node + "replicas = [\"tcp://10.0.0.4:22\", \"tcp://10.0.0.4:22\"]\n"},
+		{"scripts on a poll node", node + "replicas = [\"tcp://10.0.0.4:22\"]\nscripts = [\"true\"]\n"},
+		{"empty script", strings.Replace(node, "\"poll\"", "\"script\"", 1) + "scripts = [\" \"]\n"},
+		{"wrong type", node + "replicas = \"tcp://10.0.0.4:22\"\n"},
+		{"misspelt key", node + "replicas = [\"http://10.0.0.3/\"]\nhttp_metod = \"GET\"\n"},
+		{"queue without plugin", node + "replicas = [\"http://10.0.0.3/\"]\nrabbitmq_queue = \"jobs\"\n"},
+		{"bad id", strings.Replace(node, "id = \"n\"", "id = \"N 1\"", 1) + "replicas = [\"http://10.0.0.3/\"]\n"},
+	}
+	for _, f := range fixtures {
+		t.Run(f.name, func(t *testing.T) {
+			_, err := config.Parse("node.toml", []byte(serverHead+f.text), nil, kinds.All().Config())
+			var serverErrs config.Errors
+			if !errors.As(err, &serverErrs) {
+				t.Fatalf("the server accepts the fixture: %v", err)
+			}
+			log := &syncBuffer{}
+			path := filepath.Join(t.TempDir(), "node.toml")
+			if err := os.WriteFile(path, []byte(agentHead+f.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if code := run(context.Background(), []string{"-c", path}, func(string) string { return "" }, log); code != 2 {
+				t.Fatalf("the agent exits %d, want 2; log:\n%s", code, log)
+			}
+			for _, e := range serverErrs {
+				e.File = path
+				if !strings.Contains(log.String(), e.Error()) {
+					t.Errorf("the server says\n  %s\nthe agent does not:\n%s", e.Error(), log)
+				}
+			}
+		})
 	}
 }
