@@ -24,7 +24,7 @@ type Config struct {
 type Server struct {
 	LogLevel      string `toml:"log_level"` // debug, info, warn, error
 	Inet          string `toml:"inet"`      // listen address, host:port
-	Workers       int    `toml:"workers"`   // GOMAXPROCS-style cap on request handling threads
+	Workers       int    `toml:"workers"`   // web requests handled at once
 	ManagerToken  string `toml:"manager_token"`
 	ReporterToken string `toml:"reporter_token"`
 }
