@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order, each once, in a transaction of its own;
+// the schema_version table says how many are. Never change one that has
+// shipped: add the next.
+var migrations = []string{
+	// 1: everything the first store keeps. Times are Unix milliseconds,
+	// latencies microseconds. A component is a service (node and replica
+	// empty), a node (replica empty) or a replica.
+	`CREATE TABLE announcements (
+		id TEXT PRIMARY KEY,
+		title TEXT NOT NULL,
+		text TEXT NOT NULL,
+		published_ms INTEGER NOT NULL,
+		retracted_ms INTEGER
+	);
+	CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+	CREATE TABLE runs (
+		id INTEGER PRIMARY KEY,
+		started_ms INTEGER NOT NULL,
+		alive_ms INTEGER NOT NULL,
+		stopped_ms INTEGER
+	);
+	CREATE TABLE components (
+		id INTEGER PRIMARY KEY,
+		service TEXT NOT NULL,
+		node TEXT NOT NULL,
+		replica TEXT NOT NULL,
+		UNIQUE (service, node, replica)
+	);
+	CREATE TABLE results (
+		replica_id INTEGER NOT NULL,
+		at_ms INTEGER NOT NULL,
+		status INTEGER NOT NULL,
+		latency_us INTEGER NOT NULL,
+		reason TEXT,
+		PRIMARY KEY (replica_id, at_ms)
+	) WITHOUT ROWID;
+	CREATE TABLE changes (
+		component_id INTEGER NOT NULL,
+		at_ms INTEGER NOT NULL,
+		status INTEGER NOT NULL,
+		reason TEXT,
+		PRIMARY KEY (component_id, at_ms)
+	) WITHOUT ROWID;
+	CREATE INDEX changes_at ON changes (at_ms);
+	CREATE TABLE push_replicas (
+		replica_id INTEGER PRIMARY KEY,
+		interval_ms INTEGER NOT NULL,
+		last_report_ms INTEGER NOT NULL,
+		status INTEGER NOT NULL,
+		has_load INTEGER NOT NULL,
+		cpu REAL NOT NULL,
+		ram REAL NOT NULL
+	);
+	CREATE TABLE rollups (
+		level INTEGER NOT NULL,
+		start_ms INTEGER NOT NULL,
+		component_id INTEGER NOT NULL,
+		healthy_ms INTEGER NOT NULL,
+		sick_ms INTEGER NOT NULL,
+		dead_ms INTEGER NOT NULL,
+		nodata_ms INTEGER NOT NULL,
+		latency_sum_us INTEGER NOT NULL,
+		latency_count INTEGER NOT NULL,
+		latency_max_us INTEGER NOT NULL,
+		latency_p95_us INTEGER NOT NULL,
+		PRIMARY KEY (level, start_ms, component_id)
+	) WITHOUT ROWID;`,
+}
+
+// migrate brings the schema up to date. It also reads the file, so a file
+// that is not a database fails here, at start.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); err != nil {
+		return err
+	}
+	var version int
+	err := s.db.QueryRowContext(ctx, "SELECT version FROM schema_version").Scan(&version)
+	switch {
+	case err == sql.ErrNoRows:
+		if _, err := s.db.ExecContext(ctx, "INSERT INTO schema_version (version) VALUES (0)"); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("the file has schema version %d, newer than this program knows (%d); run a newer overvakt", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "UPDATE schema_version SET version = ?", v+1)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+	}
+	return nil
+}

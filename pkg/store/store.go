@@ -1,0 +1,208 @@
+// Package store is what Övervakt remembers across restarts: announcements,
+// the reminder silence, notification state, push and local replicas, every
+// result with its hourly and daily rollups, and the times the server ran.
+//
+// Store is the interface the owners of that state write through; each owner
+// persists its own part (pkg/notice its announcements, pkg/push its
+// replicas, pkg/history results and rollups, pkg/notify its state).
+// Implementations: sqlite (embedded, the default) and memory (tests and
+// ephemeral use). storetest holds the suite every implementation passes.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/overvakt/overvakt/pkg/status"
+)
+
+// Store is the whole persistent state. Implementations are safe for
+// concurrent use. Every write has returned only once it is durable (for
+// sqlite: committed to the WAL).
+type Store interface {
+	Announcements
+	State
+	History
+	// Backup writes a consistent copy of the store to path, which must not
+	// exist, while the store stays in use.
+	Backup(ctx context.Context, path string) error
+	// Close releases the store; writes after it fail.
+	Close() error
+}
+
+// Announcements are the notices of the page, published and retracted. A
+// retracted announcement is kept, with its retraction time, as history.
+type Announcements interface {
+	// ListAnnouncements returns every announcement, retracted ones too,
+	// newest first.
+	ListAnnouncements(ctx context.Context) ([]Announcement, error)
+	// AddAnnouncement stores a new announcement; its ID is unique.
+	AddAnnouncement(ctx context.Context, a Announcement) error
+	// RetractAnnouncement marks a published announcement retracted at at;
+	// false when there is none with that id, or it is retracted already.
+	RetractAnnouncement(ctx context.Context, id string, at time.Time) (bool, error)
+}
+
+// Announcement is one published notice.
+type Announcement struct {
+	ID, Title, Text string
+	Published       time.Time
+	Retracted       time.Time // zero while published
+}
+
+// State holds small named values that owners encode themselves (the
+// reminder silence, the notifier's last messages), and the server's runs.
+type State interface {
+	// GetState returns the value stored under key; ok is false when there
+	// is none.
+	GetState(ctx context.Context, key string) (value []byte, ok bool, err error)
+	// PutState stores value under key, replacing what was there.
+	PutState(ctx context.Context, key string, value []byte) error
+	// StartRun records that the server started at at and returns the run's
+	// id; earlier runs that never stopped (a crash, kill -9) are closed at
+	// their last sign of life.
+	StartRun(ctx context.Context, at time.Time) (int64, error)
+	// StopRun records a clean stop.
+	StopRun(ctx context.Context, id int64, at time.Time) error
+	// Runs returns the runs that overlap [from, to), oldest first. The
+	// current run's end is its last sign of life (Alive).
+	Runs(ctx context.Context, from, to time.Time) ([]Run, error)
+}
+
+// Run is one stretch of time the server was running: from Started to
+// Stopped, or to Alive (its last write) when it did not stop cleanly.
+type Run struct {
+	ID      int64
+	Started time.Time
+	Alive   time.Time // last sign of life: moved on by every Write
+	Stopped time.Time // zero while running, or when it never stopped cleanly
+}
+
+// End is when the run ended, or its last sign of life.
+func (r Run) End() time.Time {
+	if !r.Stopped.IsZero() {
+		return r.Stopped
+	}
+	return r.Alive
+}
+
+// History is what was observed: results, status changes of nodes and
+// services, push and local replicas, and rollups. Writes come in batches.
+type History interface {
+	// Write stores a batch in one transaction and moves the run's Alive
+	// on to b.At.
+	Write(ctx context.Context, b *Batch) error
+	// PushReplicas returns every push and local replica stored.
+	PushReplicas(ctx context.Context) ([]PushReplica, error)
+	// LastResults returns the latest result of every replica.
+	LastResults(ctx context.Context) ([]Result, error)
+	// LastChanges returns the latest change of every node and service.
+	LastChanges(ctx context.Context) ([]Change, error)
+	// Results returns the results of the replicas of a node in [from, to),
+	// by replica, then time.
+	Results(ctx context.Context, node Component, from, to time.Time) ([]Result, error)
+	// Changes returns the changes of a node or service in [from, to),
+	// oldest first, and the one in force at from (the last one before it),
+	// if any, first.
+	Changes(ctx context.Context, c Component, from, to time.Time) ([]Change, error)
+	// ChangesSince returns every change of every node in [from, to),
+	// oldest first (for outage records and feeds).
+	ChangesSince(ctx context.Context, from, to time.Time) ([]Change, error)
+	// PutRollups stores rollups, replacing those with the same key.
+	PutRollups(ctx context.Context, rs []Rollup) error
+	// Rollups returns the rollups of one level that start in [from, to),
+	// by start time: of nodes and services, and of replicas too when
+	// replicas is true.
+	Rollups(ctx context.Context, level Level, from, to time.Time, replicas bool) ([]Rollup, error)
+	// LastRollup returns the start of the newest rollup of a level; zero
+	// when there is none.
+	LastRollup(ctx context.Context, level Level) (time.Time, error)
+	// Prune deletes results before raw, and changes and rollups before
+	// rollups (runs too), and returns how many rows went.
+	Prune(ctx context.Context, raw, rollups time.Time) (int64, error)
+}
+
+// Component is a node (Node set) or a whole service (Node empty).
+type Component struct {
+	Service, Node string
+}
+
+// ReplicaKey names a replica.
+type ReplicaKey struct {
+	Service, Node, Replica string
+}
+
+// NodeOf is the node of a replica.
+func (k ReplicaKey) NodeOf() Component { return Component{Service: k.Service, Node: k.Node} }
+
+// Result is one probe or report result.
+type Result struct {
+	Key     ReplicaKey
+	At      time.Time
+	Status  status.Status
+	Latency time.Duration
+	Reason  string // why it was not healthy
+}
+
+// Change is a node or service taking a new status.
+type Change struct {
+	Of     Component
+	At     time.Time
+	Status status.Status
+	Reason string // the first dead (or sick) replica's reason
+}
+
+// PushReplica is what is kept of a push or local replica: its last report.
+type PushReplica struct {
+	Key        ReplicaKey
+	Interval   time.Duration
+	LastReport time.Time
+	Status     status.Status
+	HasLoad    bool // push: the load below; local: the status is its own report
+	CPU, RAM   float64
+}
+
+// Batch is what Write stores at once.
+type Batch struct {
+	Run          int64     // the run writing, whose Alive moves to At
+	At           time.Time // when the batch was cut
+	Results      []Result
+	Changes      []Change
+	PushReplicas []PushReplica // stored or replaced
+	Flushed      []ReplicaKey  // push and local replicas deleted
+}
+
+// Empty reports whether the batch holds nothing but the sign of life.
+func (b *Batch) Empty() bool {
+	return len(b.Results) == 0 && len(b.Changes) == 0 && len(b.PushReplicas) == 0 && len(b.Flushed) == 0
+}
+
+// Level of a rollup.
+type Level uint8
+
+const (
+	Hourly Level = iota + 1
+	Daily
+)
+
+// Rollup sums the time of one replica, node or service over an hour or a
+// day: how long it was in each status, how long there was no data, and
+// its latency.
+type Rollup struct {
+	Level Level
+	// Of is the node or service; Replica is set for a replica's rollup.
+	Of      Component
+	Replica string
+	Start   time.Time // of the hour or day (UTC)
+
+	Healthy, Sick, Dead, NoData time.Duration
+
+	LatencySum   time.Duration
+	LatencyCount int64
+	LatencyMax   time.Duration
+	LatencyP95   time.Duration // daily: the highest hourly p95 (an upper bound)
+}
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("store: closed")
