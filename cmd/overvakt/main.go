@@ -3,6 +3,7 @@
 //	overvakt [-c overvakt.toml]          run the server
 //	overvakt check-config -c FILE        validate a config file
 //	overvakt notify-test -c FILE [--channel NAME]   send a test notification
+//	overvakt backup -c FILE OUT          copy the store while the server runs
 //	overvakt version                     print the version
 package main
 
@@ -25,6 +26,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/notify"
+	"github.com/overvakt/overvakt/pkg/store/sqlite"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -43,6 +45,8 @@ const usage = `usage:
   overvakt notify-test -c FILE [--channel NAME]
                                    send a test message through every configured
                                    channel (or one); prints "ok" or the error each
+  overvakt backup -c FILE OUT      write a consistent copy of the server's store
+                                   ([storage] path) to OUT, while it runs or not
   overvakt version                 print the version
 `
 
@@ -65,8 +69,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "overvakt %s: unexpected argument %q\n%s", cmd, fs.Arg(0), usage)
+	wantArgs := 0
+	if cmd == "backup" {
+		wantArgs = 1
+	}
+	if fs.NArg() != wantArgs {
+		if fs.NArg() > wantArgs {
+			fmt.Fprintf(stderr, "overvakt %s: unexpected argument %q\n%s", cmd, fs.Arg(wantArgs), usage)
+		} else {
+			fmt.Fprintf(stderr, "overvakt %s: name the file to write\n%s", cmd, usage)
+		}
 		return 2
 	}
 	switch cmd {
@@ -96,6 +108,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "backup":
+		cfg, err := kinds.All().Load(*path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		if cfg.Storage.Driver != "sqlite" {
+			fmt.Fprintf(stderr, "overvakt backup: [storage] driver is %q: there is no file to copy\n", cfg.Storage.Driver)
+			return 1
+		}
+		if err := sqlite.BackupFile(ctx, cfg.Storage.Path, fs.Arg(0)); err != nil {
+			fmt.Fprintln(stderr, "overvakt", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "ok: %s copied to %s\n", cfg.Storage.Path, fs.Arg(0))
+		return 0
 	case "serve":
 		set := kinds.All()
 		cfg, err := set.Load(*path)
@@ -118,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // waits for it.
 func serve(ctx context.Context, set kinds.Set, cfg *config.Config, logOut io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: logLevel(cfg.Server.LogLevel)}))
-	a, err := app.New(app.Options{Config: cfg, Kinds: set, Logger: logger, Version: version})
+	a, err := app.New(ctx, app.Options{Config: cfg, Kinds: set, Logger: logger, Version: version})
 	if err != nil {
 		return err
 	}
@@ -127,7 +155,7 @@ func serve(ctx context.Context, set kinds.Set, cfg *config.Config, logOut io.Wri
 		return fmt.Errorf("%s: server.inet: %w", cfg.File, err)
 	}
 	logger.Info("listening", "inet", ln.Addr().String(), "version", version)
-	err = a.Run(ctx, ln)
+	err = a.Serve(ctx, ln)
 	logger.Info("stopped")
 	return err
 }

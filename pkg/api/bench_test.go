@@ -15,6 +15,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/app"
 	"github.com/overvakt/overvakt/pkg/kinds"
+	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
 // benchReplicas is how many hosts report into the push node.
@@ -26,7 +27,7 @@ func benchBody(i int) []byte {
 
 // benchApp is the app of the test config, built as the program builds it.
 func benchApp(tb testing.TB) *app.App {
-	a, err := app.New(app.Options{Config: testCfg(tb), Kinds: kinds.All()})
+	a, err := app.New(context.Background(), app.Options{Config: testCfg(tb), Kinds: kinds.All(), Store: memory.New()})
 	if err != nil {
 		tb.Fatal(err)
 	}

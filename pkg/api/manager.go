@@ -33,7 +33,7 @@ func (a *API) ListAnnouncements(c echo.Context) error {
 	list, _ := a.board.Announcements()
 	out := make([]announcementJSON, len(list))
 	for i, an := range list {
-		out[i] = announcementJSON{ID: an.ID, Title: an.Title, Text: an.Text, Date: an.Date}
+		out[i] = announcementJSON{ID: an.ID, Title: an.Title, Text: an.Text, Date: an.Published}
 	}
 	writeJSON(c.Response(), out)
 	return nil
@@ -59,7 +59,7 @@ func (a *API) PublishAnnouncement(c echo.Context) error {
 	if in.Text != nil {
 		text = *in.Text
 	}
-	an, err := a.board.Publish(title, text)
+	an, err := a.board.Publish(c.Request().Context(), title, text)
 	var invalid *notice.Invalid
 	switch {
 	case errors.As(err, &invalid):
@@ -87,7 +87,7 @@ func (a *API) RetractAnnouncement(c echo.Context) error {
 		notFound(c)
 		return nil
 	}
-	found, err := a.board.Retract(id)
+	found, err := a.board.Retract(c.Request().Context(), id)
 	switch {
 	case err != nil:
 		a.storeError(w, "retract announcement", err)
@@ -176,7 +176,10 @@ func (a *API) SetSilence(c echo.Context) error {
 		return nil
 	}
 	if secs == nil || *secs == 0 {
-		a.silence.Clear()
+		if err := a.silence.Clear(r.Context()); err != nil {
+			a.storeError(w, "end the silence", err)
+			return nil
+		}
 		a.log.Info("reminders unsilenced")
 		writeOK(w)
 		return nil
@@ -186,7 +189,10 @@ func (a *API) SetSilence(c echo.Context) error {
 		return nil
 	}
 	until := a.now().Add(time.Duration(*secs * float64(time.Second)))
-	a.silence.Set(until)
+	if err := a.silence.Set(r.Context(), until); err != nil {
+		a.storeError(w, "silence reminders", err)
+		return nil
+	}
 	a.log.Info("reminders silenced", "until", until)
 	writeOK(w)
 	return nil

@@ -50,7 +50,7 @@ func TestAnnouncements(t *testing.T) {
 	}
 
 	stored, _ := s.Board.Announcements()
-	if len(stored) != 2 || stored[0].ID != second || stored[0].Date.IsZero() {
+	if len(stored) != 2 || stored[0].ID != second || stored[0].Published.IsZero() {
 		t.Fatalf("Announcements() = %+v", stored)
 	}
 

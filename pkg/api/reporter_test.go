@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -444,7 +445,7 @@ func startCapped(t *testing.T, max int) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	board, err := notice.NewBoard(nil, nil, nil)
+	board, err := notice.NewBoard(context.Background(), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/api"
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/history"
 	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/notify"
@@ -25,6 +26,9 @@ import (
 	"github.com/overvakt/overvakt/pkg/server"
 	"github.com/overvakt/overvakt/pkg/silence"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store"
+	"github.com/overvakt/overvakt/pkg/store/memory"
+	"github.com/overvakt/overvakt/pkg/store/sqlite"
 )
 
 // Options are what an App is built from; Config and Kinds are required.
@@ -43,11 +47,18 @@ type Options struct {
 	// 30 s timeout (the dispatcher's per-send timeout normally ends a send
 	// first).
 	HTTP *http.Client
+	// Store replaces the one [storage] names (tests); the app does not
+	// close it.
+	Store store.Store
 }
 
 // App is the server, built and ready to Run.
 type App struct {
 	Config     *config.Config
+	Store      store.Store
+	RunID      int64 // this run's id in the store
+	History    *history.Writer
+	Health     *history.Health
 	Registry   *status.Registry
 	Agents     *push.Agents
 	Board      *notice.Board
@@ -57,11 +68,15 @@ type App struct {
 	Scheduler  *probe.Scheduler
 	Dispatcher *notify.Dispatcher
 
-	log *slog.Logger
+	log      *slog.Logger
+	ownStore bool // opened by New, closed by Serve
+	now      func() time.Time
+	rollups  *history.Rollups
 }
 
-// New builds every part; nothing runs yet.
-func New(opts Options) (*App, error) {
+// New opens the store, takes back what it kept and builds every part;
+// nothing runs yet. On error nothing is left open.
+func New(ctx context.Context, opts Options) (a *App, err error) {
 	cfg := opts.Config
 	if cfg == nil {
 		return nil, errors.New("app: Options.Config is required")
@@ -70,14 +85,43 @@ func New(opts Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{Config: cfg, Silence: &silence.Silence{}, log: log}
-	a.Registry = status.NewRegistry(cfg.StatusSpecs(), time.Now())
-	var err error
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	a = &App{Config: cfg, Store: opts.Store, Health: &history.Health{}, log: log, now: now}
+	if a.Store == nil {
+		if a.Store, err = OpenStore(ctx, cfg.Storage); err != nil {
+			return nil, err
+		}
+		a.ownStore = true
+		defer func() {
+			if err != nil {
+				a.Store.Close()
+			}
+		}()
+	}
+	start := now()
+	if a.RunID, err = a.Store.StartRun(ctx, start); err != nil {
+		return nil, fmt.Errorf("store: record the start: %w", err)
+	}
+
+	a.Registry = status.NewRegistry(cfg.StatusSpecs(), start)
 	if a.Agents, err = push.New(push.Options{Registry: a.Registry, Metrics: cfg.Metrics, Logger: log,
 		Now: opts.Now, SweepEvery: opts.SweepEvery}); err != nil {
 		return nil, err
 	}
-	if a.Board, err = notice.NewBoard(nil, opts.Now, log); err != nil {
+	if err := a.restore(ctx, start); err != nil {
+		return nil, err
+	}
+	a.History = history.NewWriter(history.WriterOptions{Store: a.Store, Run: a.RunID, Push: a.Agents, Logger: log, Health: a.Health})
+	a.Registry.SetRecorder(a.History)
+	a.rollups = history.NewRollups(a.Store, cfg.Storage, func() []*status.Service { return a.Registry.Snapshot().Services }, log)
+
+	if a.Board, err = notice.NewBoard(ctx, a.Store, opts.Now, log); err != nil {
+		return nil, fmt.Errorf("announcements: %w", err)
+	}
+	if a.Silence, err = silence.New(ctx, a.Store); err != nil {
 		return nil, err
 	}
 	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
@@ -85,7 +129,7 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	if a.Server, err = server.New(server.Options{Config: cfg, Registry: a.Registry, Logger: log, Version: opts.Version,
-		Announcements: a.Board, API: a.API}); err != nil {
+		Announcements: a.Board, API: a.API, Health: a.Health}); err != nil {
 		return nil, err
 	}
 	if a.Scheduler, err = probe.NewScheduler(probe.Options{Config: cfg, Registry: a.Registry, Kinds: opts.Kinds.Probes,
@@ -101,22 +145,68 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	a.Dispatcher = notify.NewDispatcher(notify.DispatcherOptions{
-		Config: cfg, Registry: a.Registry, Channels: chans, Logger: log, Silence: a.Silence.Active,
+		Config: cfg, Registry: a.Registry, Channels: chans, Logger: log, Silence: a.Silence.Active, State: a.Store,
 	})
 	return a, nil
+}
+
+// OpenStore opens the store [storage] names.
+func OpenStore(ctx context.Context, s config.Storage) (store.Store, error) {
+	switch s.Driver {
+	case "memory":
+		return memory.New(), nil
+	case "sqlite", "":
+		return sqlite.Open(ctx, s.Path)
+	}
+	return nil, fmt.Errorf("storage.driver: unknown driver %q (want sqlite or memory)", s.Driver)
+}
+
+// restore shows what the store kept from before the start: the last
+// result of each replica and when each node and service took its status,
+// and the push and local replicas with their deadlines.
+func (a *App) restore(ctx context.Context, start time.Time) error {
+	results, err := a.Store.LastResults(ctx)
+	if err != nil {
+		return fmt.Errorf("store: read the last results: %w", err)
+	}
+	changes, err := a.Store.LastChanges(ctx)
+	if err != nil {
+		return fmt.Errorf("store: read the last changes: %w", err)
+	}
+	saved, err := a.Store.PushReplicas(ctx)
+	if err != nil {
+		return fmt.Errorf("store: read the push and local replicas: %w", err)
+	}
+	rs := status.Restored{Results: map[[3]string]status.Result{}, Changed: map[[2]string]time.Time{}}
+	for _, r := range results {
+		rs.Results[[3]string{r.Key.Service, r.Key.Node, r.Key.Replica}] = status.Result{
+			Status: r.Status, Latency: r.Latency, Err: r.Reason, At: r.At}
+	}
+	// A push replica shows its last report, with its load, not its last
+	// stored result.
+	for k, res := range a.Agents.Restore(saved, start) {
+		rs.Results[k] = res
+	}
+	for _, c := range changes {
+		rs.Changed[[2]string{c.Of.Service, c.Of.Node}] = c.At
+	}
+	a.Registry.Restore(rs)
+	return nil
 }
 
 // Handler is every route the server answers.
 func (a *App) Handler() http.Handler { return a.Server.Handler() }
 
-// Run serves HTTP on ln and runs the prober, the notifier and the silence
-// sweep until ctx ends or one of them fails; then it stops every part,
-// waits for it and returns the first failure.
-func (a *App) Run(ctx context.Context, ln net.Listener) error {
+// Serve serves HTTP on ln and runs the prober, the notifier, the silence
+// sweep, the history writer and the rollups until ctx ends or one of them
+// fails; then it stops every part, waits for it, writes what is left, marks
+// the run stopped, closes the store it opened and returns the first
+// failure.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 6)
 	start := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
 			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -129,7 +219,29 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	start("prober", a.Scheduler.Run)
 	start("notifier", a.Dispatcher.Run)
 	start("reporter expiry", a.Agents.Run)
+	start("rollups", a.rollups.Run)
+	start("history", a.History.Run)
 	wg.Wait()
+	// Everything that writes has stopped: the writer's last flush holds all.
+	a.History.Flush(context.WithoutCancel(ctx))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := a.Store.StopRun(sctx, a.RunID, a.now()); err != nil {
+		a.log.Error("store: record the stop", "err", err)
+	}
+	if a.ownStore {
+		if err := a.Store.Close(); err != nil {
+			a.log.Error("store: close", "err", err)
+		}
+	}
 	close(errs)
 	return <-errs
+}
+
+// Close releases what New opened, for an app that is never served.
+func (a *App) Close() error {
+	if a.ownStore {
+		return a.Store.Close()
+	}
+	return nil
 }

@@ -4,6 +4,10 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -16,6 +20,7 @@ type Config struct {
 	Plugins  Plugins  `toml:"plugins"`
 	Notify   Notify   `toml:"notify"`
 	Probe    Probe    `toml:"probe"`
+	Storage  Storage  `toml:"storage"`
 
 	// File is the path the config was read from (for messages).
 	File string `toml:"-"`
@@ -27,6 +32,18 @@ type Server struct {
 	Workers       int    `toml:"workers"`   // web requests handled at once
 	ManagerToken  string `toml:"manager_token"`
 	ReporterToken string `toml:"reporter_token"`
+}
+
+// Storage is where the server keeps what it must remember.
+type Storage struct {
+	Driver string `toml:"driver"` // sqlite (the default) or memory
+	// Path of the SQLite file; relative paths are beside the config file.
+	Path string `toml:"path"`
+	// RawRetention is how long every single result is kept.
+	RawRetention Duration `toml:"raw_retention"`
+	// RollupRetention is how long hourly and daily rollups, status changes
+	// and run times are kept.
+	RollupRetention Duration `toml:"rollup_retention"`
 }
 
 type Assets struct {
@@ -138,6 +155,34 @@ func (s *Seconds) UnmarshalTOML(v any) error {
 	return nil
 }
 
+// Duration is a span of time written as a string with a unit ("48h",
+// "400d", "90m", "1h30m"; d is 24 hours) or a number of seconds.
+type Duration time.Duration
+
+// ParseDuration reads a Duration's text form.
+func ParseDuration(s string) (Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || n < 0 || math.IsInf(n, 0) || n > 1e5 {
+			return 0, fmt.Errorf("%q: want a number of days like 400d", s)
+		}
+		return Duration(n * float64(24*time.Hour)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want a duration like 48h, 90m or 400d", s)
+	}
+	return Duration(d), nil
+}
+
+// String writes the duration the way the file may hold it.
+func (d Duration) String() string {
+	if d > 0 && time.Duration(d)%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(time.Duration(d)/(24*time.Hour)), 10) + "d"
+	}
+	return time.Duration(d).String()
+}
+
 // Default returns the configuration with every default filled in; Load
 // decodes the file over it.
 func Default() Config {
@@ -163,6 +208,12 @@ func Default() Config {
 			ReminderBackoffFunction: "none",
 			ReminderBackoffLimit:    3,
 			AlertAfter:              1,
+		},
+		Storage: Storage{
+			Driver:          "sqlite",
+			Path:            filepath.Join("data", "overvakt.db"),
+			RawRetention:    Duration(48 * time.Hour),
+			RollupRetention: Duration(400 * 24 * time.Hour),
 		},
 	}
 }

@@ -24,10 +24,11 @@ func (d *decoder) fail(key, format string, args ...any) {
 }
 
 var (
-	secondsType = reflect.TypeFor[Seconds]()
-	pluginsType = reflect.TypeFor[Plugins]()
-	notifyType  = reflect.TypeFor[Notify]()
-	nodeType    = reflect.TypeFor[Node]()
+	secondsType  = reflect.TypeFor[Seconds]()
+	durationType = reflect.TypeFor[Duration]()
+	pluginsType  = reflect.TypeFor[Plugins]()
+	notifyType   = reflect.TypeFor[Notify]()
+	nodeType     = reflect.TypeFor[Node]()
 )
 
 // defaulter is a table type that fills its own defaults before its keys are
@@ -160,6 +161,22 @@ func (d *decoder) knownKeys(t reflect.Type, fields map[string][]int) []string {
 func (d *decoder) value(path string, v any, rv reflect.Value) {
 	if rv.Type() == pluginsType {
 		d.plugins(path, v, rv)
+		return
+	}
+	if rv.Type() == durationType {
+		switch n := v.(type) {
+		case string:
+			dur, err := ParseDuration(n)
+			if err != nil {
+				d.fail(path, "%v", err)
+				return
+			}
+			rv.SetInt(int64(dur))
+		case int64:
+			rv.SetInt(int64(time.Duration(n) * time.Second))
+		default:
+			d.fail(path, "want a duration like \"48h\" or \"400d\", got %s", describe(v))
+		}
 		return
 	}
 	if rv.Type() == secondsType {

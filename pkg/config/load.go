@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -38,6 +39,9 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool), kind
 		return nil, err
 	}
 	cfg.File = file
+	if !filepath.IsAbs(cfg.Storage.Path) {
+		cfg.Storage.Path = filepath.Join(filepath.Dir(file), cfg.Storage.Path)
+	}
 	for i := range cfg.Probe.Services {
 		svc := &cfg.Probe.Services[i]
 		if svc.Label == "" {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // validate checks a decoded server config. It first completes what the
@@ -22,6 +23,20 @@ func validate(c *Check, kinds *Kinds, cfg *Config) {
 	checkPlugins(c, cfg.Plugins)
 	checkNotify(c.sub("notify", ""), &cfg.Notify)
 	checkProbe(c, kinds, cfg.Probe.Services, false)
+	checkStorage(c.sub("storage", ""), &cfg.Storage)
+}
+
+func checkStorage(c *Check, s *Storage) {
+	c.OneOf("driver", s.Driver, "storage driver", "sqlite", "memory")
+	if s.Driver == "sqlite" && s.Path == "" {
+		c.Fail("path", `required with driver "sqlite": the database file, e.g. "/var/lib/overvakt/overvakt.db"`)
+	}
+	if s.RawRetention < Duration(time.Hour) {
+		c.Fail("raw_retention", "%s: keep results for at least 1h (the default is 48h; the page's response times show the last 24h)", s.RawRetention)
+	}
+	if s.RollupRetention < Duration(24*time.Hour) {
+		c.Fail("rollup_retention", "%s: keep rollups for at least 1d (the default is 400d; the page's bars show 90 days)", s.RollupRetention)
+	}
 }
 
 // completeKinds gives every node a table of each probe kind with node

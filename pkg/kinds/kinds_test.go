@@ -16,6 +16,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/notify"
 	"github.com/overvakt/overvakt/pkg/probe"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
 // A channel and a probe kind that exist only in this test, added to the
@@ -192,7 +193,7 @@ func TestThrowawayKindsEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := app.New(app.Options{Config: cfg, Kinds: set})
+		a, err := app.New(context.Background(), app.Options{Config: cfg, Kinds: set, Store: memory.New()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +203,7 @@ func TestThrowawayKindsEndToEnd(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx, ln) }()
+		go func() { done <- a.Serve(ctx, ln) }()
 		defer func() {
 			cancel()
 			if err := <-done; err != nil {

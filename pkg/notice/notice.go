@@ -4,6 +4,7 @@
 package notice
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"log/slog"
@@ -15,6 +16,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/overvakt/overvakt/pkg/store"
+	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
 // Limits on announcements.
@@ -24,23 +28,12 @@ const (
 	MaxAnnouncementText  = 10_000 // characters
 )
 
-// Announcement is one notice published on the status page.
-type Announcement struct {
-	ID, Title, Text string
-	Date            time.Time // when it was published
-}
+// Announcement is one notice published on the status page; Retracted is
+// zero while it is shown.
+type Announcement = store.Announcement
 
-// Store keeps the published announcements. Implementations must be safe
-// for concurrent use.
-type Store interface {
-	// List returns every announcement, newest first. The caller owns the
-	// returned slice.
-	List() ([]Announcement, error)
-	// Add stores a new announcement; its ID is already set and unique.
-	Add(Announcement) error
-	// Delete removes an announcement and reports whether it existed.
-	Delete(id string) (bool, error)
-}
+// Store keeps the announcements, retracted ones too (store.Store is one).
+type Store = store.Announcements
 
 // Invalid is an announcement that cannot be published; its text says why,
 // for the operator.
@@ -62,17 +55,18 @@ type Board struct {
 	view atomic.Pointer[view]
 }
 
-// view is one published list, newest first, and its version.
+// view is one state of the board, and its version.
 type view struct {
-	list    []Announcement
-	version uint64
+	list      []Announcement // published, newest first
+	retracted []Announcement // newest first
+	version   uint64
 }
 
 // NewBoard reads the announcements already in store. A nil store keeps
 // them in memory only; a nil now is time.Now.
-func NewBoard(store Store, now func() time.Time, log *slog.Logger) (*Board, error) {
+func NewBoard(ctx context.Context, store Store, now func() time.Time, log *slog.Logger) (*Board, error) {
 	if store == nil {
-		store = &Memory{}
+		store = memory.New()
 	}
 	if now == nil {
 		now = time.Now
@@ -81,7 +75,7 @@ func NewBoard(store Store, now func() time.Time, log *slog.Logger) (*Board, erro
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Board{store: store, now: now, log: log}
-	if err := b.reload(); err != nil {
+	if err := b.reload(ctx); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -95,10 +89,14 @@ func (b *Board) Announcements() ([]Announcement, uint64) {
 	return v.list, v.version
 }
 
+// Retracted returns the retracted announcements, newest first, for the
+// page's history. The caller must not modify the list.
+func (b *Board) Retracted() []Announcement { return b.view.Load().retracted }
+
 // Publish checks and tidies a new announcement and publishes it: both parts
 // are required, the title is one line, the text keeps its line breaks
 // ("\r\n" becomes "\n"). It fails with *Invalid, ErrFull or the store's error.
-func (b *Board) Publish(title, text string) (Announcement, error) {
+func (b *Board) Publish(ctx context.Context, title, text string) (Announcement, error) {
 	title, text, msg := clean(title, text)
 	if msg != "" {
 		return Announcement{}, &Invalid{msg}
@@ -108,11 +106,11 @@ func (b *Board) Publish(title, text string) (Announcement, error) {
 	if list, _ := b.Announcements(); len(list) >= MaxAnnouncements {
 		return Announcement{}, ErrFull
 	}
-	a := Announcement{ID: rand.Text(), Title: title, Text: text, Date: b.now()}
-	if err := b.store.Add(a); err != nil {
+	a := Announcement{ID: rand.Text(), Title: title, Text: text, Published: b.now()}
+	if err := b.store.AddAnnouncement(ctx, a); err != nil {
 		return Announcement{}, err
 	}
-	if err := b.reload(); err != nil {
+	if err := b.reload(ctx); err != nil {
 		return Announcement{}, err
 	}
 	b.log.Info("announcement published", "id", a.ID, "title", a.Title)
@@ -120,14 +118,14 @@ func (b *Board) Publish(title, text string) (Announcement, error) {
 }
 
 // Retract removes an announcement and reports whether it existed.
-func (b *Board) Retract(id string) (bool, error) {
+func (b *Board) Retract(ctx context.Context, id string) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	found, err := b.store.Delete(id)
+	found, err := b.store.RetractAnnouncement(ctx, id, b.now())
 	if err != nil || !found {
 		return false, err
 	}
-	if err := b.reload(); err != nil {
+	if err := b.reload(ctx); err != nil {
 		return true, err
 	}
 	b.log.Info("announcement retracted", "id", id)
@@ -135,16 +133,25 @@ func (b *Board) Retract(id string) (bool, error) {
 }
 
 // reload publishes the store's list. Caller holds b.mu, or is NewBoard.
-func (b *Board) reload() error {
-	list, err := b.store.List()
+func (b *Board) reload(ctx context.Context) error {
+	all, err := b.store.ListAnnouncements(ctx)
 	if err != nil {
 		return err
 	}
-	var version uint64
-	if old := b.view.Load(); old != nil {
-		version = old.version
+	v := &view{}
+	for _, a := range all {
+		if a.Retracted.IsZero() {
+			v.list = append(v.list, a)
+		} else {
+			v.retracted = append(v.retracted, a)
+		}
 	}
-	b.view.Store(&view{list: list, version: version + 1})
+	slices.SortStableFunc(v.retracted, func(x, y Announcement) int { return y.Retracted.Compare(x.Retracted) })
+	if old := b.view.Load(); old != nil {
+		v.version = old.version
+	}
+	v.version++
+	b.view.Store(v)
 	return nil
 }
 
@@ -167,41 +174,4 @@ func clean(title, text string) (string, string, string) {
 		return "", "", `"text" must not contain control characters other than line breaks and tabs`
 	}
 	return title, text, ""
-}
-
-// Memory is a Store in memory; its content is lost on restart.
-type Memory struct {
-	mu    sync.RWMutex
-	items []Announcement // oldest first
-}
-
-var _ Store = (*Memory)(nil)
-
-// List returns every announcement, newest first.
-func (s *Memory) List() ([]Announcement, error) {
-	s.mu.RLock()
-	out := slices.Clone(s.items)
-	s.mu.RUnlock()
-	slices.Reverse(out)
-	return out, nil
-}
-
-// Add appends an announcement.
-func (s *Memory) Add(a Announcement) error {
-	s.mu.Lock()
-	s.items = append(s.items, a)
-	s.mu.Unlock()
-	return nil
-}
-
-// Delete removes the announcement with this id.
-func (s *Memory) Delete(id string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := slices.IndexFunc(s.items, func(a Announcement) bool { return a.ID == id })
-	if i < 0 {
-		return false, nil
-	}
-	s.items = slices.Delete(s.items, i, i+1)
-	return true, nil
 }

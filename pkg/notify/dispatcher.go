@@ -10,6 +10,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store"
 )
 
 // DispatcherOptions configure a Dispatcher; zero values pick the defaults.
@@ -36,6 +37,9 @@ type DispatcherOptions struct {
 	// DrainTimeout is how long queued messages may still be sent after
 	// Run's context ends; default SendTimeout.
 	DrainTimeout time.Duration
+	// State keeps what was last announced, so a restart repeats nothing;
+	// nil keeps it in memory only.
+	State store.State
 }
 
 // Dispatcher watches the registry and sends notifications: changes of the
@@ -49,6 +53,7 @@ type Dispatcher struct {
 	tracker      *tracker
 	outboxes     []*outbox
 	drainTimeout time.Duration
+	state        store.State // nil: nothing kept
 	running      atomic.Bool
 }
 
@@ -86,6 +91,7 @@ func NewDispatcher(opts DispatcherOptions) *Dispatcher {
 		startupWait:  cfg.Metrics.PollInterval.Duration(),
 		tracker:      newTracker(rulesFrom(cfg, opts.CoalesceWindow, opts.Silence)),
 		drainTimeout: opts.DrainTimeout,
+		state:        opts.State,
 	}
 	for _, ch := range opts.Channels {
 		d.outboxes = append(d.outboxes, newOutbox(ch, opts.QueueSize, opts.SendTimeout, retry, opts.Logger))
@@ -129,10 +135,14 @@ func (d *Dispatcher) loop(ctx context.Context) {
 	changes, unsubscribe := d.reg.Subscribe()
 	defer unsubscribe()
 
+	// What was announced before a restart is announced again only if it
+	// changed since: then as a change, never as a start-up notice.
+	restored := d.restore(ctx)
+
 	// The start-up notice waits for the first sweep, so the status it
 	// gives is observed, not assumed; the scheduler promises every replica
 	// a result within one poll_interval, which bounds the wait.
-	startupPending := d.startup
+	startupPending := d.startup && !restored
 	var startupDeadline <-chan time.Time
 	if startupPending {
 		startupDeadline = d.clock.After(d.startupWait)
@@ -143,6 +153,7 @@ func (d *Dispatcher) loop(ctx context.Context) {
 		if startupPending && (deadlinePassed || snap.Unchecked == 0) {
 			startupPending, startupDeadline = false, nil
 			d.dispatch(d.tracker.startup(d.clock.Now()))
+			d.save(ctx)
 		}
 	}
 	observe(false)
@@ -165,10 +176,49 @@ func (d *Dispatcher) loop(ctx context.Context) {
 			observe(true)
 		case <-timer:
 			armed, timer = time.Time{}, nil
-			for _, m := range d.tracker.due(d.clock.Now()) {
-				d.dispatch(m)
+			if ms := d.tracker.due(d.clock.Now()); len(ms) > 0 {
+				for _, m := range ms {
+					d.dispatch(m)
+				}
+				d.save(ctx)
 			}
 		}
+	}
+}
+
+// stateKey is where the dispatcher's state is kept in the store.
+const stateKey = "notify.state"
+
+// restore takes back what was announced before a restart; false when
+// nothing was kept.
+func (d *Dispatcher) restore(ctx context.Context) bool {
+	if d.state == nil {
+		return false
+	}
+	v, ok, err := d.state.GetState(ctx, stateKey)
+	if err != nil {
+		d.log.Error("notify: cannot read what was announced before the restart; starting afresh", "err", err)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	if err := d.tracker.unmarshal(v); err != nil {
+		d.log.Error("notify: the kept state is unreadable; starting afresh", "err", err)
+		return false
+	}
+	return true
+}
+
+// save keeps what was just announced.
+func (d *Dispatcher) save(ctx context.Context) {
+	if d.state == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.state.PutState(ctx, stateKey, d.tracker.marshal()); err != nil {
+		d.log.Error("notify: cannot keep what was announced; after a restart it may be sent again", "err", err)
 	}
 }
 

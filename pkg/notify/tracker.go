@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/json"
 	"math"
 	"time"
 
@@ -186,4 +187,32 @@ func (t *tracker) message(kind Kind, st status.Status, now time.Time) *Message {
 	}
 	t.listed = names
 	return m
+}
+
+// kept is what the tracker keeps across a restart: what it last announced
+// and when the next reminder is due.
+type kept struct {
+	Notified   status.Status `json:"notified"`
+	Listed     []string      `json:"listed,omitempty"`
+	ReminderAt time.Time     `json:"reminder_at,omitzero"`
+	Backoff    int           `json:"backoff"`
+}
+
+func (t *tracker) marshal() []byte {
+	b, _ := json.Marshal(kept{Notified: t.notified, Listed: t.listed, ReminderAt: t.reminderAt, Backoff: t.backoff})
+	return b
+}
+
+// unmarshal takes back what marshal kept. A reminder that fell due while
+// the server was down goes out at the first chance.
+func (t *tracker) unmarshal(b []byte) error {
+	var k kept
+	if err := json.Unmarshal(b, &k); err != nil {
+		return err
+	}
+	t.notified, t.listed, t.reminderAt, t.backoff = k.Notified, k.Listed, k.ReminderAt, max(k.Backoff, 1)
+	if t.notified != status.Dead || t.interval <= 0 {
+		t.reminderAt = time.Time{}
+	}
+	return nil
 }

@@ -262,9 +262,9 @@ func TestAnnouncementsNewestFirst(t *testing.T) {
 	r := newRenderer(t, branding())
 	now := time.Now()
 	anns := []Announcement{
-		{ID: "a", Title: "First", Text: "old", Date: now.Add(-2 * time.Hour)},
-		{ID: "c", Title: "Third", Text: "newest", Date: now},
-		{ID: "b", Title: "Second", Text: "middle", Date: now.Add(-time.Hour)},
+		{ID: "a", Title: "First", Text: "old", Published: now.Add(-2 * time.Hour)},
+		{ID: "c", Title: "Third", Text: "newest", Published: now},
+		{ID: "b", Title: "Second", Text: "middle", Published: now.Add(-time.Hour)},
 	}
 	html, err := renderBytes(r, View{Snapshot: grid(1, 1, 1), Announcements: anns, Now: now})
 	if err != nil {

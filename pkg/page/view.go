@@ -88,9 +88,9 @@ func (r *Renderer) view(v View) *pageView {
 
 	anns := make([]Announcement, len(v.Announcements))
 	copy(anns, v.Announcements)
-	sort.SliceStable(anns, func(i, j int) bool { return anns[i].Date.After(anns[j].Date) })
+	sort.SliceStable(anns, func(i, j int) bool { return anns[i].Published.After(anns[j].Published) })
 	for _, a := range anns {
-		d := a.Date.In(r.loc)
+		d := a.Published.In(r.loc)
 		pv.Announcements = append(pv.Announcements, announcementView{
 			ID: a.ID, Title: a.Title,
 			Date: d.Format("Mon 2 Jan 2006, 15:04"), DateISO: d.Format(time.RFC3339),

@@ -17,6 +17,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store"
 )
 
 // DefaultSweepEvery is how often Run looks for silent replicas: a replica is
@@ -65,6 +66,10 @@ type Agents struct {
 	// mu orders every write of push and local replicas, so a report and the
 	// sweep never overwrite each other's verdict.
 	mu sync.Mutex
+	// dirty are the replicas whose latest report the store has not seen,
+	// and flushed those it must forget; both guarded by mu.
+	dirty   []*replica
+	flushed []store.ReplicaKey
 }
 
 // Node is a configured node as reports address it.
@@ -89,9 +94,12 @@ func (n *Node) Name() string { return n.serviceID + ":" + n.nodeID }
 // replica is what is remembered of a reporting replica, to notice its
 // silence and to skip registry writes that would change nothing visible.
 type replica struct {
+	node     *Node
 	id       string
 	interval time.Duration
-	silent   bool // marked dead for silence; cleared by the next report
+	deadline time.Time // dead when silent until then
+	silent   bool      // marked dead for silence; cleared by the next report
+	dirty    bool      // in Agents.dirty
 	// latest is the last report (its time is what the sweep checks); shown
 	// is the one the registry holds. They differ only in what the page does
 	// not show and by less than maxShownLag in time (see Report); pending
@@ -245,10 +253,12 @@ func (a *Agents) Report(n *Node, name []byte, r Report) error {
 			" replicas; flush the ones that are gone (DELETE /reporter/{service}/{node}/{replica}/)"}
 	}
 	if fresh {
-		rp = &replica{id: string(name)}
+		rp = &replica{node: n, id: string(name)}
 		n.replicas[rp.id] = rp
 	}
 	rp.interval, rp.latest = r.Interval, rd
+	rp.deadline = rd.at.Add(r.Interval + n.grace)
+	a.markDirty(rp)
 	// A replica marked silent is written even when it reports itself dead:
 	// the registry holds the sweep's verdict and time, not this report.
 	if fresh || rp.silent || !rd.looksLike(&rp.shown) || rd.at.Sub(rp.shown.at) >= maxShownLag {
@@ -323,10 +333,12 @@ func (a *Agents) Flush(n *Node, name string) error {
 			" mode: only replicas of push and local nodes can be flushed"}
 	}
 	a.mu.Lock()
-	_, ok := n.replicas[name]
+	rp, ok := n.replicas[name]
 	if ok {
 		delete(n.replicas, name)
 		a.reg.Remove(n.service, n.node, name, a.now())
+		rp.dirty = false // a later TakeDirty must not store it again
+		a.flushed = append(a.flushed, store.ReplicaKey{Service: n.serviceID, Node: n.nodeID, Replica: name})
 	}
 	a.mu.Unlock()
 	if !ok {
@@ -372,7 +384,7 @@ func (a *Agents) Sweep(now time.Time) {
 				continue
 			}
 			last := rp.latest.at
-			if now.Sub(last) < rp.interval+n.grace {
+			if now.Before(rp.deadline) {
 				// The registry ends up showing the latest report even
 				// when no report follows the held-back one.
 				if rp.pending && now.Sub(rp.shown.at) >= maxShownLag {
@@ -382,6 +394,7 @@ func (a *Agents) Sweep(now time.Time) {
 			}
 			rp.silent, rp.pending = true, false
 			rp.shown = reading{status: status.Dead, at: now}
+			a.markDirty(rp)
 			msg := "no report for " + now.Sub(last).Round(time.Millisecond).String() +
 				"; dead after the interval of " + rp.interval.String() + " + " + n.graceKey + " " + n.grace.String() +
 				" (last report " + last.Format(time.RFC3339) + ")"
@@ -394,4 +407,99 @@ func (a *Agents) Sweep(now time.Time) {
 		a.log.Warn("replica silent, marked dead", "service", g.service, "node", g.node,
 			"replica", g.replica, "last_report", g.last, "interval", g.interval)
 	}
+}
+
+// markDirty queues rp for the next TakeDirty. Caller holds a.mu.
+func (a *Agents) markDirty(rp *replica) {
+	if !rp.dirty {
+		rp.dirty = true
+		a.dirty = append(a.dirty, rp)
+	}
+}
+
+// TakeDirty returns the replicas whose state changed since the last call,
+// as the store keeps them, and those flushed; pkg/history's writer calls
+// it before each write.
+func (a *Agents) TakeDirty() ([]store.PushReplica, []store.ReplicaKey) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []store.PushReplica
+	for _, rp := range a.dirty {
+		if !rp.dirty {
+			continue // flushed since
+		}
+		rp.dirty = false
+		out = append(out, a.saved(rp))
+	}
+	clear(a.dirty)
+	a.dirty = a.dirty[:0]
+	flushed := a.flushed
+	a.flushed = nil
+	return out, flushed
+}
+
+// saved is rp as the store keeps it: its last report, and dead when the
+// sweep found it silent.
+func (a *Agents) saved(rp *replica) store.PushReplica {
+	n := rp.node
+	p := store.PushReplica{Key: store.ReplicaKey{Service: n.serviceID, Node: n.nodeID, Replica: rp.id},
+		Interval: rp.interval, LastReport: rp.latest.at, Status: rp.latest.status,
+		HasLoad: rp.latest.hasLoad, CPU: rp.latest.cpu, RAM: rp.latest.ram}
+	if rp.silent {
+		p.Status = status.Dead
+	}
+	return p
+}
+
+// Restore takes back the replicas the store kept, before any report. Each
+// keeps its deadline, counted in report intervals: a replica is dead when
+// it misses a report it could have delivered, and reports due while the
+// server was down could not be, so its deadline is its first report slot
+// at or after start, plus the node's grace. After a short restart that is
+// the deadline it had; a host that died before or while the server was
+// down turns dead at it. Replicas of nodes that are gone, or are no longer
+// push or local, are forgotten. It returns the results the registry should
+// show until fresh reports come.
+func (a *Agents) Restore(saved []store.PushReplica, start time.Time) map[[3]string]status.Result {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	shown := map[[3]string]status.Result{}
+	for _, p := range saved {
+		n, err := a.Node(p.Key.Service, p.Key.Node)
+		if err != nil || n.replicas == nil || p.HasLoad != (n.mode == status.ModePush) || p.Interval <= 0 {
+			a.flushed = append(a.flushed, p.Key)
+			continue
+		}
+		rp := &replica{node: n, id: p.Key.Replica, interval: p.Interval}
+		rp.latest = reading{status: p.Status, at: p.LastReport, hasLoad: p.HasLoad, cpu: p.CPU, ram: p.RAM}
+		if p.HasLoad {
+			rp.latest.status = a.loadStatus(p.CPU, p.RAM)
+		}
+		rp.deadline = firstSlot(p.LastReport, p.Interval, start).Add(n.grace)
+		if p.Status == status.Dead && !start.Before(p.LastReport.Add(p.Interval+n.grace)) {
+			// It was found silent before the stop and stays dead until it
+			// reports again.
+			rp.silent = true
+		}
+		rp.shown = rp.latest
+		res := a.result(&rp.latest)
+		if rp.silent {
+			rp.shown = reading{status: status.Dead, at: p.LastReport}
+			res = status.Result{Status: status.Dead, At: p.LastReport, Err: "no report since " + p.LastReport.Format(time.RFC3339)}
+		}
+		n.replicas[rp.id] = rp
+		shown[[3]string{n.serviceID, n.nodeID, rp.id}] = res
+	}
+	return shown
+}
+
+// firstSlot is the first report time last + k·interval (k ≥ 1) that is not
+// before start.
+func firstSlot(last time.Time, interval time.Duration, start time.Time) time.Time {
+	next := last.Add(interval)
+	if next.Before(start) {
+		k := (start.Sub(last) + interval - 1) / interval
+		next = last.Add(k * interval)
+	}
+	return next
 }

@@ -90,7 +90,7 @@ func TestChromium(t *testing.T) {
 	cfg.Branding.CustomHTML = probeScript
 	anns := &staticAnnouncements{}
 	anns.set(page.Announcement{ID: "maint", Title: "Object storage maintenance",
-		Text: "We are replacing a storage node.\nUpdates follow on https://blog.acme.example/maintenance.", Date: now.Add(-40 * time.Minute)})
+		Text: "We are replacing a storage node.\nUpdates follow on https://blog.acme.example/maintenance.", Published: now.Add(-40 * time.Minute)})
 	url := serveOnLoopback(t, newTestServer(t, cfg, realisticRegistry(now), anns))
 
 	attr := func(dom, name string) string {

@@ -77,8 +77,16 @@ func (s *Server) handleText(c echo.Context) error {
 
 var statusWords = [...][]byte{[]byte("healthy"), []byte("sick"), []byte("dead")}
 
-// handleHealth tells that the process answers (liveness).
+// handleHealth tells that the process answers (liveness): "ok", or
+// "degraded: …" when a part of it fails (the store cannot write) while
+// probing, notifying and the page go on. Either way the answer is 200: the
+// server is alive and should not be restarted for it.
 func (s *Server) handleHealth(c echo.Context) error {
+	if s.health != nil {
+		if p := s.health.Problem(); p != "" {
+			return writeSmall(c, hdrText, []byte("degraded: "+p))
+		}
+	}
 	return writeSmall(c, hdrText, []byte("ok"))
 }
 

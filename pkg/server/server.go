@@ -44,6 +44,15 @@ type Options struct {
 	Announcements AnnouncementSource
 	// API answers the reporter and manager routes; nil leaves them out (404).
 	API API
+	// Health says what is wrong with the server's own parts (the store);
+	// nil: nothing can be.
+	Health Health
+}
+
+// Health is what /health reports beside "ok".
+type Health interface {
+	// Problem is what is wrong, or "" when nothing is.
+	Problem() string
 }
 
 // API is the reporter and manager API (pkg/api) as the route table mounts
@@ -73,7 +82,8 @@ type Server struct {
 	log      *slog.Logger
 	version  string
 	anns     AnnouncementSource
-	api      API // may be nil
+	api      API    // may be nil
+	health   Health // may be nil
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
@@ -98,7 +108,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Config and Options.Registry are required")
 	}
 	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements,
-		api: opts.API, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
+		api: opts.API, health: opts.Health, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -91,7 +91,7 @@ func TestPageEscapesLabels(t *testing.T) {
 			LinkURL: `javascript:alert(2)`, LinkLabel: evil},
 	}}}, time.Now())
 	anns := &staticAnnouncements{}
-	anns.set(page.Announcement{ID: "1", Title: evil, Text: evil, Date: time.Now()})
+	anns.set(page.Announcement{ID: "1", Title: evil, Text: evil, Published: time.Now()})
 	body := do(newTestServer(t, cfg, reg, anns), http.MethodGet, "/").Body.String()
 	mustNotContain(t, body, evil, `<b>`, `javascript:alert`)
 	mustContain(t, body, `&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;`, `id="service-a&#34;b"`)
@@ -196,8 +196,8 @@ func TestAnnouncements(t *testing.T) {
 	mustNotContain(t, do(s, http.MethodGet, "/").Body.String(), "announcement")
 
 	anns.set(
-		page.Announcement{ID: "old", Title: "Old news", Text: "Fixed.", Date: now.Add(-48 * time.Hour)},
-		page.Announcement{ID: "new", Title: "Database upgrade", Text: "Line one\nsee https://blog.example.com/upgrade.", Date: now.Add(-time.Hour)},
+		page.Announcement{ID: "old", Title: "Old news", Text: "Fixed.", Published: now.Add(-48 * time.Hour)},
+		page.Announcement{ID: "new", Title: "Database upgrade", Text: "Line one\nsee https://blog.example.com/upgrade.", Published: now.Add(-time.Hour)},
 	)
 	after := jsonField(t, do(s, http.MethodGet, "/status/version").Body.Bytes(), "page_version")
 	if after == before {

@@ -1,6 +1,8 @@
 package status
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,8 +36,9 @@ type Snapshot struct {
 	// Changed is when Status last took its current value.
 	Changed time.Time
 	Updated time.Time // time of the last change of any kind
-	// Unchecked counts replicas that have no result yet; 0 means the first
-	// sweep is complete and Status reflects real observations.
+	// Unchecked counts replicas that have no result since the start (none
+	// at all, or only a stale one from before it); 0 means the first sweep
+	// is complete and Status reflects what was observed since.
 	Unchecked int
 	Services  []*Service
 }
@@ -43,6 +46,8 @@ type Snapshot struct {
 type Service struct {
 	ID, Label string
 	Status    Status
+	Changed   time.Time // when Status took its current value
+	Fresh     bool      // some node has a result since the start
 	Nodes     []*Node
 }
 
@@ -50,6 +55,8 @@ type Node struct {
 	ID, Label         string
 	Mode              Mode
 	Status            Status
+	Changed           time.Time // when Status took its current value
+	Fresh             bool      // some replica has a result since the start
 	LinkURL           string
 	LinkLabel         string
 	RevealReplicaName bool
@@ -59,7 +66,10 @@ type Node struct {
 type Replica struct {
 	ID      string // URL, script name or the name a reporter gave
 	Status  Status
-	Checked time.Time     // zero until the first result arrives
+	Checked time.Time // zero until the first result arrives
+	// Stale: Status and Checked are the last ones known from before the
+	// server started; no result has come since.
+	Stale   bool
 	Latency time.Duration // of the last probe
 	Error   string        // why the last probe was not healthy, for operators
 	Load    *Load         // push mode only
@@ -90,19 +100,40 @@ type Ref struct{ Service, Node, Replica int }
 // snapshot that shares all untouched subtrees with the previous one, so an
 // update costs O(replicas in node + nodes in service + services), not O(all).
 type Registry struct {
-	mu   sync.Mutex
-	snap atomic.Pointer[Snapshot]
-	subs map[chan struct{}]struct{}
+	mu       sync.Mutex
+	snap     atomic.Pointer[Snapshot]
+	subs     map[chan struct{}]struct{}
+	recorder Recorder // nil: none
+}
+
+// Recorder hears every result and every status change of a node or
+// service, in order, with the registry's lock held: it must not block
+// (pkg/history queues them for the store).
+type Recorder interface {
+	// Result is a new result of replica rep of a node.
+	Result(service, node string, rep *Replica)
+	// Changed is a node (node set) or service (node "") taking status st at
+	// at; reason is why, when it is not healthy. resumed: the status is the
+	// one it had, and this is its first result since the start, so from at
+	// on there is data again.
+	Changed(service, node string, st Status, at time.Time, reason string, resumed bool)
+}
+
+// SetRecorder makes r hear every result and change from now on.
+func (r *Registry) SetRecorder(rec Recorder) {
+	r.mu.Lock()
+	r.recorder = rec
+	r.mu.Unlock()
 }
 
 // NewRegistry builds the tree; every replica starts healthy and unchecked.
 func NewRegistry(specs []ServiceSpec, now time.Time) *Registry {
 	s := &Snapshot{Version: 1, StatusVersion: 1, Changed: now, Updated: now}
 	for _, ss := range specs {
-		svc := &Service{ID: ss.ID, Label: ss.Label}
+		svc := &Service{ID: ss.ID, Label: ss.Label, Changed: now}
 		for _, ns := range ss.Nodes {
 			n := &Node{ID: ns.ID, Label: ns.Label, Mode: ns.Mode, LinkURL: ns.LinkURL,
-				LinkLabel: ns.LinkLabel, RevealReplicaName: ns.RevealReplicaName}
+				LinkLabel: ns.LinkLabel, RevealReplicaName: ns.RevealReplicaName, Changed: now}
 			for _, id := range ns.Replicas {
 				n.Replicas = append(n.Replicas, &Replica{ID: id})
 			}
@@ -147,7 +178,7 @@ func (r *Registry) Set(ref Ref, res Result) bool {
 		copy(out, reps)
 		out[ref.Replica] = rep
 		return out
-	}, oldRep.Status != rep.Status || oldRep.Checked.IsZero(), checkedDelta(oldRep, rep))
+	}, oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), rep)
 }
 
 // Upsert records a result for a replica of a push or local node by name,
@@ -160,11 +191,11 @@ func (r *Registry) Upsert(service, node int, replicaID string, res Result) bool 
 	rep := &Replica{ID: replicaID, Status: res.Status, Checked: res.At,
 		Latency: res.Latency, Error: res.Err, Load: res.Load, Queue: res.Queue}
 	idx := indexOf(reps, replicaID)
-	structural := idx < 0 || reps[idx].Status != rep.Status
+	structural := idx < 0 || reps[idx].Status != rep.Status || reps[idx].Stale
 	delta := 0
 	if idx >= 0 {
 		delta = checkedDelta(reps[idx], rep)
-	} else if rep.Checked.IsZero() {
+	} else if unchecked(rep) {
 		delta = 1
 	}
 	return r.replaceReplicas(old, service, node, res.At, func(reps []*Replica) []*Replica {
@@ -177,7 +208,7 @@ func (r *Registry) Upsert(service, node int, replicaID string, res Result) bool 
 		copy(out, reps)
 		out[idx] = rep
 		return out
-	}, structural, delta)
+	}, structural, delta, rep)
 }
 
 // Remove drops a replica of a push or local node by name. It reports whether
@@ -192,14 +223,14 @@ func (r *Registry) Remove(service, node int, replicaID string, now time.Time) bo
 		return false
 	}
 	delta := 0
-	if reps[idx].Checked.IsZero() {
+	if unchecked(reps[idx]) {
 		delta = -1
 	}
 	r.replaceReplicas(old, service, node, now, func(reps []*Replica) []*Replica {
 		out := make([]*Replica, 0, len(reps)-1)
 		out = append(out, reps[:idx]...)
 		return append(out, reps[idx+1:]...)
-	}, true, delta)
+	}, true, delta, nil)
 	return true
 }
 
@@ -219,12 +250,15 @@ func (s *Snapshot) FindNode(serviceID, nodeID string) (service, node int, ok boo
 	return -1, -1, false
 }
 
+// unchecked: no result since the start.
+func unchecked(r *Replica) bool { return r.Checked.IsZero() || r.Stale }
+
 // checkedDelta is how replacing old by new changes Snapshot.Unchecked.
 func checkedDelta(old, new *Replica) int {
 	switch {
-	case old.Checked.IsZero() && !new.Checked.IsZero():
+	case unchecked(old) && !unchecked(new):
 		return -1
-	case !old.Checked.IsZero() && new.Checked.IsZero():
+	case !unchecked(old) && unchecked(new):
 		return 1
 	}
 	return 0
@@ -241,8 +275,9 @@ func indexOf(reps []*Replica, id string) int {
 
 // replaceReplicas rebuilds the path from the root to one node with a new
 // replica list, recomputes the aggregates on that path and publishes the new
-// snapshot. Caller holds r.mu.
-func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edit func([]*Replica) []*Replica, structural bool, uncheckedDelta int) bool {
+// snapshot. result is the new replica when the edit is a result (the
+// recorder hears it), nil otherwise. Caller holds r.mu.
+func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edit func([]*Replica) []*Replica, structural bool, uncheckedDelta int, result *Replica) bool {
 	oldSvc := old.Services[si]
 	oldNode := oldSvc.Nodes[ni]
 
@@ -252,6 +287,10 @@ func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edi
 	for _, rep := range node.Replicas {
 		node.Status = Worst(node.Status, rep.Status)
 	}
+	if node.Status != oldNode.Status {
+		node.Changed = now
+	}
+	node.Fresh = oldNode.Fresh || result != nil
 
 	svc := *oldSvc
 	svc.Nodes = make([]*Node, len(oldSvc.Nodes))
@@ -260,6 +299,21 @@ func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edi
 	svc.Status = Healthy
 	for _, n := range svc.Nodes {
 		svc.Status = Worst(svc.Status, n.Status)
+	}
+	if svc.Status != oldSvc.Status {
+		svc.Changed = now
+	}
+	svc.Fresh = oldSvc.Fresh || node.Fresh
+	if rec := r.recorder; rec != nil {
+		if result != nil {
+			rec.Result(svc.ID, node.ID, result)
+		}
+		if node.Status != oldNode.Status || node.Fresh != oldNode.Fresh {
+			rec.Changed(svc.ID, node.ID, node.Status, now, Reason(&node), node.Status == oldNode.Status)
+		}
+		if svc.Status != oldSvc.Status || svc.Fresh != oldSvc.Fresh {
+			rec.Changed(svc.ID, "", svc.Status, now, serviceReason(&svc), svc.Status == oldSvc.Status)
+		}
 	}
 
 	snap := &Snapshot{Version: old.Version + 1, StatusVersion: old.StatusVersion,
@@ -284,4 +338,127 @@ func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edi
 		}
 	}
 	return structural
+}
+
+// Reason is why a node is not healthy: the error of its first replica in
+// the node's status ("" when it is healthy).
+func Reason(n *Node) string {
+	if n.Status == Healthy {
+		return ""
+	}
+	for _, r := range n.Replicas {
+		if r.Status == n.Status {
+			return r.Error
+		}
+	}
+	return ""
+}
+
+// serviceReason is why a service is not healthy: its first node in the
+// service's status, and that node's reason.
+func serviceReason(s *Service) string {
+	if s.Status == Healthy {
+		return ""
+	}
+	for _, n := range s.Nodes {
+		if n.Status == s.Status {
+			if why := Reason(n); why != "" {
+				return n.Label + ": " + why
+			}
+			return n.Label
+		}
+	}
+	return ""
+}
+
+// Restored is what a registry remembers from before the server started.
+type Restored struct {
+	// Results are the last known results, by service, node and replica id.
+	// Replicas of push and local nodes that are not in the tree yet are
+	// added; results of replicas no longer configured are ignored.
+	Results map[[3]string]Result
+	// Changed is when each node ({service, node}) and service ({service,
+	// ""}) took its last known status.
+	Changed map[[2]string]time.Time
+}
+
+// Restore shows the last known statuses, marked Stale, until fresh results
+// replace them. The recorder hears nothing of it. Call it before anything
+// writes to the registry.
+func (r *Registry) Restore(rs Restored) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	s := &Snapshot{Version: old.Version + 1, StatusVersion: old.StatusVersion + 1, Changed: old.Changed, Updated: old.Updated}
+	for _, oldSvc := range old.Services {
+		svc := *oldSvc
+		svc.Nodes = make([]*Node, len(oldSvc.Nodes))
+		svc.Status = Healthy
+		for ni, oldNode := range oldSvc.Nodes {
+			n := *oldNode
+			n.Replicas = make([]*Replica, 0, len(oldNode.Replicas))
+			seen := map[string]bool{}
+			for _, rep := range oldNode.Replicas {
+				seen[rep.ID] = true
+				if res, ok := rs.Results[[3]string{svc.ID, n.ID, rep.ID}]; ok {
+					rep = restored(rep.ID, res)
+				}
+				n.Replicas = append(n.Replicas, rep)
+			}
+			if n.Mode == ModePush || n.Mode == ModeLocal {
+				var extra []*Replica
+				for k, res := range rs.Results {
+					if k[0] == svc.ID && k[1] == n.ID && !seen[k[2]] {
+						extra = append(extra, restored(k[2], res))
+					}
+				}
+				slices.SortFunc(extra, func(a, b *Replica) int { return strings.Compare(a.ID, b.ID) })
+				n.Replicas = append(n.Replicas, extra...)
+			}
+			n.Status = Healthy
+			for _, rep := range n.Replicas {
+				n.Status = Worst(n.Status, rep.Status)
+				if unchecked(rep) {
+					s.Unchecked++
+				}
+			}
+			if at, ok := rs.Changed[[2]string{svc.ID, n.ID}]; ok {
+				n.Changed = at
+			}
+			svc.Nodes[ni] = &n
+			svc.Status = Worst(svc.Status, n.Status)
+		}
+		if at, ok := rs.Changed[[2]string{svc.ID, ""}]; ok {
+			svc.Changed = at
+		}
+		s.Services = append(s.Services, &svc)
+		s.Status = Worst(s.Status, svc.Status)
+	}
+	// The page took its status when the first service still in it did, or,
+	// healthy, when the last one recovered.
+	var changed time.Time
+	for _, svc := range s.Services {
+		switch {
+		case svc.Status != s.Status:
+		case changed.IsZero():
+			changed = svc.Changed
+		case s.Status == Healthy && svc.Changed.After(changed), s.Status != Healthy && svc.Changed.Before(changed):
+			changed = svc.Changed
+		}
+	}
+	if !changed.IsZero() {
+		s.Changed = changed
+	}
+	r.snap.Store(s)
+	for ch := range r.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func restored(id string, res Result) *Replica {
+	return &Replica{ID: id, Status: res.Status, Checked: res.At, Latency: res.Latency, Error: res.Err,
+		Load: res.Load, Queue: res.Queue, Stale: true}
 }

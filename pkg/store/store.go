@@ -97,10 +97,12 @@ type History interface {
 	PushReplicas(ctx context.Context) ([]PushReplica, error)
 	// LastResults returns the latest result of every replica.
 	LastResults(ctx context.Context) ([]Result, error)
-	// LastChanges returns the latest change of every node and service.
+	// LastChanges returns the latest change of every node and service that
+	// was not a resumption: when each took the status it has.
 	LastChanges(ctx context.Context) ([]Change, error)
 	// Results returns the results of the replicas of a node in [from, to),
-	// by replica, then time.
+	// each replica's in force at from (its last one before) first, by
+	// replica, then time.
 	Results(ctx context.Context, node Component, from, to time.Time) ([]Result, error)
 	// Changes returns the changes of a node or service in [from, to),
 	// oldest first, and the one in force at from (the last one before it),
@@ -145,12 +147,14 @@ type Result struct {
 	Reason  string // why it was not healthy
 }
 
-// Change is a node or service taking a new status.
+// Change is a node or service taking a new status, or, Resumed, its first
+// result after the server started, with the status it had.
 type Change struct {
-	Of     Component
-	At     time.Time
-	Status status.Status
-	Reason string // the first dead (or sick) replica's reason
+	Of      Component
+	At      time.Time
+	Status  status.Status
+	Reason  string // the first dead (or sick) replica's reason
+	Resumed bool   // data again from At; the status did not change
 }
 
 // PushReplica is what is kept of a push or local replica: its last report.

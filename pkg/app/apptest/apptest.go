@@ -14,6 +14,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/app"
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/kinds"
+	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
 // Options tune Start; the zero value runs on real time.
@@ -50,7 +51,8 @@ func Start(t testing.TB, text string, opts Options) *Server {
 	if opts.SweepEvery == 0 {
 		opts.SweepEvery = 20 * time.Millisecond
 	}
-	a, err := app.New(app.Options{Config: Config(t, text), Kinds: kinds.All(), Now: opts.Now, SweepEvery: opts.SweepEvery})
+	a, err := app.New(context.Background(), app.Options{Config: Config(t, text), Kinds: kinds.All(), Now: opts.Now,
+		SweepEvery: opts.SweepEvery, Store: memory.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -257,8 +257,9 @@ func (s *Store) Results(_ context.Context, node store.Component, from, to time.T
 		if k.NodeOf() != node {
 			continue
 		}
-		for _, r := range rs {
-			if !r.At.Before(from) && r.At.Before(to) {
+		for i, r := range rs {
+			inForce := r.At.Before(from) && (i+1 == len(rs) || !rs[i+1].At.Before(from))
+			if inForce || !r.At.Before(from) && r.At.Before(to) {
 				out = append(out, r)
 			}
 		}
@@ -279,8 +280,11 @@ func (s *Store) LastChanges(context.Context) ([]store.Change, error) {
 	defer s.mu.Unlock()
 	var out []store.Change
 	for _, cs := range s.changes {
-		if len(cs) > 0 {
-			out = append(out, cs[len(cs)-1])
+		for i := len(cs) - 1; i >= 0; i-- {
+			if !cs[i].Resumed {
+				out = append(out, cs[i])
+				break
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -47,6 +47,7 @@ var migrations = []string{
 		at_ms INTEGER NOT NULL,
 		status INTEGER NOT NULL,
 		reason TEXT,
+		resumed INTEGER NOT NULL,
 		PRIMARY KEY (component_id, at_ms)
 	) WITHOUT ROWID;
 	CREATE INDEX changes_at ON changes (at_ms);

@@ -327,9 +327,9 @@ func (s *Store) Write(ctx context.Context, b *store.Batch) error {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (component_id, at_ms, status, reason) VALUES (?, ?, ?, ?)
-				ON CONFLICT (component_id, at_ms) DO UPDATE SET status = excluded.status, reason = excluded.reason`,
-				id, ms(c.At), int(c.Status), nullString(c.Reason)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (component_id, at_ms, status, reason, resumed) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (component_id, at_ms) DO UPDATE SET status = excluded.status, reason = excluded.reason, resumed = excluded.resumed`,
+				id, ms(c.At), int(c.Status), nullString(c.Reason), c.Resumed); err != nil {
 				return err
 			}
 		}
@@ -412,8 +412,9 @@ func (s *Store) LastResults(ctx context.Context) ([]store.Result, error) {
 func (s *Store) Results(ctx context.Context, node store.Component, from, to time.Time) ([]store.Result, error) {
 	return s.results(ctx, `SELECT c.service, c.node, c.replica, r.at_ms, r.status, r.latency_us, r.reason
 		FROM components c JOIN results r ON r.replica_id = c.id
-		WHERE c.service = ? AND c.node = ? AND c.replica <> '' AND r.at_ms >= ? AND r.at_ms < ?
-		ORDER BY c.replica, r.at_ms`, node.Service, node.Node, ms(from), ms(to))
+		WHERE c.service = ? AND c.node = ? AND c.replica <> '' AND r.at_ms < ?
+		AND r.at_ms >= COALESCE((SELECT MAX(at_ms) FROM results WHERE replica_id = c.id AND at_ms < ?), ?)
+		ORDER BY c.replica, r.at_ms`, node.Service, node.Node, ms(to), ms(from), ms(from))
 }
 
 func (s *Store) results(ctx context.Context, query string, args ...any) ([]store.Result, error) {
@@ -438,9 +439,9 @@ func (s *Store) results(ctx context.Context, query string, args ...any) ([]store
 }
 
 func (s *Store) LastChanges(ctx context.Context) ([]store.Change, error) {
-	return s.changes(ctx, `SELECT c.service, c.node, h.at_ms, h.status, h.reason
+	return s.changes(ctx, `SELECT c.service, c.node, h.at_ms, h.status, h.reason, h.resumed
 		FROM components c JOIN changes h ON h.component_id = c.id
-		WHERE h.at_ms = (SELECT MAX(at_ms) FROM changes WHERE component_id = c.id)
+		WHERE h.at_ms = (SELECT MAX(at_ms) FROM changes WHERE component_id = c.id AND resumed = 0)
 		ORDER BY c.service, c.node`)
 }
 
@@ -449,13 +450,13 @@ func (s *Store) Changes(ctx context.Context, c store.Component, from, to time.Ti
 	if err != nil || id == 0 {
 		return nil, err
 	}
-	return s.changes(ctx, `SELECT ?, ?, at_ms, status, reason FROM changes
+	return s.changes(ctx, `SELECT ?, ?, at_ms, status, reason, resumed FROM changes
 		WHERE component_id = ? AND at_ms >= COALESCE((SELECT MAX(at_ms) FROM changes WHERE component_id = ? AND at_ms < ?), ?) AND at_ms < ?
 		ORDER BY at_ms`, c.Service, c.Node, id, id, ms(from), ms(from), ms(to))
 }
 
 func (s *Store) ChangesSince(ctx context.Context, from, to time.Time) ([]store.Change, error) {
-	return s.changes(ctx, `SELECT c.service, c.node, h.at_ms, h.status, h.reason
+	return s.changes(ctx, `SELECT c.service, c.node, h.at_ms, h.status, h.reason, h.resumed
 		FROM changes h JOIN components c ON c.id = h.component_id
 		WHERE h.at_ms >= ? AND h.at_ms < ? ORDER BY h.at_ms, c.service, c.node`, ms(from), ms(to))
 }
@@ -472,7 +473,7 @@ func (s *Store) changes(ctx context.Context, query string, args ...any) ([]store
 		var at int64
 		var st int
 		var reason sql.NullString
-		if err := rows.Scan(&c.Of.Service, &c.Of.Node, &at, &st, &reason); err != nil {
+		if err := rows.Scan(&c.Of.Service, &c.Of.Node, &at, &st, &reason, &c.Resumed); err != nil {
 			return nil, err
 		}
 		c.At, c.Status, c.Reason = fromMS(at), status.Status(st), reason.String
@@ -578,4 +579,25 @@ func (s *Store) Prune(ctx context.Context, raw, rollups time.Time) (int64, error
 		return nil
 	})
 	return total, err
+}
+
+// BackupFile writes a consistent copy of the store at path to out, whether
+// or not a server has the store open: SQLite lets another process read a
+// WAL database while it is written.
+func BackupFile(ctx context.Context, path, out string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		return fmt.Errorf("backup %s: the file exists; name a new one", out)
+	}
+	db, err := sql.Open("sqlite", "file:"+url.PathEscape(path)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("backup %s: %w", path, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", out); err != nil {
+		return fmt.Errorf("backup %s to %s: %w", path, out, err)
+	}
+	return nil
 }

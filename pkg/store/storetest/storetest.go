@@ -236,6 +236,11 @@ func testResults(t *testing.T, b Backend) {
 	if want := []store.Result{rs[0], rs[1]}; !same(api, want) {
 		t.Errorf("results of web:api in [0, 30 s):\n got %v\nwant %v", api, want)
 	}
+	api, err = s.Results(ctx, web1.NodeOf(), at(time.Second), at(time.Hour))
+	must(t, err)
+	if want := []store.Result{rs[0], rs[2], rs[1]}; !same(api, want) {
+		t.Errorf("results of web:api from 1 s, with the ones in force:\n got %v\nwant %v", api, want)
+	}
 	none, err := s.Results(ctx, store.Component{Service: "web", Node: "nope"}, at(0), at(time.Hour))
 	must(t, err)
 	if len(none) != 0 {
@@ -253,12 +258,13 @@ func testChanges(t *testing.T, b Backend) {
 		{Of: api, At: at(time.Minute), Status: status.Dead, Reason: "HEAD https://b.example.com/: status 503"},
 		{Of: svc, At: at(time.Minute), Status: status.Dead, Reason: "api: HEAD https://b.example.com/: status 503"},
 		{Of: api, At: at(5 * time.Minute), Status: status.Healthy},
+		{Of: svc, At: at(7 * time.Minute), Status: status.Dead, Resumed: true},
 	}
 	must(t, s.Write(ctx, &store.Batch{At: at(10 * time.Minute), Changes: cs}))
 
 	last, err := s.LastChanges(ctx)
 	must(t, err)
-	if want := []store.Change{cs[3], cs[4]}; !same(last, want) {
+	if want := []store.Change{cs[3], cs[4]}; !same(last, want) { // a resumption is no change of status
 		t.Errorf("last changes:\n got %v\nwant %v", last, want)
 	}
 	got, err := s.Changes(ctx, api, at(2*time.Minute), at(time.Hour))
@@ -273,7 +279,7 @@ func testChanges(t *testing.T, b Backend) {
 	}
 	all, err := s.ChangesSince(ctx, at(time.Second), at(time.Hour))
 	must(t, err)
-	if want := []store.Change{cs[3], cs[2], cs[4]}; !same(all, want) { // by time, then service and node
+	if want := []store.Change{cs[3], cs[2], cs[4], cs[5]}; !same(all, want) { // by time, then service and node
 		t.Errorf("changes since 1 s:\n got %v\nwant %v", all, want)
 	}
 }
