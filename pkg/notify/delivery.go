@@ -9,7 +9,9 @@ import (
 
 // RetryPolicy is how often and how patiently a failed send is repeated:
 // Attempts sends in all, waiting Initial, then twice as long each time, at
-// most Max, between them.
+// most Max, between them. A send that failed with a RetryAfter error waits
+// at least what the provider asked for (see waitAfter); a Permanent one is
+// not repeated.
 type RetryPolicy struct {
 	Attempts int           // default 4
 	Initial  time.Duration // default 1 s
@@ -38,6 +40,31 @@ func (p RetryPolicy) wait(attempt int) time.Duration {
 	return min(w, p.Max)
 }
 
+// maxRetryAfter is the longest a provider's Retry-After holds a channel
+// (when the policy's Max is not longer still).
+const maxRetryAfter = 5 * time.Minute
+
+// waitAfter is the pause after the given failed attempt whose error was
+// err: the backoff, or what the provider asked for (RetryAfter) when that
+// is longer.
+//
+// A provider's wait is honoured beyond Max: a provider that limits us for
+// 120 s answers 429 to every attempt before then, so coming back after
+// 30 s only burns attempts and may prolong the limit. It is not honoured
+// without bound, because the channel's queue waits behind it; past
+// maxRetryAfter the messages behind are getting stale and the queue starts
+// dropping them. So a longer wait is cut to maxRetryAfter: the attempt then
+// is likely refused again with a new Retry-After, and a limit that lasts
+// for hours costs the message its attempts instead of holding every later
+// message for hours.
+func (p RetryPolicy) waitAfter(attempt int, err error) time.Duration {
+	w := p.wait(attempt)
+	if d, ok := RetryAfterOf(err); ok && d > w {
+		w = min(d, max(maxRetryAfter, p.Max))
+	}
+	return w
+}
+
 // outbox is one channel's bounded queue and the goroutine that empties it,
 // so a slow or failing channel only ever delays itself.
 type outbox struct {
@@ -46,6 +73,9 @@ type outbox struct {
 	timeout time.Duration
 	retry   RetryPolicy
 	log     *slog.Logger
+	// sleep waits d or until ctx ends; tests replace it to see the waits
+	// without waiting.
+	sleep func(ctx context.Context, d time.Duration)
 
 	mu    sync.Mutex
 	queue []*Message
@@ -57,8 +87,18 @@ func newOutbox(ch Channel, limit int, timeout time.Duration, retry RetryPolicy, 
 	if ch.Timeout > 0 {
 		timeout = ch.Timeout
 	}
-	return &outbox{ch: ch, name: ch.Name(), timeout: timeout, retry: retry, log: log,
+	return &outbox{ch: ch, name: ch.Name(), timeout: timeout, retry: retry, log: log, sleep: sleep,
 		limit: limit, wake: make(chan struct{}, 1)}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
 }
 
 // push queues m without ever blocking; a full queue loses its oldest message.
@@ -119,9 +159,10 @@ func (o *outbox) drain(sendCtx context.Context) {
 	}
 }
 
-// deliver sends m, retrying with exponential backoff. Retries stop early
-// when ctx ends (shutdown); sends themselves run on sendCtx, which outlives
-// ctx for the drain.
+// deliver sends m, retrying with exponential backoff, or after the
+// provider's Retry-After when it gave one. A Permanent failure is not
+// retried. Retries stop early when ctx ends (shutdown); sends themselves
+// run on sendCtx, which outlives ctx for the drain.
 func (o *outbox) deliver(ctx, sendCtx context.Context, m *Message) {
 	for attempt := 1; ; attempt++ {
 		err := o.send(sendCtx, m)
@@ -131,20 +172,23 @@ func (o *outbox) deliver(ctx, sendCtx context.Context, m *Message) {
 			}
 			return
 		}
+		if why, ok := permanentWhy(err); ok {
+			o.log.Error("notification failed, not retried", "channel", o.name, "kind", m.Kind,
+				"attempts", attempt, "why", why, "error", err)
+			return
+		}
 		if attempt >= o.retry.Attempts || ctx.Err() != nil {
 			o.log.Error("notification failed, giving up", "channel", o.name, "kind", m.Kind,
 				"attempts", attempt, "error", err)
 			return
 		}
-		wait := o.retry.wait(attempt)
-		o.log.Warn("notification failed, will retry", "channel", o.name, "kind", m.Kind,
-			"attempt", attempt, "retry_in", wait, "error", err)
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
+		wait := o.retry.waitAfter(attempt, err)
+		attrs := []any{"channel", o.name, "kind", m.Kind, "attempt", attempt, "retry_in", wait}
+		if asked, ok := RetryAfterOf(err); ok {
+			attrs = append(attrs, "retry_after", asked)
 		}
+		o.log.Warn("notification failed, will retry", append(attrs, "error", err)...)
+		o.sleep(ctx, wait)
 	}
 }
 

@@ -29,7 +29,8 @@ type DispatcherOptions struct {
 	CoalesceWindow time.Duration
 	// SendTimeout bounds one send of one message on one channel; default 10 s.
 	SendTimeout time.Duration
-	// Retry is applied to failed sends; default 4 attempts, 1 s, 2 s, 4 s apart.
+	// Retry is applied to failed sends; default 4 attempts, 1 s, 2 s, 4 s
+	// apart. Permanent failures are sent once (see Permanent).
 	Retry RetryPolicy
 	// QueueSize is each channel's queue length; default 16. When a channel
 	// falls that far behind, its oldest message is dropped.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -158,14 +159,16 @@ const maxStderr = 300
 
 // Send runs the program once and waits for it. A non-zero exit is an error
 // with the exit code and the end of its standard error; a program still
-// running at the timeout is killed with everything it started.
+// running at the timeout is killed with everything it started. Both are
+// retried; a program that cannot be started at all is a permanent error.
 func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	data := DataOf(m)
 	args := make([]string, len(n.args))
 	for i, t := range n.args {
 		var b strings.Builder
 		if err := t.Execute(&b, &data); err != nil {
-			return fmt.Errorf("command %s: %w", n.path, err)
+			// The same message fails the same way every time.
+			return notify.Permanent(fmt.Errorf("command %s: %w", n.path, err), "an argument template fails on this message")
 		}
 		args[i] = b.String()
 	}
@@ -194,7 +197,29 @@ func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	case errors.Is(err, exec.ErrWaitDelay): // exited 0; a child kept stderr open
 		return nil
 	default:
-		return fmt.Errorf("command %s: cannot run: %w", n.path, err)
+		err = fmt.Errorf("command %s: cannot run: %w", n.path, err)
+		if why := cannotStart(err); why != "" {
+			return notify.Permanent(err, why)
+		}
+		return err
+	}
+}
+
+// cannotStart says why a program that could not be started never will be
+// (it is missing, not executable or not a program), or "" when starting it
+// may work next time (out of processes or memory, the file being
+// replaced: ETXTBSY). A program that ran and failed is retried: its exit
+// status says nothing about whether the next run will work.
+func cannotStart(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, exec.ErrNotFound), errors.Is(err, syscall.ENOTDIR):
+		return "the program does not exist"
+	case errors.Is(err, fs.ErrPermission):
+		return "the program is not executable"
+	case errors.Is(err, syscall.ENOEXEC):
+		return "the file is not a program this system can run"
+	default:
+		return ""
 	}
 }
 

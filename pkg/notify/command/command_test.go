@@ -122,6 +122,48 @@ func TestFailures(t *testing.T) {
 			if len(err.Error()) > 450 {
 				t.Errorf("error is %d bytes long; stderr should be cut to its last 300", len(err.Error()))
 			}
+			if notify.IsPermanent(err) {
+				t.Errorf("error %q is permanent; a program that ran and failed is retried", err)
+			}
+		})
+	}
+}
+
+// A program that cannot be started will not start on a retry either; the
+// channel was built while it could.
+func TestCannotStartIsPermanent(t *testing.T) {
+	tests := []struct {
+		name  string
+		path  func(t *testing.T) string // the program, as the table names it
+		after func(path string) error   // what happens to it after the build
+		want  string
+	}{
+		{"removed", func(t *testing.T) string { return script(t, "exit 0") }, os.Remove, "no such file"},
+		{"no longer executable", func(t *testing.T) string { return script(t, "exit 0") },
+			func(path string) error { return os.Chmod(path, 0o644) }, "permission denied"},
+		{"not a program", func(t *testing.T) string { return script(t, "exit 0") },
+			func(path string) error { return os.WriteFile(path, []byte("\x00\x01 no interpreter line"), 0o755) }, "exec format error"},
+		{"gone from PATH", func(t *testing.T) string {
+			path := script(t, "exit 0")
+			t.Setenv("PATH", filepath.Dir(path))
+			return filepath.Base(path)
+		}, func(string) error { return os.Setenv("PATH", "/nonexistent") }, "not found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tc.path(t)
+			ch := build(t, &Table{Path: path})
+			if err := tc.after(path); err != nil {
+				t.Fatal(err)
+			}
+			err := ch.Send(context.Background(), message)
+			t.Logf("error: %v", err)
+			if err == nil || !strings.Contains(err.Error(), "cannot run") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Send = %v, want a cannot-run error with %q", err, tc.want)
+			}
+			if !notify.IsPermanent(err) {
+				t.Errorf("error %q is not permanent", err)
+			}
 		})
 	}
 }
@@ -186,5 +228,18 @@ func TestBadConfig(t *testing.T) {
 				t.Errorf("err=%v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// An argument that passed the check on a sample message can still fail on
+// another; it fails on that message every time.
+func TestTemplateFailureIsPermanent(t *testing.T) {
+	ch := build(t, &Table{Path: script(t, "exit 0"), Args: []string{"{{index .ReplicaList 0}}"}})
+	err := ch.Send(context.Background(), &notify.Message{Kind: notify.Changed, Status: status.Healthy, Time: message.Time})
+	if err == nil || !strings.Contains(err.Error(), "index out of range") {
+		t.Fatalf("Send = %v, want the template's error", err)
+	}
+	if !notify.IsPermanent(err) {
+		t.Errorf("error %q is not permanent", err)
 	}
 }

@@ -14,6 +14,10 @@
 //     offers (SCRAM, CRAM-MD5, PLAIN, LOGIN). PLAIN and LOGIN are only used
 //     over TLS, so a password is never sent in clear text.
 //
+// A refusal with an SMTP 5xx reply (wrong password, unknown mailbox,
+// rejected mail) is a permanent error (notify.Permanent); a 4xx reply, a
+// lost connection or a timeout is retried.
+//
 // The subject is the message headline; the body is the message text.
 package email
 
@@ -24,6 +28,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -206,11 +211,60 @@ func dialUntilDone(ctx context.Context) gomail.DialContextFunc {
 	}
 }
 
-// fail names the recipients, the server and what to check. go-mail's
-// errors quote the SMTP answer and never the password.
+// fail names the recipients, the server and what to check, and marks the
+// failures that sending again cannot cure as permanent. go-mail's errors
+// quote the SMTP answer and never the password.
 func (n *Notifier) fail(err error) error {
-	return fmt.Errorf("email: send to %s through %s: %w%s",
+	wrapped := fmt.Errorf("email: send to %s through %s: %w%s",
 		strings.Join(n.to, ", "), net.JoinHostPort(n.host, strconv.Itoa(n.port)), err, n.hint(err))
+	if why := permanentWhy(err); why != "" {
+		return notify.Permanent(wrapped, why)
+	}
+	return wrapped
+}
+
+// permanentWhy says why err will come back on every attempt, or "" when
+// another attempt may work.
+//
+// An SMTP reply 5yz is, by RFC 5321, a permanent refusal: 535 wrong
+// credentials, 530 authentication or TLS required, 550 no such mailbox,
+// 552 too large, 554 rejected. 4yz replies (421 closing, 450 mailbox busy,
+// 451 local error, 452 out of storage) are temporary, and so are broken
+// connections and timeouts. A server without STARTTLS while smtp_encrypt
+// requires it, or without any login mechanism we may use, will not grow
+// one between attempts.
+func permanentWhy(err error) string {
+	text := err.Error()
+	switch code := replyCode(err); {
+	case code >= 500 && code <= 599 && strings.Contains(text, "SMTP AUTH failed"):
+		return fmt.Sprintf("SMTP %d: the server refused the credentials", code)
+	case code >= 500 && code <= 599:
+		return fmt.Sprintf("SMTP %d: the server refused the mail", code)
+	case code != 0:
+		return ""
+	case strings.Contains(text, "does not support STARTTLS"):
+		return "the server does not offer STARTTLS, which smtp_encrypt = true requires"
+	case errors.Is(err, gomail.ErrNoSupportedAuthDiscovered):
+		return "the server offers no login mechanism that may be used here"
+	default:
+		return ""
+	}
+}
+
+// replyCode is the SMTP reply code of a refusal in err, or 0 when the
+// server did not answer with one. go-mail reports refusals of a message
+// as a *SendError with the code; refusals while connecting and logging in
+// come as the *textproto.Error of the reply.
+func replyCode(err error) int {
+	var sendErr *gomail.SendError
+	if errors.As(err, &sendErr) {
+		return sendErr.ErrorCode()
+	}
+	var reply *textproto.Error
+	if errors.As(err, &reply) {
+		return reply.Code
+	}
+	return 0
 }
 
 // hint says what to change for the failures people can fix in the config.

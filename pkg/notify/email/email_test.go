@@ -49,8 +49,11 @@ type received struct {
 // and refuses mail before it.
 type backend struct {
 	auth bool
-	mu   sync.Mutex
-	mail []received
+	// rcptErr and dataErr, when set, are the server's answer to RCPT TO
+	// and to the end of DATA.
+	rcptErr, dataErr error
+	mu               sync.Mutex
+	mail             []received
 }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -97,6 +100,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.b.rcptErr != nil {
+		return s.b.rcptErr
+	}
 	s.cur.to = append(s.cur.to, to)
 	return nil
 }
@@ -105,6 +111,9 @@ func (s *session) Data(r io.Reader) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if s.b.dataErr != nil {
+		return s.b.dataErr
 	}
 	rec := s.cur
 	rec.data = data
@@ -330,6 +339,80 @@ func TestSend(t *testing.T) {
 			}
 			if body != m.Text() {
 				t.Errorf("body = %q, want the message text %q", body, m.Text())
+			}
+		})
+	}
+}
+
+// SMTP 5xx refusals are permanent, 4xx ones and broken connections are
+// retried.
+func TestSendRetryClass(t *testing.T) {
+	serverTLS, clientTLS := selfSigned(t)
+	reply := func(code int, enhanced smtp.EnhancedCode, msg string) error {
+		return &smtp.SMTPError{Code: code, EnhancedCode: enhanced, Message: msg}
+	}
+	tests := []struct {
+		name      string
+		backend   *backend
+		starttls  bool
+		password  string
+		gone      bool // nothing listens on the port
+		permanent bool
+		wantErr   []string
+	}{
+		{name: "535 authentication failed", backend: &backend{auth: true}, starttls: true, password: "wrong-Pa55",
+			permanent: true, wantErr: []string{"535", "Authentication failed"}},
+		{name: "550 mailbox unavailable", backend: &backend{rcptErr: reply(550, smtp.EnhancedCode{5, 1, 1}, "Mailbox unavailable")},
+			starttls: true, permanent: true, wantErr: []string{"RCPT TO", "550", "Mailbox unavailable"}},
+		{name: "554 rejected at DATA", backend: &backend{dataErr: reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected as spam")},
+			starttls: true, permanent: true, wantErr: []string{"DATA", "554", "rejected as spam"}},
+		{name: "smtp_encrypt and no STARTTLS", backend: &backend{}, permanent: true, wantErr: []string{"does not support STARTTLS"}},
+		{name: "450 mailbox busy", backend: &backend{rcptErr: reply(450, smtp.EnhancedCode{4, 2, 1}, "Mailbox busy, try later")},
+			starttls: true, wantErr: []string{"RCPT TO", "450", "Mailbox busy"}},
+		{name: "451 local error at DATA", backend: &backend{dataErr: reply(451, smtp.EnhancedCode{4, 3, 0}, "Local error, try later")},
+			starttls: true, wantErr: []string{"DATA", "451", "Local error"}},
+		{name: "no server", gone: true, wantErr: []string{"connection refused"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var port int
+			if tt.gone {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				port = ln.Addr().(*net.TCPAddr).Port
+				ln.Close()
+			} else {
+				var offer *tls.Config
+				if tt.starttls {
+					offer = serverTLS
+				}
+				port = startSMTP(t, tt.backend, offer)
+			}
+			cfg := &email.Table{To: "ops@example.com", From: "status@example.com",
+				SMTPHost: "127.0.0.1", SMTPPort: port, SMTPEncrypt: true}
+			if tt.password != "" {
+				cfg.SMTPUsername, cfg.SMTPPassword = smtpUser, tt.password
+			}
+			n, err := email.NewNotifier(cfg, clientTLS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			err = n.Send(ctx, sampleMessage())
+			t.Logf("error: %v", err)
+			if err == nil {
+				t.Fatal("Send succeeded, want an error")
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+			if got := notify.IsPermanent(err); got != tt.permanent {
+				t.Errorf("IsPermanent = %v, want %v", got, tt.permanent)
 			}
 		})
 	}

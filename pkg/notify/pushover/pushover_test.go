@@ -24,6 +24,7 @@ const (
 	appToken = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
 	userOK   = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
 	userBad  = "uBADzpo4DXghDmr9QzzfQu27cmVRsG"
+	userBusy = "uBUSYpo4DXghDmr9QzzfQu27cmVRs" // answered 500
 )
 
 func sample() *notify.Message {
@@ -38,7 +39,7 @@ func sample() *notify.Message {
 }
 
 // server is a loopback Pushover API. It rejects userBad like the real one
-// rejects an unknown user key.
+// rejects an unknown user key, and fails for userBusy.
 type server struct {
 	srv *httptest.Server
 
@@ -64,6 +65,9 @@ func newServer(t *testing.T) *server {
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		switch form.Get("user") {
+		case userBusy:
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"status":0,"errors":["internal error"]}`)
 		case userBad:
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, `{"user":"invalid","errors":["user identifier is not a valid user, group, or subscribed user key"],"status":0,"request":"5042853c-402d-4a18-abcb-168734a801de"}`)
@@ -143,7 +147,10 @@ func TestPriority(t *testing.T) {
 	}
 }
 
-func TestFailedUsersAreNamedAndRetriedAlone(t *testing.T) {
+// An unknown user key is refused for good: the error is permanent, so the
+// dispatcher does not retry it, and sending the same message again does
+// not post to it again either (it still names it).
+func TestRefusedUsersAreNamedAndNotRetried(t *testing.T) {
 	s := newServer(t)
 	ch := channel(t, s.srv.URL, userOK, userBad)
 	m := sample()
@@ -161,13 +168,42 @@ func TestFailedUsersAreNamedAndRetriedAlone(t *testing.T) {
 		t.Errorf("error leaks a token or a whole user key: %q", err)
 	}
 
-	ch.Send(context.Background(), m) // the dispatcher's retry: same message
-	if got := s.users(); got[userOK] != 1 || got[userBad] != 2 {
-		t.Errorf("after a retry, requests per user = %v, want the good key once and the bad one twice", got)
+	if !notify.IsPermanent(err) {
+		t.Errorf("error %q is not permanent; an unknown user key stays unknown", err)
+	}
+
+	err = ch.Send(context.Background(), m) // the same message again
+	if got := s.users(); got[userOK] != 1 || got[userBad] != 1 {
+		t.Errorf("after sending again, requests per user = %v, want each once", got)
+	}
+	if err == nil || !strings.Contains(err.Error(), "pushover: 1 of 2 user keys failed: user key #2 (uBADz…)") || !notify.IsPermanent(err) {
+		t.Errorf("sending again: %v, want the same permanent failure", err)
 	}
 	ch.Send(context.Background(), sample()) // a new message goes to everyone
-	if got := s.users(); got[userOK] != 2 || got[userBad] != 3 {
-		t.Errorf("after a new message, requests per user = %v, want 2 and 3", got)
+	if got := s.users(); got[userOK] != 2 || got[userBad] != 2 {
+		t.Errorf("after a new message, requests per user = %v, want 2 and 2", got)
+	}
+}
+
+// A user key that failed for a reason that may pass is retried alone; a
+// refused one is not, and is named until the end.
+func TestFailedUsersAreRetriedAlone(t *testing.T) {
+	s := newServer(t)
+	ch := channel(t, s.srv.URL, userOK, userBusy, userBad)
+	m := sample()
+
+	err := ch.Send(context.Background(), m)
+	if err == nil || !strings.Contains(err.Error(), "pushover: 2 of 3 user keys failed") || notify.IsPermanent(err) {
+		t.Fatalf("Send = %v, want a temporary error naming two user keys", err)
+	}
+	err = ch.Send(context.Background(), m) // the dispatcher's retry: same message
+	if got := s.users(); got[userOK] != 1 || got[userBusy] != 2 || got[userBad] != 1 {
+		t.Errorf("after a retry, requests per user = %v, want the busy key twice, the others once", got)
+	}
+	for _, want := range []string{"2 of 3 user keys failed", "user key #2 (uBUSY…)", "500 Internal Server Error", "user key #3 (uBADz…)", "not a valid user"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("retry: error %v lacks %q", err, want)
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ const (
 	serviceSID = "MG00000000000000000000000000000002"
 	goodNumber = "+15551234567"
 	badNumber  = "+1555"
+	busyNumber = "+15550000503" // answered 503 Service Unavailable
 )
 
 func sample() *notify.Message {
@@ -40,7 +41,7 @@ func sample() *notify.Message {
 }
 
 // server is a loopback Twilio API. It rejects badNumber like the real one
-// rejects an invalid To.
+// rejects an invalid To, and is unavailable for busyNumber.
 type server struct {
 	srv *httptest.Server
 
@@ -69,6 +70,11 @@ func newServer(t *testing.T) *server {
 		}
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if form.Get("To") == busyNumber {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"code":20503,"message":"Service unavailable","status":503}`)
+			return
+		}
 		if form.Get("To") == badNumber {
 			w.WriteHeader(http.StatusBadRequest)
 			io.WriteString(w, `{"code":21211,"message":"The 'To' number +1555 is not a valid phone number.","more_info":"https://www.twilio.com/docs/errors/21211","status":400}`)
@@ -174,7 +180,10 @@ func TestBodyIsCutToFit(t *testing.T) {
 	})
 }
 
-func TestFailedNumbersAreNamedAndRetriedAlone(t *testing.T) {
+// An invalid number is refused for good: the error is permanent, so the
+// dispatcher does not retry it, and sending the same message again does
+// not text it again either (it still names it).
+func TestRefusedNumbersAreNamedAndNotRetried(t *testing.T) {
 	s := newServer(t)
 	ch := channel(t, s.srv.URL, goodNumber, badNumber)
 	m := sample()
@@ -192,13 +201,42 @@ func TestFailedNumbersAreNamedAndRetriedAlone(t *testing.T) {
 		t.Errorf("error names the number that worked or leaks the token: %q", err)
 	}
 
-	ch.Send(context.Background(), m) // the dispatcher's retry: same message
-	if got := s.sentTo(); got[goodNumber] != 1 || got[badNumber] != 2 {
-		t.Errorf("after a retry, requests per number = %v, want the good one once and the bad one twice", got)
+	if !notify.IsPermanent(err) {
+		t.Errorf("error %q is not permanent; an invalid number stays invalid", err)
+	}
+
+	err = ch.Send(context.Background(), m) // the same message again
+	if got := s.sentTo(); got[goodNumber] != 1 || got[badNumber] != 1 {
+		t.Errorf("after sending again, requests per number = %v, want each once", got)
+	}
+	if err == nil || !strings.Contains(err.Error(), "twilio: 1 of 2 numbers failed: "+badNumber+": POST") || !notify.IsPermanent(err) {
+		t.Errorf("sending again: %v, want the same permanent failure", err)
 	}
 	ch.Send(context.Background(), sample()) // a new message goes to everyone
-	if got := s.sentTo(); got[goodNumber] != 2 || got[badNumber] != 3 {
-		t.Errorf("after a new message, requests per number = %v, want 2 and 3", got)
+	if got := s.sentTo(); got[goodNumber] != 2 || got[badNumber] != 2 {
+		t.Errorf("after a new message, requests per number = %v, want 2 and 2", got)
+	}
+}
+
+// A number that failed for a reason that may pass is retried alone; a
+// refused one is not, and is named until the end.
+func TestFailedNumbersAreRetriedAlone(t *testing.T) {
+	s := newServer(t)
+	ch := channel(t, s.srv.URL, goodNumber, busyNumber, badNumber)
+	m := sample()
+
+	err := ch.Send(context.Background(), m)
+	if err == nil || !strings.Contains(err.Error(), "twilio: 2 of 3 numbers failed") || notify.IsPermanent(err) {
+		t.Fatalf("Send = %v, want a temporary error naming two numbers", err)
+	}
+	err = ch.Send(context.Background(), m) // the dispatcher's retry: same message
+	if got := s.sentTo(); got[goodNumber] != 1 || got[busyNumber] != 2 || got[badNumber] != 1 {
+		t.Errorf("after a retry, requests per number = %v, want the busy one twice, the others once", got)
+	}
+	for _, want := range []string{"2 of 3 numbers failed", busyNumber + ": POST", "503 Service Unavailable", badNumber + ": POST", "21211"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("retry: error %v lacks %q", err, want)
+		}
 	}
 }
 

@@ -106,7 +106,8 @@ func Body(m *notify.Message) []byte {
 // maxQuoted is how much of an error answer is quoted.
 const maxQuoted = 300
 
-// Send posts m; an answer outside 2xx is an error quoting status and body.
+// Send posts m; an answer outside 2xx is an error quoting status and body,
+// permanent or temporary as httpsend.Classify says.
 func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(Body(m)))
 	if err != nil {
@@ -133,5 +134,5 @@ func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	if len(body) > maxQuoted {
 		text = strings.TrimSpace(string(body[:maxQuoted])) + "…"
 	}
-	return fmt.Errorf("webhook: POST %s: answered %s: %q", n.shown, resp.Status, text)
+	return httpsend.Classify(fmt.Errorf("webhook: POST %s: answered %s: %q", n.shown, resp.Status, text), resp)
 }

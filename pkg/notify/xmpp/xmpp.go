@@ -17,7 +17,8 @@
 //
 // A send waits until the server has processed the message, so a recipient
 // the server rejects at once (for example an unknown local user) is an
-// error. Delivery to other servers is not confirmed.
+// error, a permanent one (notify.Permanent) like a refused login. Delivery
+// to other servers is not confirmed.
 package xmpp
 
 import (
@@ -261,6 +262,26 @@ func isAuthFailure(err error) bool {
 // authError is a refused login.
 type authError struct{ err error }
 
+// permanent tells whether the refusal will come back on every attempt:
+// it will, unless the server said temporary-auth-failure (RFC 6120
+// 6.5.12, e.g. its user database is down).
+func (e *authError) permanent() bool {
+	var failure interface{ TokenReader() xml.TokenReader }
+	if !errors.As(e.err, &failure) {
+		return true // sasl.ErrAuthn: the server could not prove it knows the password
+	}
+	d := xml.NewTokenDecoder(failure.TokenReader())
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return true
+		}
+		if start, ok := tok.(xml.StartElement); ok && start.Name.Local == "temporary-auth-failure" {
+			return false
+		}
+	}
+}
+
 func (e *authError) Error() string { return "auth failure: " + e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
 
@@ -305,7 +326,7 @@ func awaitProcessed(ctx context.Context, session *xmpp.Session, domain, to jid.J
 			if err := d.DecodeElement(&bounce, &start); err != nil {
 				return err
 			}
-			return fmt.Errorf("the server rejected the message to %s: %s", to, errorCondition(bounce.Err))
+			return &rejectedError{to: to, err: bounce.Err}
 		case start.Name.Local == "iq" && attr(start, "id") == id:
 			// An error answer still means our message went first.
 			return nil
@@ -326,6 +347,31 @@ func attr(start xml.StartElement, name string) string {
 	return ""
 }
 
+// rejectedError is a message the server bounced.
+type rejectedError struct {
+	to  jid.JID
+	err stanza.Error
+}
+
+func (e *rejectedError) Error() string {
+	return fmt.Sprintf("the server rejected the message to %s: %s", e.to, errorCondition(e.err))
+}
+
+// permanent tells whether sending again cannot help. RFC 6120 8.3.2 gives
+// every stanza error a type for this: "wait" is temporary; "cancel" (do
+// not retry: service-unavailable for an unknown user, item-not-found,
+// forbidden…), "modify" (change the data: jid-malformed…) and "auth"
+// (provide credentials first) will come back on every attempt. An error
+// without a type is retried.
+func (e *rejectedError) permanent() bool {
+	switch e.err.Type {
+	case stanza.Cancel, stanza.Modify, stanza.Auth:
+		return true
+	default:
+		return false
+	}
+}
+
 // errorCondition names the XMPP error condition of a bounced message,
 // e.g. "service-unavailable".
 func errorCondition(e stanza.Error) string {
@@ -336,13 +382,17 @@ func errorCondition(e stanza.Error) string {
 }
 
 // fail names the account, the server and what to check; the password
-// never appears in the library's errors.
+// never appears in the library's errors. A refused login and a recipient
+// the server refuses are permanent; everything else (the network, the
+// server's certificate, a missing STARTTLS, stream errors) is retried.
 func (n *Notifier) fail(ctx context.Context, err error) error {
 	hint := ""
+	why := ""
 	var (
-		authErr    *authError
-		certErr    *tls.CertificateVerificationError
-		noTLSError *noStartTLSError
+		authErr     *authError
+		rejectedErr *rejectedError
+		certErr     *tls.CertificateVerificationError
+		noTLSError  *noStartTLSError
 	)
 	switch {
 	case ctx.Err() != nil:
@@ -350,10 +400,21 @@ func (n *Notifier) fail(ctx context.Context, err error) error {
 		hint = "; the server did not finish in time"
 	case errors.As(err, &authErr):
 		hint = "; check from and xmpp_password"
+		if authErr.permanent() {
+			why = "the server refused the login"
+		}
+	case errors.As(err, &rejectedErr):
+		if rejectedErr.permanent() {
+			why = "the server refused the recipient (" + errorCondition(rejectedErr.err) + ")"
+		}
 	case errors.As(err, &certErr):
 		hint = fmt.Sprintf("; the server's certificate must be valid for %q", n.tlsConfig.ServerName)
 	case errors.As(err, &noTLSError):
 		hint = "; the server must offer STARTTLS"
 	}
-	return fmt.Errorf("xmpp: send from %s to %s through %s: %w%s", n.from, n.to, n.server, err, hint)
+	err = fmt.Errorf("xmpp: send from %s to %s through %s: %w%s", n.from, n.to, n.server, err, hint)
+	if why != "" {
+		return notify.Permanent(err, why)
+	}
+	return err
 }

@@ -364,19 +364,20 @@ func TestSendThroughProsody(t *testing.T) {
 	r := startReceiver(t, p)
 
 	tests := []struct {
-		name     string
-		from     string
-		to       string
-		password string
-		trust    bool
-		wantErr  []string
+		name      string
+		from      string
+		to        string
+		password  string
+		trust     bool
+		wantErr   []string
+		permanent bool // the error is not worth a retry
 	}{
 		{name: "delivers a chat message", from: "sender@localhost", to: "receiver@localhost", password: senderPass, trust: true},
 		{name: "from with a resource", from: "sender@localhost/overvakt", to: "receiver@localhost", password: senderPass, trust: true},
 		{name: "wrong password", from: "sender@localhost", to: "receiver@localhost", password: "wrong-Pa55", trust: true,
-			wantErr: []string{"auth failure", "xmpp_password", "sender@localhost"}},
+			wantErr: []string{"auth failure", "xmpp_password", "sender@localhost"}, permanent: true},
 		{name: "unknown recipient", from: "sender@localhost", to: "nobody@localhost", password: senderPass, trust: true,
-			wantErr: []string{"rejected the message to nobody@localhost", "service-unavailable"}},
+			wantErr: []string{"rejected the message to nobody@localhost", "service-unavailable"}, permanent: true},
 		{name: "untrusted certificate", from: "sender@localhost", to: "receiver@localhost", password: senderPass,
 			wantErr: []string{"certificate", `"localhost"`}},
 	}
@@ -408,6 +409,9 @@ func TestSendThroughProsody(t *testing.T) {
 				}
 				if strings.Contains(err.Error(), tt.password) {
 					t.Errorf("error %q reveals the password", err)
+				}
+				if got := notify.IsPermanent(err); got != tt.permanent {
+					t.Errorf("IsPermanent = %v, want %v", got, tt.permanent)
 				}
 				return
 			}

@@ -1,5 +1,6 @@
 // Package httpsend is the request plumbing the HTTP notification channels
-// share: one client, answers checked and quoted, secrets masked.
+// share: one client, answers checked, quoted and classed for retries,
+// secrets masked.
 package httpsend
 
 import (
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,9 +33,11 @@ func Client(deps notify.Deps) *http.Client {
 }
 
 // Do sends req and returns the answer's body when the status is 2xx; any
-// other answer is an error quoting the status and the start of the body.
-// where names the endpoint without secrets, authKey is the config key to
-// check on 401/403, and secrets are masked in every text returned.
+// other answer is an error quoting the status and the start of the body,
+// marked with its retry class (see Classify). where names the endpoint
+// without secrets, authKey is the config key to check on 401/403, and
+// secrets are masked in every text returned. Errors of the exchange itself
+// (refused connection, timeout, cut answer) are left temporary.
 func Do(client *http.Client, req *http.Request, where, authKey string, secrets ...string) ([]byte, error) {
 	req.Header.Set("User-Agent", "overvakt")
 	resp, err := client.Do(req)
@@ -54,9 +58,69 @@ func Do(client *http.Client, req *http.Request, where, authKey string, secrets .
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			hint = " (check " + authKey + ")"
 		}
-		return body, fmt.Errorf("%s %s: %s%s: %s", req.Method, where, resp.Status, hint, Quote(body, secrets))
+		err := fmt.Errorf("%s %s: %s%s: %s", req.Method, where, resp.Status, hint, Quote(body, secrets))
+		return body, Classify(err, resp)
 	}
 	return body, nil
+}
+
+// maxRetryAfterHeader bounds the Retry-After we read; the dispatcher cuts
+// waits much shorter anyway, this only keeps the arithmetic sane.
+const maxRetryAfterHeader = 24 * time.Hour
+
+// Classify marks err, the error made of resp (an answer outside 2xx), with
+// its retry class:
+//   - 408 Request Timeout, 429 Too Many Requests and every 5xx are
+//     temporary, with the wait of a Retry-After header when there is one;
+//   - every other 4xx is permanent: the request itself is wrong (400, 413,
+//     422…), the credentials are refused (401, 403) or the URL, room or
+//     chat does not exist (404, 410), and sending it again changes nothing;
+//   - anything else (an unfollowed 3xx, say) stays temporary.
+func Classify(err error, resp *http.Response) error {
+	code := resp.StatusCode
+	switch {
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		if d, ok := RetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return notify.RetryAfter(err, d)
+		}
+		return err
+	case code >= 400 && code < 500:
+		return notify.Permanent(err, permanentWhy(resp))
+	default:
+		return err
+	}
+}
+
+// permanentWhy says in a few words what a permanent answer means.
+func permanentWhy(resp *http.Response) string {
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return resp.Status + ": the credentials were refused"
+	case http.StatusNotFound, http.StatusGone:
+		return resp.Status + ": wrong URL, room or chat"
+	case http.StatusRequestEntityTooLarge:
+		return resp.Status + ": the message is too large for the provider"
+	default:
+		return resp.Status + ": the provider refused the request"
+	}
+}
+
+// RetryAfter parses a Retry-After header value, delay-seconds ("120") or an
+// HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT"), into the wait from now. ok
+// is false when there is no usable value; a date in the past is no wait.
+func RetryAfter(value string, now time.Time) (d time.Duration, ok bool) {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseUint(value, 10, 64); err == nil {
+		return time.Duration(min(secs, uint64(maxRetryAfterHeader/time.Second))) * time.Second, true
+	}
+	at, err := http.ParseTime(value)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(at.Sub(now), 0), maxRetryAfterHeader), true
 }
 
 // Quote is the start of a provider's answer on one line, secrets masked.
