@@ -162,8 +162,21 @@ func (t *tracker) due(now time.Time) []*Message {
 }
 
 // startup is the message sent once at boot.
+// It announces the status as a change would: what it says is not said
+// again as a change, and reminders follow when it is dead.
 func (t *tracker) startup(now time.Time) *Message {
-	return t.message(Startup, t.effective(), now)
+	eff := t.effective()
+	m := t.message(Startup, eff, now)
+	if t.level(eff) != t.level(t.notified) {
+		t.backoff = 1
+		t.reminderAt = time.Time{}
+		if eff == status.Dead && t.interval > 0 {
+			t.reminderAt = now.Add(t.gap(t.backoff))
+		}
+	}
+	t.notified = eff
+	t.windowEnd = time.Time{} // a change waiting is what the notice just said
+	return m
 }
 
 // message builds a message from the replicas affected now and those that

@@ -37,13 +37,16 @@ type reportNode struct {
 }
 
 type reportReplica struct {
-	Index     int           `json:"index"`        // 1-based, as on the page
-	ID        string        `json:"id,omitempty"` // only when the node reveals replica names
-	Status    status.Status `json:"status"`
-	Checked   *string       `json:"checked"` // null until the first result
-	LatencyMS float64       `json:"latency_ms"`
-	Load      *reportLoad   `json:"load,omitempty"`
-	Queue     *reportQueue  `json:"queue,omitempty"`
+	Index   int           `json:"index"`        // 1-based, as on the page
+	ID      string        `json:"id,omitempty"` // only when the node reveals replica names
+	Status  status.Status `json:"status"`
+	Checked *string       `json:"checked"` // null until the first result
+	// Stale: the status is the last one known from before the server
+	// started, as of Checked; no result has come since.
+	Stale     bool         `json:"stale,omitempty"`
+	LatencyMS float64      `json:"latency_ms"`
+	Load      *reportLoad  `json:"load,omitempty"`
+	Queue     *reportQueue `json:"queue,omitempty"`
 }
 
 type reportLoad struct {
@@ -88,7 +91,7 @@ func (s *Server) buildReport(buf *bytes.Buffer) (docKey, error) {
 			rn := reportNode{ID: n.ID, Label: n.Label, Mode: n.Mode, Status: n.Status,
 				Replicas: make([]reportReplica, len(n.Replicas))}
 			for k, r := range n.Replicas {
-				rr := reportReplica{Index: k + 1, Status: r.Status,
+				rr := reportReplica{Index: k + 1, Status: r.Status, Stale: r.Stale,
 					LatencyMS: math.Round(float64(r.Latency)/float64(time.Microsecond)) / 1000}
 				if n.RevealReplicaName {
 					rr.ID = r.ID
