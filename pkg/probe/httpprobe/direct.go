@@ -140,9 +140,13 @@ func appendHeader(b []byte, k, v string) []byte {
 	return append(b, "\r\n"...)
 }
 
-// max1xx bounds the informational answers skipped before the real one, as
-// net/http does.
-const max1xx = 5
+// Errors of an answer that breaks off, worded the same on both paths (see
+// transportError).
+var (
+	errUnanswered = errors.New("the server closed the connection without answering")
+	errHeaderCut  = errors.New("the server closed the connection in the middle of the answer header")
+	errHeaderSize = errors.New("answer header larger than " + strconv.Itoa(maxHeaderBytes>>10) + " KiB")
+)
 
 // roundTripDirect sends the request on a new connection and reads the
 // answer's header. The body reads from the connection; closing it closes
@@ -160,10 +164,13 @@ func (t *httpTarget) roundTripDirect(ctx context.Context, sc *scratch) (*http.Re
 	if t.direct.https {
 		// Made per probe, not kept per replica: next to a handshake it
 		// costs nothing.
-		tc := tls.Client(raw, &tls.Config{ServerName: t.url.Hostname()})
+		tc := tls.Client(raw, &tls.Config{ServerName: t.url.Hostname(), RootCAs: n.roots})
 		if err := tc.Handshake(); err != nil {
 			stop()
 			raw.Close()
+			if err == io.EOF { // as the Transport reports it, see transportError
+				err = errUnanswered
+			}
 			return nil, err
 		}
 		conn = tc
@@ -181,7 +188,9 @@ func (t *httpTarget) roundTripDirect(ctx context.Context, sc *scratch) (*http.Re
 }
 
 // exchange writes sc.req and reads the final answer's header to sc.asked,
-// which may take at most maxHeaderBytes (1xx answers included).
+// which may take at most maxHeaderBytes. Informational (1xx) answers before
+// it are skipped, however many, and count toward that limit: net/http's
+// Transport bounds them by size too, not by number.
 func exchange(conn net.Conn, sc *scratch) (*http.Response, error) {
 	if _, err := conn.Write(sc.req); err != nil {
 		return nil, err
@@ -192,15 +201,15 @@ func exchange(conn net.Conn, sc *scratch) (*http.Response, error) {
 	} else {
 		sc.in.Reset(&sc.limit)
 	}
-	for range max1xx + 1 {
+	for {
 		resp, err := http.ReadResponse(sc.in, &sc.asked)
 		switch {
 		case err != nil && sc.limit.N <= 0:
-			return nil, errors.New("answer header larger than " + strconv.Itoa(maxHeaderBytes>>10) + " KiB")
+			return nil, errHeaderSize
 		case (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)) && sc.limit.N == maxHeaderBytes:
-			return nil, errors.New("the server closed the connection without answering")
+			return nil, errUnanswered
 		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-			return nil, errors.New("the server closed the connection in the middle of the answer header")
+			return nil, errHeaderCut
 		case err != nil:
 			return nil, fmt.Errorf("reading the answer: %w", err)
 		case resp.StatusCode >= 100 && resp.StatusCode <= 199 && resp.StatusCode != http.StatusSwitchingProtocols:
@@ -209,7 +218,6 @@ func exchange(conn net.Conn, sc *scratch) (*http.Response, error) {
 		sc.limit.N = math.MaxInt64 // the body is bounded by whoever reads it
 		return resp, nil
 	}
-	return nil, errors.New("more than " + strconv.Itoa(max1xx) + " informational (1xx) answers")
 }
 
 // connBody is an answer's body that closes its connection when closed,

@@ -25,13 +25,23 @@ type rawServer struct {
 
 func newRawServer(t *testing.T, reply string) *rawServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return newScriptedServer(t, "127.0.0.1:0", func(c net.Conn, _ <-chan struct{}) { io.WriteString(c, reply) })
+}
+
+// newScriptedServer listens on addr and, for every connection, reads and
+// records the request header and then lets answer write what it likes. The
+// connection is closed when answer returns, or when the test ends (quit is
+// closed then too).
+func newScriptedServer(t *testing.T, addr string, answer func(c net.Conn, quit <-chan struct{})) *rawServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &rawServer{addr: ln.Addr().String()}
+	quit := make(chan struct{})
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	t.Cleanup(func() { close(quit); ln.Close(); wg.Wait() })
 	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -40,6 +50,15 @@ func newRawServer(t *testing.T, reply string) *rawServer {
 			}
 			wg.Go(func() {
 				defer c.Close()
+				done := make(chan struct{})
+				defer close(done)
+				go func() {
+					select {
+					case <-quit:
+						c.Close()
+					case <-done:
+					}
+				}()
 				var req strings.Builder
 				r := bufio.NewReader(c)
 				for {
@@ -52,7 +71,7 @@ func newRawServer(t *testing.T, reply string) *rawServer {
 				s.mu.Lock()
 				s.reqs = append(s.reqs, req.String())
 				s.mu.Unlock()
-				io.WriteString(c, reply)
+				answer(c, quit)
 			})
 		}
 	})
@@ -92,9 +111,12 @@ func TestHTTPAnswersOnTheWire(t *testing.T) {
 		{name: "huge header is dead",
 			reply: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("x", 70<<10) + "\r\n\r\n",
 			want:  status.Dead, wantErr: "answer header larger than 64 KiB"},
+		{name: "many informational answers are skipped",
+			reply: strings.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 8) + "HTTP/1.1 200 OK\r\n\r\n",
+			want:  status.Healthy},
 		{name: "endless informational answers are dead",
-			reply: strings.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 6) + "HTTP/1.1 200 OK\r\n\r\n",
-			want:  status.Dead, wantErr: "more than 5 informational (1xx) answers"},
+			reply: strings.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 3000) + "HTTP/1.1 200 OK\r\n\r\n",
+			want:  status.Dead, wantErr: "answer header larger than 64 KiB"},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

@@ -8,7 +8,9 @@ package httpprobe
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -175,11 +177,14 @@ const (
 // listener that stopped accepting. Redirects are never followed because
 // probes call RoundTrip directly, below http.Client's redirect handling.
 // TLS certificates are verified (Go's defaults); there is no opt-out.
+// Compression is not asked for: a probe has no use for it, and a gzip body
+// sent anyway is decoded for a body match on either path (see gzipped).
 func newTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,
 		DialContext:            (&net.Dialer{KeepAlive: -1}).DialContext,
 		DisableKeepAlives:      true,
+		DisableCompression:     true, // like direct probes; see gzipped
 		MaxResponseHeaderBytes: maxHeaderBytes,
 	}
 }
@@ -189,6 +194,7 @@ type httpNode struct {
 	b        *builder
 	rt       http.RoundTripper // for replicas net/http must handle (see newDirectRequest)
 	dialer   *net.Dialer       // for the others
+	roots    *x509.CertPool    // trusted by direct probes; nil: the system's (tests set their own)
 	block    []byte            // the header block of direct requests; nil when there are none
 	method   string
 	header   http.Header // includes User-Agent; shared by requests, never modified
@@ -270,18 +276,7 @@ func (t *httpTarget) Probe(ctx context.Context) probe.Attempt {
 func (t *httpTarget) check(ctx context.Context, sc *scratch) (time.Duration, error) {
 	n := t.node
 	start := time.Now()
-	var resp *http.Response
-	var err error
-	if t.direct.addr != "" {
-		resp, err = t.roundTripDirect(ctx, sc)
-	} else {
-		req := (&http.Request{Method: n.method, URL: t.url, Header: t.header, Host: n.host}).WithContext(ctx)
-		if n.body != nil {
-			req.Body = io.NopCloser(bytes.NewReader(n.body))
-			req.ContentLength = int64(len(n.body))
-		}
-		resp, err = n.rt.RoundTrip(req)
-	}
+	resp, err := t.roundTrip(ctx, sc)
 	if err != nil {
 		return time.Since(start), t.fail(ctx, err)
 	}
@@ -293,7 +288,14 @@ func (t *httpTarget) check(ctx context.Context, sc *scratch) (time.Duration, err
 	if n.match == nil {
 		return time.Since(start), nil
 	}
-	body, err := sc.readBody(resp.Body)
+	var r io.Reader = resp.Body
+	if gzipped(resp.Header) {
+		r, err = sc.gunzip(resp.Body)
+	}
+	var body []byte
+	if err == nil {
+		body, err = sc.readBody(r)
+	}
 	if err != nil {
 		return time.Since(start), t.fail(ctx, fmt.Errorf("reading body: %w", err))
 	}
@@ -306,6 +308,50 @@ func (t *httpTarget) check(ctx context.Context, sc *scratch) (time.Duration, err
 		return latency, fmt.Errorf("%s %s: body does not match /%s/", n.method, t.name, n.match)
 	}
 	return latency, nil
+}
+
+// roundTrip sends the request, directly when it can, and returns the final
+// answer with its header read.
+func (t *httpTarget) roundTrip(ctx context.Context, sc *scratch) (*http.Response, error) {
+	if t.direct.addr != "" {
+		return t.roundTripDirect(ctx, sc)
+	}
+	n := t.node
+	req := (&http.Request{Method: n.method, URL: t.url, Header: t.header, Host: n.host}).WithContext(ctx)
+	if n.body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(n.body))
+		req.ContentLength = int64(len(n.body))
+	}
+	resp, err := n.rt.RoundTrip(req)
+	if err != nil {
+		return nil, transportError(err)
+	}
+	return resp, nil
+}
+
+// transportError words a failure of the Transport as exchange words the
+// same failure on the direct path, so a replica reads the same whichever
+// path it takes. The Transport's texts ("EOF", "net/http: HTTP/1.x
+// transport connection broken: unexpected EOF") say little to operators.
+func transportError(err error) error {
+	const broken = "net/http: HTTP/1.x transport connection broken: "
+	msg := err.Error()
+	switch {
+	case err == io.EOF: // the Transport unwraps it when nothing was read
+		return errUnanswered
+	case strings.Contains(msg, "server response headers exceeded"):
+		return errHeaderSize
+	case strings.HasPrefix(msg, broken):
+		inner := errors.Unwrap(err)
+		switch {
+		case inner == nil:
+			return err
+		case errors.Is(inner, io.ErrUnexpectedEOF), errors.Is(inner, io.EOF):
+			return errHeaderCut
+		}
+		return fmt.Errorf("reading the answer: %w", inner)
+	}
+	return err
 }
 
 // fail words a transport error for operators.
@@ -342,6 +388,39 @@ func (sc *scratch) readBody(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
+// gzipped reports whether an answer's body is gzip-encoded: a body match
+// sees the content, decoded, whether the server was asked for gzip or sent
+// it unasked (which RFC 9110 allows when a request has no Accept-Encoding;
+// pre-compressed files are often served so). Other codings are matched as
+// they come.
+func gzipped(h http.Header) bool {
+	ce := h.Get("Content-Encoding")
+	return ce != "" && (strings.EqualFold(ce, "gzip") || strings.EqualFold(ce, "x-gzip"))
+}
+
+// gunzip returns the content of the gzip stream r, reusing the worker's
+// decompressor; an empty body is empty content.
+func (sc *scratch) gunzip(r io.Reader) (io.Reader, error) {
+	if sc.zin == nil {
+		sc.zin = bufio.NewReader(r)
+	} else {
+		sc.zin.Reset(r)
+	}
+	var err error
+	if sc.zr == nil {
+		sc.zr, err = gzip.NewReader(sc.zin)
+	} else {
+		err = sc.zr.Reset(sc.zin)
+	}
+	switch {
+	case err == io.EOF:
+		return http.NoBody, nil
+	case err != nil:
+		return nil, err
+	}
+	return sc.zr, nil
+}
+
 // decode turns UTF-8 into the runes regexp2 matches on, reusing the worker's
 // buffer; invalid bytes become U+FFFD as in a []rune conversion.
 func (sc *scratch) decode(b []byte) []rune {
@@ -368,12 +447,17 @@ type scratch struct {
 	asked http.Request     // tells http.ReadResponse the request's method
 	in    *bufio.Reader    // reads answers of direct HTTP probes, through limit
 	limit io.LimitedReader // bounds the answer header; R is the probe's connection
+	zin   *bufio.Reader    // reads a gzip body for zr; nil until one comes
+	zr    *gzip.Reader     // decodes gzip bodies for a match; nil until one comes
 }
 
 // trim drops buffers that grew too large to keep around, and the last
 // probe's connection.
 func (sc *scratch) trim() {
 	sc.limit.R = nil
+	if sc.zin != nil {
+		sc.zin.Reset(nil)
+	}
 	if cap(sc.body) > keepScratch {
 		sc.body = nil
 	}
