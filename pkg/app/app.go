@@ -58,6 +58,7 @@ type App struct {
 	Store      store.Store
 	RunID      int64 // this run's id in the store
 	History    *history.Writer
+	Views      *history.Reader // the page's history, rebuilt every minute
 	Health     *history.Health
 	Registry   *status.Registry
 	Agents     *push.Agents
@@ -116,7 +117,9 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	}
 	a.History = history.NewWriter(history.WriterOptions{Store: a.Store, Run: a.RunID, Push: a.Agents, Logger: log, Health: a.Health})
 	a.Registry.SetRecorder(a.History)
-	a.rollups = history.NewRollups(a.Store, cfg.Storage, func() []*status.Service { return a.Registry.Snapshot().Services }, log)
+	tree := func() []*status.Service { return a.Registry.Snapshot().Services }
+	a.rollups = history.NewRollups(a.Store, cfg.Storage, tree, log)
+	a.Views = history.NewReader(a.Store, a.rollups, tree, log)
 
 	if a.Board, err = notice.NewBoard(ctx, a.Store, opts.Now, log); err != nil {
 		return nil, fmt.Errorf("announcements: %w", err)
@@ -206,7 +209,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 6)
+	errs := make(chan error, 7)
 	start := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
 			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -221,6 +224,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	start("reporter expiry", a.Agents.Run)
 	start("rollups", a.rollups.Run)
 	start("history", a.History.Run)
+	start("history view", a.Views.Run)
 	wg.Wait()
 	// Everything that writes has stopped: the writer's last flush holds all.
 	a.History.Flush(context.WithoutCancel(ctx))
