@@ -1,6 +1,6 @@
 // Command overvakt is the status page and monitoring server.
 //
-//	overvakt [-c overvakt.toml]          run the server
+//	overvakt [-c overvakt.toml] [-storage DB]   run the server
 //	overvakt check-config -c FILE        validate a config file
 //	overvakt notify-test -c FILE [--channel NAME]   send a test notification
 //	overvakt backup -c FILE OUT          copy the store while the server runs
@@ -40,14 +40,18 @@ func main() {
 }
 
 const usage = `usage:
-  overvakt [-c FILE]               run the server (default FILE: overvakt.toml)
+  overvakt [-c FILE] [-storage DB] run the server (default FILE: overvakt.toml)
   overvakt check-config -c FILE    check a config file; prints "ok" or every error
   overvakt notify-test -c FILE [--channel NAME]
                                    send a test message through every configured
                                    channel (or one); prints "ok" or the error each
-  overvakt backup -c FILE OUT      write a consistent copy of the server's store
-                                   ([storage] path) to OUT, while it runs or not
+  overvakt backup -c FILE [-storage DB] OUT
+                                   write a consistent copy of the server's store
+                                   to OUT, while it runs or not
   overvakt version                 print the version
+
+-storage DB replaces [storage] path (the systemd unit keeps the file in
+/var/lib/overvakt this way).
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -59,9 +63,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	path := fs.String("c", "overvakt.toml", "path to the config file")
-	var channel *string
+	var channel, storagePath *string
 	if cmd == "notify-test" {
 		channel = fs.String("channel", "", "send through this channel only (email, slack, …)")
+	}
+	if cmd == "serve" || cmd == "backup" {
+		storagePath = fs.String("storage", "", "the SQLite file, instead of [storage] path")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -114,6 +121,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		if *storagePath != "" {
+			cfg.Storage.Path = *storagePath
+		}
 		if cfg.Storage.Driver != "sqlite" {
 			fmt.Fprintf(stderr, "overvakt backup: [storage] driver is %q: there is no file to copy\n", cfg.Storage.Driver)
 			return 1
@@ -130,6 +140,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
+		}
+		if *storagePath != "" {
+			cfg.Storage.Path = *storagePath
 		}
 		if err := serve(ctx, set, cfg, stderr); err != nil {
 			fmt.Fprintln(stderr, "overvakt:", err)

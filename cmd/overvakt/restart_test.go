@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/overvakt/overvakt/pkg/store/sqlite"
 )
 
 // hookLog records every webhook a server sends.
@@ -414,5 +416,50 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	time.Sleep(time.Second)
 	if got := hooks.all(); len(got) != 1 {
 		t.Errorf("%d webhooks, want only the start-up notice before the kill: %v", len(got), got)
+	}
+}
+
+// TestBackupWhileServing copies the store of a running server.
+func TestBackupWhileServing(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer target.Close()
+	hooks := newHookLog(t)
+	addr := freePort(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "overvakt.toml")
+	os.WriteFile(cfg, []byte(restartConfig(addr, hooks.srv.URL, target.URL, filepath.Join(dir, "not-this.db"))), 0o600)
+	db := filepath.Join(dir, "kept", "overvakt.db")
+	c := client{"http://" + addr}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-c", cfg, "-storage", db}, io.Discard, io.Discard) }()
+	defer func() { cancel(); <-done }()
+	waitUp(t, c.base)
+	if code, body, _ := c.do("POST", "/manager/announcement", managerToken, `{"title":"Kept","text":"in the copy"}`); code != 200 {
+		t.Fatalf("announce: %d %s", code, body)
+	}
+
+	out := filepath.Join(dir, "copy.db")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"backup", "-c", cfg, "-storage", db, out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("backup exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "ok: "+db+" copied to "+out) {
+		t.Errorf("backup said %q", stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "not-this.db")); err == nil {
+		t.Error("the server used [storage] path, not -storage")
+	}
+	if code := run(context.Background(), []string{"backup", "-c", cfg, "-storage", db, out}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "exists") {
+		t.Errorf("a backup over an existing file: exit %d, %q", code, stderr.String())
+	}
+	copied, err := sqlite.Open(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.Close()
+	if list, _ := copied.ListAnnouncements(context.Background()); len(list) != 1 || list[0].Title != "Kept" {
+		t.Errorf("the copy holds %v", list)
 	}
 }

@@ -41,6 +41,7 @@ type Writer struct {
 	every  time.Duration
 	health *Health
 
+	max     int // MaxPending; smaller in tests
 	mu      sync.Mutex
 	pending store.Batch // results and changes heard since the last flush
 	dropped int64       // results and changes dropped while over MaxPending
@@ -61,7 +62,7 @@ type WriterOptions struct {
 
 // NewWriter builds a writer; give it to Registry.SetRecorder and Run it.
 func NewWriter(o WriterOptions) *Writer {
-	w := &Writer{st: o.Store, run: o.Run, push: o.Push, log: o.Logger, now: o.Now, every: o.Every, health: o.Health}
+	w := &Writer{st: o.Store, run: o.Run, push: o.Push, log: o.Logger, now: o.Now, every: o.Every, health: o.Health, max: MaxPending}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -87,7 +88,7 @@ func (w *Writer) Result(service, node string, rep *status.Replica) {
 		r.Reason = rep.Error
 	}
 	w.mu.Lock()
-	if len(w.pending.Results)+len(w.pending.Changes) >= MaxPending {
+	if len(w.pending.Results)+len(w.pending.Changes) >= w.max {
 		w.pending.Results = w.pending.Results[1:]
 		w.dropped++
 	}
@@ -166,7 +167,7 @@ func (w *Writer) requeue(b *store.Batch) {
 	w.pending.Changes = append(b.Changes, w.pending.Changes...)
 	w.pending.PushReplicas = append(b.PushReplicas, w.pending.PushReplicas...)
 	w.pending.Flushed = append(b.Flushed, w.pending.Flushed...)
-	if over := len(w.pending.Results) - MaxPending; over > 0 {
+	if over := len(w.pending.Results) - w.max; over > 0 {
 		w.pending.Results = w.pending.Results[over:]
 		w.dropped += int64(over)
 	}

@@ -22,6 +22,10 @@ type benchConfig struct {
 
 	PushNode   bool   // adds service "agents", node "push" (mode push)
 	WebhookURL string // adds [notify.webhook] when set
+
+	// StorageDriver and StoragePath make the [storage] section; empty
+	// driver leaves it out (the server's default: SQLite beside the config).
+	StorageDriver, StoragePath string
 }
 
 // Push node coordinates in the generated config.
@@ -45,6 +49,13 @@ func generateConfig(c benchConfig) ([]byte, error) {
 		secs(c.Interval), secs(c.Retry), secs(c.DelayDead), secs(c.DelaySick), c.Parallelism)
 	if c.WebhookURL != "" {
 		fmt.Fprintf(&b, "[notify.webhook]\nhook_url = %q\n\n", c.WebhookURL)
+	}
+	if c.StorageDriver != "" {
+		fmt.Fprintf(&b, "[storage]\ndriver = %q\n", c.StorageDriver)
+		if c.StoragePath != "" {
+			fmt.Fprintf(&b, "path = %q\n", c.StoragePath)
+		}
+		b.WriteString("\n")
 	}
 	next := 0
 	for s := range c.Services {

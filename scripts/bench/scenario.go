@@ -35,6 +35,11 @@ type scenario struct {
 	Push         time.Duration // push load; 0 skips
 	Calibrate    time.Duration // run the bare net/http reference prober this long; 0 skips
 
+	// Storage is the [storage] driver ("" the server's default, SQLite);
+	// History fills the SQLite file with 90 days of made-up history first.
+	Storage string
+	History bool
+
 	SweepGoal, CPUPerProbeGoal, DeviationGoal, CPUShareGoal, RSSGoal *goal
 }
 
@@ -64,6 +69,21 @@ func scenarios() map[string]scenario {
 			Window: 40 * time.Second, ReportEvery: 100 * time.Millisecond, FirstTimeout: 60 * time.Second,
 			Webhook: true, Push: 5 * time.Second, Calibrate: 10 * time.Second,
 			SweepGoal: below(10), CPUPerProbeGoal: below(0.25), RSSGoal: below(150),
+		},
+		// history and history-off: the same 1,000 replicas probed every
+		// 30 s, with the store on (90 days of history in SQLite) and off
+		// (memory), run together to compare CPU per probe and the page.
+		"history": {
+			Name: "history", Services: 10, Nodes: 10, ReplicasPerNode: 10, Listeners: 100,
+			Interval: 30, Retry: 1, DelayDead: 5, DelaySick: 2, Parallelism: 64,
+			Window: 90 * time.Second, ReportEvery: 100 * time.Millisecond, FirstTimeout: 60 * time.Second,
+			PageLoad: 10 * time.Second, Storage: "sqlite", History: true,
+		},
+		"history-off": {
+			Name: "history-off", Services: 10, Nodes: 10, ReplicasPerNode: 10, Listeners: 100,
+			Interval: 30, Retry: 1, DelayDead: 5, DelaySick: 2, Parallelism: 64,
+			Window: 90 * time.Second, ReportEvery: 100 * time.Millisecond, FirstTimeout: 60 * time.Second,
+			PageLoad: 10 * time.Second, Storage: "memory",
 		},
 		"huge": {
 			Name: "huge", Services: 499, Nodes: 10, ReplicasPerNode: 10, TCP: 100, Listeners: 500,
@@ -200,6 +220,14 @@ func runScenario(ctx context.Context, e env, sc scenario) *outcome {
 	if checkCrash("the run") {
 		return out
 	}
+	if bc.StoragePath != "" {
+		var g *goal
+		if sc.History {
+			g = below(300)
+		}
+		r.megabytes("store file (SQLite and its WAL) at the end", fileSize(bc.StoragePath)+fileSize(bc.StoragePath+"-wal"), g,
+			fmt.Sprintf("%d replicas every %s s; 90 days of rollups, 48 h of results", n, secs(sc.Interval)))
+	}
 	if s, err := readProc(srv.pid()); err == nil {
 		r.megabytes("RSS at the end / peak (VmHWM) over the run", s.RSS, nil, fmt.Sprintf("peak %.1f MB; anon %.1f MB + file-backed %.1f MB, %d threads",
 			float64(s.PeakRSS)/(1<<20), float64(s.AnonRSS)/(1<<20), float64(s.FileRSS)/(1<<20), s.Threads))
@@ -253,6 +281,18 @@ func startScenarioServer(ctx context.Context, e env, sc scenario, fl *fleet, hoo
 	}
 	if hooks != nil {
 		bc.WebhookURL = hooks.URL
+	}
+	if sc.Storage != "" {
+		bc.StorageDriver = sc.Storage
+		if sc.Storage == "sqlite" {
+			bc.StoragePath = filepath.Join(e.dir, sc.Name+".db")
+		}
+	}
+	if sc.History {
+		slog.Info("filling 90 days of history", "file", bc.StoragePath)
+		if err := fillHistory(ctx, bc.StoragePath, bc, time.Now()); err != nil {
+			return nil, bc, "", fmt.Errorf("fill the history: %w", err)
+		}
 	}
 	srv, err := startWithConfig(ctx, e, sc.Name, bc)
 	if err == nil || hooks == nil || ctx.Err() != nil {
@@ -556,4 +596,13 @@ func pushPhase(ctx context.Context, r *rows, srv *server, bc benchConfig, d time
 		note += fmt.Sprintf("; %d failed (first: %v, codes %v)", res.Failed, res.FirstErr, res.Statuses)
 	}
 	r.add(metric, res.rate(), "reports/s", pushGoal, note)
+}
+
+// fileSize is the size of a file, 0 when it is not there.
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
 }
