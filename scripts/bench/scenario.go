@@ -316,15 +316,19 @@ func awaitFirstResults(ctx context.Context, client *http.Client, srv *server, sc
 		} else {
 			lastErr = err
 		}
-		if now.After(deadline) {
-			return time.Time{}, fmt.Errorf("%d of %d replicas never got a result within %v of the start (last error: %v)", n-last.Checked, n, sc.FirstTimeout, lastErr)
-		}
+		// A server that is gone is not slow: its exit is the finding, even
+		// when the deadline has passed by now as well.
 		if crashed, _ := srv.crashed(); crashed {
 			return time.Time{}, errors.New("server gone")
+		}
+		if now.After(deadline) {
+			return time.Time{}, fmt.Errorf("%d of %d replicas never got a result within %v of the start (last error: %v)", n-last.Checked, n, sc.FirstTimeout, lastErr)
 		}
 		select {
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
+		case <-srv.exited:
+			return time.Time{}, errors.New("server gone")
 		case <-time.After(sc.ReportEvery):
 		}
 	}
