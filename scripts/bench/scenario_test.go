@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -134,5 +135,41 @@ func TestRunScenarioAgainstFakeServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServerStartMovesOffATakenPort: the port freeAddr picked can be taken
+// by anything on the machine before the server listens on it; the harness
+// then starts the server again on another.
+func TestServerStartMovesOffATakenPort(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BENCH_FAKE_SERVER", "ok")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	go func() { // hang up at once, so the harness's checks do not wait on it
+		for {
+			c, err := taken.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	bc := benchConfig{Inet: taken.Addr().String(), ManagerToken: "m", ReporterToken: "r",
+		Interval: 1, Retry: 0.25, DelayDead: 1, DelaySick: 0.5, Parallelism: 1,
+		Services: 1, Nodes: 1, ReplicasPerNode: 1, HTTPURLs: []string{"http://127.0.0.1:1/"}}
+	srv, err := startWithConfig(context.Background(), env{root: t.TempDir(), bin: self, dir: t.TempDir()}, "taken", &bc)
+	if err != nil {
+		t.Fatalf("start with a taken port: %v", err)
+	}
+	defer srv.stop()
+	if bc.Inet == taken.Addr().String() || srv.addr != bc.Inet {
+		t.Errorf("server at %s, config at %s; want both on a port other than the taken %s", srv.addr, bc.Inet, taken.Addr())
 	}
 }
