@@ -43,11 +43,15 @@ id = "hosts"
 mode = "push"
 `
 
-// startServer runs the reporter API with its dead-replica sweep on loopback.
-func startServer(t *testing.T) (string, *status.Registry) {
+// t0 is the server's clock: it stamps every report with t0, so the test
+// knows when the server saw each report, and the silence sweep runs only
+// when the test calls it, at the times it chooses.
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// startServer runs the reporter API on loopback, on a clock stopped at t0.
+func startServer(t *testing.T) *apptest.Server {
 	t.Helper()
-	s := apptest.Start(t, serverConfig, apptest.Options{})
-	return s.URL, s.Registry
+	return apptest.Start(t, serverConfig, apptest.Options{Now: func() time.Time { return t0 }})
 }
 
 func serverReplica(reg *status.Registry, node, id string) *status.Replica {
@@ -101,14 +105,22 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// waitFor checks cond after every change of the server's registry until it
+// holds. The timeout only ends a test that has already failed: the agent
+// probes real targets, which a loaded machine may slow down.
+func waitFor(t *testing.T, reg *status.Registry, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	const timeout = 20 * time.Second
+	changed, unsubscribe := reg.Subscribe()
+	defer unsubscribe()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-changed:
+		case <-deadline.C:
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -118,7 +130,8 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // and when the agent stops the replicas die after interval +
 // local_delay_dead.
 func TestAgentDrivesLocalNodes(t *testing.T) {
-	url, reg := startServer(t)
+	srv := startServer(t)
+	url, reg := srv.URL, srv.Registry
 	var failing atomic.Bool
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if failing.Load() {
@@ -173,7 +186,7 @@ scripts = ["exit 0", "exit 1"]
 		{"jobs", "script-2", status.Sick},
 	}
 	for _, w := range want {
-		waitFor(t, 5*time.Second, w.replica+" to be reported "+w.status.String(), func() bool {
+		waitFor(t, reg, w.replica+" to be reported "+w.status.String(), func() bool {
 			r := serverReplica(reg, w.node, w.replica)
 			return r != nil && r.Status == w.status
 		})
@@ -185,12 +198,12 @@ scripts = ["exit 0", "exit 1"]
 	}
 
 	failing.Store(true)
-	waitFor(t, 3*time.Second, "the failing HTTP service to be reported dead", func() bool {
+	waitFor(t, reg, "the failing HTTP service to be reported dead", func() bool {
 		r := serverReplica(reg, "web", appURL)
 		return r.Status == status.Dead
 	})
 	failing.Store(false)
-	waitFor(t, 3*time.Second, "recovery to be reported", func() bool {
+	waitFor(t, reg, "recovery to be reported", func() bool {
 		return serverReplica(reg, "web", appURL).Status == status.Healthy
 	})
 
@@ -199,17 +212,29 @@ scripts = ["exit 0", "exit 1"]
 		t.Fatalf("exit status %d; log:\n%s", code, log)
 	}
 	done <- 0 // for the deferred receive
-	stopped := time.Now()
-	waitFor(t, 3*time.Second, "silent replicas to die", func() bool {
-		return serverReplica(reg, "jobs", "script-1").Status == status.Dead
-	})
-	if since := time.Since(stopped); since < 300*time.Millisecond {
-		t.Errorf("replica died %v after the agent stopped; want at least local_delay_dead", since)
+
+	// The server saw every report at t0 and the agent promised one every
+	// 300 ms: its replicas are dead once the sweep finds them silent for
+	// that interval + local_delay_dead (300 ms), and not a moment before.
+	deadline := t0.Add(300*time.Millisecond + 300*time.Millisecond)
+	srv.Agents.Sweep(deadline.Add(-time.Nanosecond))
+	for _, w := range want {
+		if r := serverReplica(reg, w.node, w.replica); strings.Contains(r.Error, "local_delay_dead") {
+			t.Errorf("%s marked silent just before interval + local_delay_dead: %q", w.replica, r.Error)
+		}
+	}
+	srv.Agents.Sweep(deadline)
+	for _, w := range want {
+		r := serverReplica(reg, w.node, w.replica)
+		if r.Status != status.Dead || !strings.Contains(r.Error, "local_delay_dead") {
+			t.Errorf("%s is %s (%q) at interval + local_delay_dead after its last report, want dead for silence", w.replica, r.Status, r.Error)
+		}
 	}
 }
 
 func TestAgentOnce(t *testing.T) {
-	url, reg := startServer(t)
+	srv := startServer(t)
+	url, reg := srv.URL, srv.Registry
 	path := writeConfig(t, `
 [report]
 url = "`+url+`"
@@ -233,7 +258,7 @@ scripts = ["exit 2"]
 }
 
 func TestAgentRefused(t *testing.T) {
-	url, _ := startServer(t)
+	url := startServer(t).URL
 	cases := []struct {
 		name, token, node, mentions string
 	}{

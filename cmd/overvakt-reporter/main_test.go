@@ -40,12 +40,16 @@ id = "gateway"
 mode = "local"
 `
 
-// startServer runs the reporter API with its dead-replica sweep on a
-// loopback listener (ln, or a new one when nil).
-func startServer(t *testing.T, ln net.Listener) (string, *status.Registry) {
+// t0 is the server's clock: it stamps every report with t0, so the test
+// knows when the server saw each report, and the silence sweep runs only
+// when the test calls it, at the times it chooses.
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// startServer runs the reporter API on a loopback listener (ln, or a new
+// one when nil), on a clock stopped at t0.
+func startServer(t *testing.T, ln net.Listener) *apptest.Server {
 	t.Helper()
-	s := apptest.Start(t, serverConfig, apptest.Options{Listener: ln})
-	return s.URL, s.Registry
+	return apptest.Start(t, serverConfig, apptest.Options{Listener: ln, Now: func() time.Time { return t0 }})
 }
 
 func hostReplica(reg *status.Registry, id string) *status.Replica {
@@ -130,8 +134,11 @@ func (a *agent) stop(t *testing.T) int {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// waitFor polls cond until it holds. The timeout only ends a test that has
+// already failed; it is long because a loaded machine is slow.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	const timeout = 20 * time.Second
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
@@ -145,42 +152,50 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // healthy with the host's load, high load makes it sick, silence makes it
 // dead after interval + push_delay_dead, and -flush-on-exit removes it.
 func TestAgentDrivesPushReplica(t *testing.T) {
-	url, reg := startServer(t, nil)
+	srv := startServer(t, nil)
+	url, reg := srv.URL, srv.Registry
 	proc := newFakeProc(t, 0.8, 1000, 600) // cpu 0.8/4 = 0.2, ram 0.4
 	args := []string{"-url", url, "-token", token, "-service", "web", "-node", "hosts",
 		"-replica", "host-1", "-interval", "0.2", "-proc", proc.dir}
 	ag := startAgent(args, nil)
 
-	waitFor(t, 3*time.Second, "the replica to appear", func() bool { return hostReplica(reg, "host-1") != nil })
+	waitFor(t, "the replica to appear", func() bool { return hostReplica(reg, "host-1") != nil })
 	r := hostReplica(reg, "host-1")
 	if r.Status != status.Healthy || r.Load == nil || r.Load.CPU != 0.2 || r.Load.RAM != 0.4 {
 		t.Fatalf("replica = %+v load %+v, want healthy with cpu 0.2 and ram 0.4", r, r.Load)
 	}
 
 	proc.set(t, 3.9, 1000, 600) // cpu 0.975 > 0.9
-	waitFor(t, 3*time.Second, "high CPU load to make it sick", func() bool {
+	waitFor(t, "high CPU load to make it sick", func() bool {
 		r := hostReplica(reg, "host-1")
 		return r.Status == status.Sick && strings.Contains(r.Error, "CPU")
 	})
 	proc.set(t, 0.4, 1000, 50) // ram 0.95 > 0.9
-	waitFor(t, 3*time.Second, "high memory use to make it sick", func() bool {
+	waitFor(t, "high memory use to make it sick", func() bool {
 		r := hostReplica(reg, "host-1")
 		return r.Status == status.Sick && strings.Contains(r.Error, "RAM")
 	})
 	proc.set(t, 0.4, 1000, 600)
-	waitFor(t, 3*time.Second, "recovery", func() bool { return hostReplica(reg, "host-1").Status == status.Healthy })
+	waitFor(t, "recovery", func() bool { return hostReplica(reg, "host-1").Status == status.Healthy })
 
 	if code := ag.stop(t); code != 0 {
 		t.Fatalf("agent exit status %d, want 0; log:\n%s", code, ag.log)
 	}
-	last := hostReplica(reg, "host-1").Checked
-	waitFor(t, 3*time.Second, "the silent replica to die", func() bool { return hostReplica(reg, "host-1").Status == status.Dead })
-	if died := hostReplica(reg, "host-1").Checked; died.Sub(last) < 500*time.Millisecond {
-		t.Fatalf("dead %v after the last report, before interval + push_delay_dead (500ms)", died.Sub(last))
+	// The server saw every report at t0 and the agent promised one every
+	// 200 ms: the replica is dead once the sweep finds it silent for that
+	// interval + push_delay_dead (300 ms), and not a moment before.
+	deadline := t0.Add(200*time.Millisecond + 300*time.Millisecond)
+	srv.Agents.Sweep(deadline.Add(-time.Nanosecond))
+	if r := hostReplica(reg, "host-1"); r.Status != status.Healthy {
+		t.Fatalf("just before interval + push_delay_dead: %s (%q), want still healthy", r.Status, r.Error)
+	}
+	srv.Agents.Sweep(deadline)
+	if r := hostReplica(reg, "host-1"); r.Status != status.Dead || !strings.Contains(r.Error, "push_delay_dead") {
+		t.Fatalf("at interval + push_delay_dead: %s (%q), want dead for silence", r.Status, r.Error)
 	}
 
 	ag = startAgent(append(args, "-flush-on-exit"), nil)
-	waitFor(t, 3*time.Second, "the agent to bring it back", func() bool { return hostReplica(reg, "host-1").Status == status.Healthy })
+	waitFor(t, "the agent to bring it back", func() bool { return hostReplica(reg, "host-1").Status == status.Healthy })
 	if code := ag.stop(t); code != 0 {
 		t.Fatalf("agent exit status %d, want 0; log:\n%s", code, ag.log)
 	}
@@ -190,7 +205,8 @@ func TestAgentDrivesPushReplica(t *testing.T) {
 }
 
 func TestAgentFromEnvironment(t *testing.T) {
-	url, reg := startServer(t, nil)
+	srv := startServer(t, nil)
+	url, reg := srv.URL, srv.Registry
 	proc := newFakeProc(t, 0.4, 1000, 600)
 	env := map[string]string{"OVERVAKT_URL": url, "OVERVAKT_TOKEN": token, "OVERVAKT_SERVICE": "web",
 		"OVERVAKT_NODE": "hosts", "OVERVAKT_REPLICA": "from-env", "OVERVAKT_INTERVAL": "5", "OVERVAKT_PROC": proc.dir}
@@ -213,7 +229,7 @@ func TestAgentFromEnvironment(t *testing.T) {
 // TestAgentFatalSetup: a wrong setup stops the agent with a message that
 // says what to fix.
 func TestAgentFatalSetup(t *testing.T) {
-	url, _ := startServer(t, nil)
+	url := startServer(t, nil).URL
 	other := httptest.NewServer(http.NotFoundHandler()) // some other web site
 	defer other.Close()
 	proc := newFakeProc(t, 0.4, 1000, 600)
@@ -284,23 +300,21 @@ func TestAgentRidesOutNetworkErrors(t *testing.T) {
 	ag := startAgent([]string{"-url", "http://" + addr, "-token", token, "-service", "web", "-node", "hosts",
 		"-replica", "h", "-interval", "0.1", "-proc", proc.dir}, nil)
 
-	time.Sleep(400 * time.Millisecond)
+	// Two failed reports: the agent went on after the first.
+	waitFor(t, "a second failed report", func() bool { return strings.Count(ag.log.String(), "report failed") >= 2 })
 	select {
 	case code := <-ag.done:
 		t.Fatalf("agent exited with %d while the server was down; log:\n%s", code, ag.log)
 	default:
-	}
-	if !strings.Contains(ag.log.String(), "report failed") {
-		t.Fatalf("no warning about the failed reports; log:\n%s", ag.log)
 	}
 
 	ln, err = net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
-	_, reg := startServer(t, ln)
-	waitFor(t, 5*time.Second, "reports once the server is up", func() bool { return hostReplica(reg, "h") != nil })
-	waitFor(t, 5*time.Second, "a note that reporting resumed", func() bool { return strings.Contains(ag.log.String(), "reporting again") })
+	reg := startServer(t, ln).Registry
+	waitFor(t, "reports once the server is up", func() bool { return hostReplica(reg, "h") != nil })
+	waitFor(t, "a note that reporting resumed", func() bool { return strings.Contains(ag.log.String(), "reporting again") })
 	if code := ag.stop(t); code != 0 {
 		t.Fatalf("exit status %d; log:\n%s", code, ag.log)
 	}

@@ -128,20 +128,8 @@ replicas = ["http://%s/health"]
 	}
 
 	// The self-probe lands within one interval.
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/status/report")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), `"checked":"`) {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the server never probed its own /health")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !waitFirstResult(addr, 10*time.Second) {
+		t.Fatal("the server never probed its own /health")
 	}
 
 	cancel()
@@ -152,6 +140,26 @@ replicas = ["http://%s/health"]
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("server did not stop within 5 s of cancel")
+	}
+}
+
+// waitFirstResult polls the server at addr until /status/report shows a
+// probe result, and reports whether one came within the time given.
+func waitFirstResult(addr string, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for {
+		resp, err := http.Get("http://" + addr + "/status/report")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), `"checked":"`) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -261,7 +269,10 @@ replicas = ["%s/health"]
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"-c", cfg}, io.Discard, io.Discard) }()
 
-	time.Sleep(time.Second) // a healthy first sweep
+	// A healthy first sweep, so that the failure is a change.
+	if !waitFirstResult(addr, 20*time.Second) {
+		t.Fatal("no probe result within 20 s of the start")
+	}
 	failing.Store(true)
 	select {
 	case m := <-hooks:
@@ -272,8 +283,8 @@ replicas = ["%s/health"]
 		if len(reps) != 1 || reps[0] != "web:api:"+target.URL+"/health" {
 			t.Errorf("replicas = %v", m["replicas"])
 		}
-	case <-time.After(8 * time.Second):
-		t.Fatal("no webhook within 8 s of the target failing")
+	case <-time.After(20 * time.Second):
+		t.Fatal("no webhook within 20 s of the target failing")
 	}
 	cancel()
 	<-done

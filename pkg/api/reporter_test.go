@@ -196,7 +196,7 @@ func TestFlushErrors(t *testing.T) {
 // TestPushReplicaLifecycle follows one push replica: it appears healthy,
 // turns sick under load, dies when silent, recovers, and is flushed.
 func TestPushReplicaLifecycle(t *testing.T) {
-	s := startServer(t, nil)
+	s, clock := startShownServer(t)
 	report := func(cpu, ram float64) {
 		t.Helper()
 		body := fmt.Sprintf(`{"replica":"host-1","interval":0.2,"load":{"cpu":%v,"ram":%v}}`, cpu, ram)
@@ -227,21 +227,19 @@ func TestPushReplicaLifecycle(t *testing.T) {
 		t.Fatalf("service status %v, want healthy", snap.Services[1].Status)
 	}
 
-	// Silent for interval (0.2 s) + push_delay_dead (0.3 s): dead, without
-	// any further request.
-	last := time.Now()
-	waitFor(t, 3*time.Second, "the silent replica to die", func() bool {
-		r := s.replica("hosts", "push", "host-1")
-		return r != nil && r.Status == status.Dead
-	})
-	if waited := time.Since(last); waited < 500*time.Millisecond {
-		t.Fatalf("replica died after %v, before interval + push_delay_dead (500ms)", waited)
-	}
+	// Silent for interval (0.2 s) + push_delay_dead (0.3 s) after the last
+	// report, which the server saw at shownT0: dead, without any further
+	// request, and not a moment before.
+	deadline := shownT0.Add(200*time.Millisecond + 300*time.Millisecond)
+	s.Agents.Sweep(deadline.Add(-time.Nanosecond))
+	want(status.Healthy, "")
+	s.Agents.Sweep(deadline)
 	want(status.Dead, "no report for")
 	if snap := s.reg.Snapshot(); snap.Status != status.Dead {
 		t.Fatalf("page status %v, want dead", snap.Status)
 	}
 
+	clock.Set(deadline.Add(time.Second))
 	report(0.1, 0.1)
 	want(status.Healthy, "")
 
@@ -255,14 +253,14 @@ func TestPushReplicaLifecycle(t *testing.T) {
 		t.Fatalf("second flush: %d, want 404", r.code)
 	}
 	// A flushed replica is not resurrected by the sweep.
-	time.Sleep(100 * time.Millisecond)
+	s.Agents.Sweep(deadline.Add(time.Hour))
 	if rep := s.replica("hosts", "push", "host-1"); rep != nil {
 		t.Fatalf("flushed replica came back: %+v", rep)
 	}
 }
 
 func TestLocalReplica(t *testing.T) {
-	s := startServer(t, nil)
+	s, _ := startShownServer(t)
 	for _, h := range []struct {
 		health string
 		want   status.Status
@@ -275,10 +273,17 @@ func TestLocalReplica(t *testing.T) {
 			t.Fatalf("after %q: replica %+v, want %v", h.health, rep, h.want)
 		}
 	}
-	waitFor(t, 3*time.Second, "the silent local replica to die", func() bool {
-		r := s.replica("hosts", "local", "10.0.0.3")
-		return r != nil && r.Status == status.Dead && strings.Contains(r.Error, "local_delay_dead")
-	})
+	// Silent for interval (0.2 s) + local_delay_dead (0.3 s) after the last
+	// report, which the server saw at shownT0.
+	deadline := shownT0.Add(200*time.Millisecond + 300*time.Millisecond)
+	s.Agents.Sweep(deadline.Add(-time.Nanosecond))
+	if r := s.replica("hosts", "local", "10.0.0.3"); r == nil || r.Status != status.Healthy {
+		t.Fatalf("just before interval + local_delay_dead: %+v, want still healthy", r)
+	}
+	s.Agents.Sweep(deadline)
+	if r := s.replica("hosts", "local", "10.0.0.3"); r == nil || r.Status != status.Dead || !strings.Contains(r.Error, "local_delay_dead") {
+		t.Fatalf("at interval + local_delay_dead: %+v, want dead for silence", r)
+	}
 	if r := s.do(t, "DELETE", "/reporter/hosts/local/10.0.0.3/", basic(reporterToken), ""); r.code != 200 {
 		t.Fatalf("flush: %d %s", r.code, r.body)
 	}

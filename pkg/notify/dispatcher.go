@@ -23,8 +23,6 @@ type DispatcherOptions struct {
 	Silence func(now time.Time) bool
 	Logger  *slog.Logger
 
-	// Clock drives coalescing and reminders; default the system clock.
-	Clock Clock
 	// CoalesceWindow: changes this close together make one message; default 2 s.
 	CoalesceWindow time.Duration
 	// SendTimeout bounds one send of one message on one channel; default 10 s.
@@ -44,10 +42,11 @@ type DispatcherOptions struct {
 }
 
 // Dispatcher watches the registry and sends notifications: changes of the
-// page status, reminders while it is dead and the start-up notice.
+// page status, reminders while it is dead and the start-up notice. It reads
+// the time only through package time (time.Now and timers), so its tests
+// run it in a testing/synctest bubble on a fake clock.
 type Dispatcher struct {
 	reg          *status.Registry
-	clock        Clock
 	log          *slog.Logger
 	startup      bool
 	startupWait  time.Duration // longest wait for the first sweep before the start-up notice
@@ -68,9 +67,6 @@ func NewDispatcher(opts DispatcherOptions) *Dispatcher {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Clock == nil {
-		opts.Clock = systemClock{}
-	}
 	if opts.CoalesceWindow <= 0 {
 		opts.CoalesceWindow = 2 * time.Second
 	}
@@ -86,7 +82,6 @@ func NewDispatcher(opts DispatcherOptions) *Dispatcher {
 	retry := opts.Retry.withDefaults()
 	d := &Dispatcher{
 		reg:          opts.Registry,
-		clock:        opts.Clock,
 		log:          opts.Logger,
 		startup:      cfg.Notify.StartupNotification,
 		startupWait:  cfg.Metrics.PollInterval.Duration(),
@@ -146,14 +141,14 @@ func (d *Dispatcher) loop(ctx context.Context) {
 	startupPending := d.startup && !restored
 	var startupDeadline <-chan time.Time
 	if startupPending {
-		startupDeadline = d.clock.After(d.startupWait)
+		startupDeadline = time.After(d.startupWait)
 	}
 	observe := func(deadlinePassed bool) {
 		snap := d.reg.Snapshot()
-		d.tracker.observe(snap, d.clock.Now())
+		d.tracker.observe(snap, time.Now())
 		if startupPending && (deadlinePassed || snap.Unchecked == 0) {
 			startupPending, startupDeadline = false, nil
-			d.dispatch(d.tracker.startup(d.clock.Now()))
+			d.dispatch(d.tracker.startup(time.Now()))
 			d.save(ctx)
 		}
 	}
@@ -165,7 +160,7 @@ func (d *Dispatcher) loop(ctx context.Context) {
 		if next := d.tracker.next(); !next.Equal(armed) {
 			armed, timer = next, nil
 			if !next.IsZero() {
-				timer = d.clock.After(next.Sub(d.clock.Now()))
+				timer = time.After(time.Until(next))
 			}
 		}
 		select {
@@ -177,7 +172,7 @@ func (d *Dispatcher) loop(ctx context.Context) {
 			observe(true)
 		case <-timer:
 			armed, timer = time.Time{}, nil
-			if ms := d.tracker.due(d.clock.Now()); len(ms) > 0 {
+			if ms := d.tracker.due(time.Now()); len(ms) > 0 {
 				for _, m := range ms {
 					d.dispatch(m)
 				}

@@ -92,19 +92,26 @@ func probeFloor(urls []string, rate, workers int, batch, d time.Duration) (calib
 	if batch > period {
 		period = batch
 	}
+	total := int(int64(d) * int64(rate) / int64(time.Second)) // probes in the window
 	start := time.Now()
 	tick := time.NewTicker(period)
-	for k := 0; ctx.Err() == nil; {
+	k := 0
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case now := <-tick.C:
 			// Start every probe due by now, so a late tick catches up.
-			for due := int(now.Sub(start).Seconds() * float64(rate)); k < due; k++ {
+			for due := min(int(now.Sub(start).Seconds()*float64(rate)), total); k < due; k++ {
 				jobs <- reqs[k%len(reqs)]
 			}
 		}
 	}
 	tick.Stop()
+	// The end of the window is one more late tick: a machine too busy to
+	// tick near the end still sends the rate's worth of probes.
+	for ; k < total; k++ {
+		jobs <- reqs[k%len(reqs)]
+	}
 	close(jobs)
 	wg.Wait()
 	return calibration{Probes: ok.Load(), Failed: failed.Load(), CPU: selfCPU() - c0}, nil

@@ -18,8 +18,8 @@ func TestProbeFloor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Probes < 40 || c.Probes > 61 || c.Failed != 0 || c.CPU <= 0 {
-				t.Fatalf("calibration = %+v, want about 60 probes, none failed, some CPU", c)
+			if c.Probes != 60 || c.Failed != 0 || c.CPU <= 0 {
+				t.Fatalf("calibration = %+v, want 60 probes (200/s for 300 ms), none failed, some CPU", c)
 			}
 			if got := f.probes.Load() - before; got != c.Probes {
 				t.Fatalf("fleet saw %d probes, client counted %d", got, c.Probes)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -294,20 +295,37 @@ func startScenarioServer(ctx context.Context, e env, sc scenario, fl *fleet, hoo
 			return nil, bc, "", fmt.Errorf("fill the history: %w", err)
 		}
 	}
-	srv, err := startWithConfig(ctx, e, sc.Name, bc)
+	srv, err := startWithConfig(ctx, e, sc.Name, &bc)
 	if err == nil || hooks == nil || ctx.Err() != nil {
 		return srv, bc, "", err
 	}
 	slog.Warn("server refused the config with [notify.webhook]; retrying without it", "err", err)
 	bc.WebhookURL = ""
-	srv, err2 := startWithConfig(ctx, e, sc.Name, bc)
+	srv, err2 := startWithConfig(ctx, e, sc.Name, &bc)
 	if err2 != nil {
 		return nil, bc, "", fmt.Errorf("%v (and without [notify.webhook]: %v)", err, err2)
 	}
 	return srv, bc, "server refused [notify.webhook]: " + firstLine(err.Error()), nil
 }
 
-func startWithConfig(ctx context.Context, e env, name string, bc benchConfig) (*server, error) {
+// startWithConfig starts the server on the config bc. The port in bc.Inet
+// was free when freeAddr picked it, but any process on the machine may take
+// it before the server listens; then bc gets another and the server is
+// started again.
+func startWithConfig(ctx context.Context, e env, name string, bc *benchConfig) (*server, error) {
+	for attempt := 1; ; attempt++ {
+		srv, err := startOnce(ctx, e, name, *bc)
+		if err == nil || attempt == 3 || ctx.Err() != nil || !strings.Contains(err.Error(), "address already in use") {
+			return srv, err
+		}
+		slog.Warn("the server's port was taken before it listened; trying another", "addr", bc.Inet)
+		if bc.Inet, err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func startOnce(ctx context.Context, e env, name string, bc benchConfig) (*server, error) {
 	text, err := generateConfig(bc)
 	if err != nil {
 		return nil, err
@@ -356,15 +374,19 @@ func awaitFirstResults(ctx context.Context, client *http.Client, srv *server, sc
 		} else {
 			lastErr = err
 		}
-		if now.After(deadline) {
-			return time.Time{}, fmt.Errorf("%d of %d replicas never got a result within %v of the start (last error: %v)", n-last.Checked, n, sc.FirstTimeout, lastErr)
-		}
+		// A server that is gone is not slow: its exit is the finding, even
+		// when the deadline has passed by now as well.
 		if crashed, _ := srv.crashed(); crashed {
 			return time.Time{}, errors.New("server gone")
+		}
+		if now.After(deadline) {
+			return time.Time{}, fmt.Errorf("%d of %d replicas never got a result within %v of the start (last error: %v)", n-last.Checked, n, sc.FirstTimeout, lastErr)
 		}
 		select {
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
+		case <-srv.exited:
+			return time.Time{}, errors.New("server gone")
 		case <-time.After(sc.ReportEvery):
 		}
 	}

@@ -231,7 +231,7 @@ func TestCheckQueueStopsWaitingOnCancel(t *testing.T) {
 
 func TestCheckQueueUsesGivenClient(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Millisecond)
+		<-r.Context().Done() // answer only once the client has given up
 		fmt.Fprint(w, `{"name":"q","messages_ready":0,"messages_unacknowledged":0}`)
 	}))
 	defer srv.Close()

@@ -102,7 +102,7 @@ func WaitChecked(t testing.TB, reg *status.Registry, within time.Duration) *stat
 func FirstResult(t testing.TB, cfg *config.Config, kinds []probe.Kind) *status.Replica {
 	t.Helper()
 	r := Start(t, cfg, kinds, nil)
-	snap := WaitChecked(t, r.Reg, 10*time.Second)
+	snap := WaitChecked(t, r.Reg, 20*time.Second)
 	return snap.Services[0].Nodes[0].Replicas[0]
 }
 

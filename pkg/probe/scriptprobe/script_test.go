@@ -68,7 +68,7 @@ func TestScriptTimeoutKillsTheProcessGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for processAlive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("background child %d of the timed-out script still runs", pid)
@@ -102,7 +102,7 @@ func TestScriptsRunInParallelUpToTheCap(t *testing.T) {
 	cfg := testConfig(scriptNode(script, script, script, script, script, script))
 	cfg.Metrics.ScriptParallelism = 2
 	r := start(t, cfg, nil)
-	probetest.WaitChecked(t, r.Reg, 5*time.Second)
+	probetest.WaitChecked(t, r.Reg, 20*time.Second)
 	b, err := os.ReadFile(filepath.Join(dir, "peaks"))
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestScriptsRunInParallelUpToTheCap(t *testing.T) {
 func TestStopKillsRunningScripts(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "script.pid")
 	r := start(t, testConfig(scriptNode("echo $$ > "+pidFile+"; sleep 60")), nil)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	var pid int
 	for {
 		b, _ := os.ReadFile(pidFile)
