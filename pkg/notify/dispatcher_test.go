@@ -15,6 +15,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
 // The dispatcher tests run in testing/synctest bubbles: coalescing,
@@ -402,4 +403,58 @@ func TestRunTwice(t *testing.T) {
 	if err := d.Run(ctx); err == nil {
 		t.Fatal("second Run should fail")
 	}
+}
+
+// TestRestartRepeatsNothing runs a dispatcher, stops it and runs another on
+// the same store: what was announced is not announced again, reminders keep
+// their pace, and a change while the server was down is a change.
+func TestRestartRepeatsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		st := memory.New()
+		cfg := config.Default()
+		cfg.Notify.StartupNotification = true
+		cfg.Notify.ReminderInterval = 600
+		run := func(dead bool) (*status.Registry, *recorder, func()) {
+			reg := oneReplicaRegistry()
+			rec := newRecorder("all")
+			stop := runDispatcher(t, NewDispatcher(DispatcherOptions{Config: &cfg, Registry: reg,
+				Channels: []Channel{{Notifier: rec}}, State: st}))
+			s := status.Healthy
+			if dead {
+				s = status.Dead
+			}
+			reg.Set(status.Ref{}, status.Result{Status: s, At: time.Now()})
+			reg.Set(status.Ref{Replica: 1}, status.Result{Status: status.Healthy, At: time.Now()})
+			return reg, rec, stop
+		}
+
+		_, rec, stop := run(true)
+		if m := rec.next(t); m.Kind != Startup || m.Status != status.Dead {
+			t.Fatalf("first run: %s, want the start-up notice: dead", describe([]*Message{m}))
+		}
+		time.Sleep(time.Minute)
+		stop()
+		rec.none(t) // no changed for what the notice said
+
+		// Down for a minute; still dead after the restart.
+		time.Sleep(time.Minute)
+		_, rec, stop = run(true)
+		sleepUntil(start.Add(600*time.Second - time.Nanosecond))
+		rec.none(t)
+		sleepUntil(start.Add(600 * time.Second))
+		if m := rec.next(t); m.Kind != Reminder || !m.Time.Equal(start.Add(600*time.Second)) {
+			t.Fatalf("second run: %s, want the first reminder on the first run's schedule", describe([]*Message{m}))
+		}
+		stop()
+
+		// Recovered while the server was down: said once, as a change.
+		_, rec, stop = run(false)
+		if m := rec.await(t); m.Kind != Changed || m.Status != status.Healthy {
+			t.Fatalf("third run: %s, want a change to healthy", describe([]*Message{m}))
+		}
+		time.Sleep(time.Hour)
+		stop()
+		rec.none(t)
+	})
 }
