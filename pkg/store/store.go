@@ -22,6 +22,8 @@ import (
 // sqlite: committed to the WAL).
 type Store interface {
 	Announcements
+	Incidents
+	Subscribers
 	State
 	History
 	// Backup writes a consistent copy of the store to path, which must not
@@ -49,6 +51,82 @@ type Announcement struct {
 	ID, Title, Text string
 	Published       time.Time
 	Retracted       time.Time // zero while published
+}
+
+// Incidents are the incidents with their updates, and the maintenance
+// windows made through the API (those of the config file are not kept).
+type Incidents interface {
+	// ListIncidents returns every incident with its updates, newest first.
+	ListIncidents(ctx context.Context) ([]Incident, error)
+	// PutIncident stores an incident with all its updates, replacing the
+	// one with the same ID.
+	PutIncident(ctx context.Context, inc Incident) error
+	// DeleteIncident removes an incident (a discarded draft); false when
+	// there is none with that id.
+	DeleteIncident(ctx context.Context, id string) (bool, error)
+	// ListWindows returns every maintenance window kept, by start.
+	ListWindows(ctx context.Context) ([]Window, error)
+	// PutWindow stores a window, replacing the one with the same ID.
+	PutWindow(ctx context.Context, w Window) error
+	// DeleteWindow removes a window; false when there is none with that id.
+	DeleteWindow(ctx context.Context, id string) (bool, error)
+}
+
+// Incident is something that went wrong, told to visitors in updates.
+type Incident struct {
+	ID       string
+	Title    string
+	Impact   string      // minor, major or critical
+	Affected []Component // services (Node "") and nodes
+	Status   string      // investigating, identified, monitoring or resolved
+	// Draft: opened from an alert and not public yet; published by an
+	// operator or at PublishAt (when set), discarded on recovery.
+	Draft     bool
+	PublishAt time.Time
+	Source    string // "" made by an operator; "alert" a draft from a node going dead
+	Created   time.Time
+	Resolved  time.Time // zero until resolved
+	Updates   []IncidentUpdate
+}
+
+// IncidentUpdate is one dated step of an incident's timeline.
+type IncidentUpdate struct {
+	At     time.Time
+	Status string
+	Text   string // the operator's text (a few Markdown marks allowed)
+}
+
+// Window is a scheduled maintenance window.
+type Window struct {
+	ID         string
+	Title      string
+	Text       string
+	Affected   []Component
+	Start, End time.Time
+}
+
+// Subscribers are the visitors told of incidents and maintenance by
+// e-mail, and the tools told by webhook.
+type Subscribers interface {
+	// ListSubscribers returns every subscriber, confirmed or not.
+	ListSubscribers(ctx context.Context) ([]Subscriber, error)
+	// PutSubscriber stores a subscriber, replacing the one with the same ID.
+	PutSubscriber(ctx context.Context, s Subscriber) error
+	// DeleteSubscriber removes a subscriber; false when there is none.
+	DeleteSubscriber(ctx context.Context, id string) (bool, error)
+}
+
+// Subscriber is an e-mail address (Email set) or a webhook (URL set).
+type Subscriber struct {
+	ID         string
+	Email      string
+	URL        string
+	Components []Component // empty: everything
+	Confirmed  bool        // webhooks are confirmed when made
+	// Hashes of the single-purpose tokens of the links in mails: the
+	// tokens themselves are never kept.
+	ConfirmHash, UnsubscribeHash string
+	Created                      time.Time
 }
 
 // State holds small named values that owners encode themselves (the

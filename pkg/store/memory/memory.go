@@ -26,6 +26,7 @@ type Store struct {
 	changes  map[store.Component][]store.Change  // by time
 	replicas map[store.ReplicaKey]store.PushReplica
 	rollups  map[rollupKey]store.Rollup
+	n        *notices // incidents, windows, subscribers; made on first use
 }
 
 type rollupKey struct {

@@ -74,6 +74,48 @@ var migrations = []string{
 		latency_p95_us INTEGER NOT NULL,
 		PRIMARY KEY (level, start_ms, component_id)
 	) WITHOUT ROWID;`,
+
+	// 2: incidents with their updates, maintenance windows made through the
+	// API, and subscribers. Component lists are JSON arrays of
+	// ["service", "node"] pairs: they are read and written whole.
+	`CREATE TABLE incidents (
+		id TEXT PRIMARY KEY,
+		title TEXT NOT NULL,
+		impact TEXT NOT NULL,
+		affected TEXT NOT NULL,
+		status TEXT NOT NULL,
+		draft INTEGER NOT NULL,
+		publish_at_ms INTEGER,
+		source TEXT NOT NULL,
+		created_ms INTEGER NOT NULL,
+		resolved_ms INTEGER
+	);
+	CREATE TABLE incident_updates (
+		incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+		seq INTEGER NOT NULL,
+		at_ms INTEGER NOT NULL,
+		status TEXT NOT NULL,
+		text TEXT NOT NULL,
+		PRIMARY KEY (incident_id, seq)
+	);
+	CREATE TABLE windows (
+		id TEXT PRIMARY KEY,
+		title TEXT NOT NULL,
+		text TEXT NOT NULL,
+		affected TEXT NOT NULL,
+		start_ms INTEGER NOT NULL,
+		end_ms INTEGER NOT NULL
+	);
+	CREATE TABLE subscribers (
+		id TEXT PRIMARY KEY,
+		email TEXT NOT NULL,
+		url TEXT NOT NULL,
+		components TEXT NOT NULL,
+		confirmed INTEGER NOT NULL,
+		confirm_hash TEXT NOT NULL,
+		unsubscribe_hash TEXT NOT NULL,
+		created_ms INTEGER NOT NULL
+	);`,
 }
 
 // migrate brings the schema up to date. It also reads the file, so a file

@@ -42,6 +42,9 @@ func Run(t *testing.T, b Backend) {
 		f    func(*testing.T, Backend)
 	}{
 		{"announcements", testAnnouncements},
+		{"incidents", testIncidents},
+		{"maintenance windows", testWindows},
+		{"subscribers", testSubscribers},
 		{"state", testState},
 		{"runs", testRuns},
 		{"results", testResults},
@@ -149,6 +152,80 @@ func testAnnouncements(t *testing.T, b Backend) {
 	must(t, err)
 	if want := []store.Announcement{a3, a2, a1}; !same(list, want) {
 		t.Errorf("list:\n got %v\nwant %v", list, want)
+	}
+}
+
+func testIncidents(t *testing.T, b Backend) {
+	s := open(t, b)
+	api := store.Component{Service: "web", Node: "api"}
+	inc := store.Incident{ID: "i1", Title: "Slow API", Impact: "minor", Affected: []store.Component{api, {Service: "db"}},
+		Status: "investigating", Created: at(0), Updates: []store.IncidentUpdate{{At: at(0), Status: "investigating", Text: "Looking into it."}}}
+	draft := store.Incident{ID: "i2", Title: "Investigating: API is not responding", Impact: "major", Affected: []store.Component{api},
+		Status: "investigating", Draft: true, PublishAt: at(time.Hour), Source: "alert", Created: at(time.Minute),
+		Updates: []store.IncidentUpdate{{At: at(time.Minute), Status: "investigating", Text: "status 503"}}}
+	must(t, s.PutIncident(ctx, inc))
+	must(t, s.PutIncident(ctx, draft))
+	inc.Status, inc.Resolved = "resolved", at(30*time.Minute)
+	inc.Updates = append(inc.Updates, store.IncidentUpdate{At: at(10 * time.Minute), Status: "identified", Text: "A **bad** deploy."},
+		store.IncidentUpdate{At: at(30 * time.Minute), Status: "resolved", Text: "Rolled back."})
+	must(t, s.PutIncident(ctx, inc))
+	got, err := s.ListIncidents(ctx)
+	must(t, err)
+	if want := []store.Incident{draft, inc}; !same(got, want) {
+		t.Errorf("incidents:\n got %v\nwant %v", got, want)
+	}
+	if ok, err := s.DeleteIncident(ctx, "i2"); !ok || err != nil {
+		t.Errorf("delete the draft: %v %v", ok, err)
+	}
+	if ok, _ := s.DeleteIncident(ctx, "i2"); ok {
+		t.Error("deleting it again said it was there")
+	}
+	got, _ = s.ListIncidents(ctx)
+	if want := []store.Incident{inc}; !same(got, want) {
+		t.Errorf("after the delete:\n got %v\nwant %v", got, want)
+	}
+}
+
+func testWindows(t *testing.T, b Backend) {
+	s := open(t, b)
+	w1 := store.Window{ID: "w1", Title: "Upgrade", Text: "Tonight", Affected: []store.Component{{Service: "db"}}, Start: at(2 * time.Hour), End: at(3 * time.Hour)}
+	w2 := store.Window{ID: "w2", Title: "Network", Affected: []store.Component{{Service: "web", Node: "api"}}, Start: at(time.Hour), End: at(90 * time.Minute)}
+	must(t, s.PutWindow(ctx, w1))
+	must(t, s.PutWindow(ctx, w2))
+	w1.End = at(4 * time.Hour)
+	must(t, s.PutWindow(ctx, w1))
+	got, err := s.ListWindows(ctx)
+	must(t, err)
+	if want := []store.Window{w2, w1}; !same(got, want) {
+		t.Errorf("windows:\n got %v\nwant %v", got, want)
+	}
+	if ok, _ := s.DeleteWindow(ctx, "w2"); !ok {
+		t.Error("delete w2 said it was not there")
+	}
+	if got, _ := s.ListWindows(ctx); !same(got, []store.Window{w1}) {
+		t.Errorf("after the delete: %v", got)
+	}
+}
+
+func testSubscribers(t *testing.T, b Backend) {
+	s := open(t, b)
+	mail := store.Subscriber{ID: "s1", Email: "ada@example.com", Components: []store.Component{{Service: "web"}},
+		ConfirmHash: "c0ffee", UnsubscribeHash: "beef", Created: at(0)}
+	hook := store.Subscriber{ID: "s2", URL: "https://hooks.example.com/status", Confirmed: true, Created: at(time.Second)}
+	must(t, s.PutSubscriber(ctx, mail))
+	must(t, s.PutSubscriber(ctx, hook))
+	mail.Confirmed, mail.ConfirmHash = true, ""
+	must(t, s.PutSubscriber(ctx, mail))
+	got, err := s.ListSubscribers(ctx)
+	must(t, err)
+	if want := []store.Subscriber{mail, hook}; !same(got, want) {
+		t.Errorf("subscribers:\n got %v\nwant %v", got, want)
+	}
+	if ok, _ := s.DeleteSubscriber(ctx, "s1"); !ok {
+		t.Error("delete s1 said it was not there")
+	}
+	if got, _ := s.ListSubscribers(ctx); !same(got, []store.Subscriber{hook}) {
+		t.Errorf("after the delete: %v", got)
 	}
 }
 
@@ -414,6 +491,9 @@ func testReopen(t *testing.T, b Backend) {
 	must(t, err)
 	must(t, s.AddAnnouncement(ctx, store.Announcement{ID: "a", Title: "t", Text: "x", Published: at(0)}))
 	must(t, s.PutState(ctx, "k", []byte("v")))
+	must(t, s.PutIncident(ctx, store.Incident{ID: "i", Title: "t", Created: at(0), Updates: []store.IncidentUpdate{{At: at(0), Text: "x"}}}))
+	must(t, s.PutWindow(ctx, store.Window{ID: "w", Start: at(0), End: at(time.Hour)}))
+	must(t, s.PutSubscriber(ctx, store.Subscriber{ID: "s", Email: "a@example.com", Created: at(0)}))
 	p := store.PushReplica{Key: store.ReplicaKey{Service: "h", Node: "p", Replica: "x"}, Interval: time.Minute, LastReport: at(0)}
 	must(t, s.Write(ctx, &store.Batch{Run: run, At: at(time.Second), Results: []store.Result{{Key: web1, At: at(0)}},
 		Changes: []store.Change{{Of: web1.NodeOf(), At: at(0)}}, PushReplicas: []store.PushReplica{p}}))
@@ -426,6 +506,15 @@ func testReopen(t *testing.T, b Backend) {
 	}
 	if v, ok, _ := s.GetState(ctx, "k"); !ok || string(v) != "v" {
 		t.Errorf("state after reopening: %q %v", v, ok)
+	}
+	if incs, _ := s.ListIncidents(ctx); len(incs) != 1 || len(incs[0].Updates) != 1 {
+		t.Errorf("incidents after reopening: %v", incs)
+	}
+	if ws, _ := s.ListWindows(ctx); len(ws) != 1 {
+		t.Errorf("windows after reopening: %v", ws)
+	}
+	if subs, _ := s.ListSubscribers(ctx); len(subs) != 1 {
+		t.Errorf("subscribers after reopening: %v", subs)
 	}
 	if r, _ := s.LastResults(ctx); len(r) != 1 {
 		t.Errorf("results after reopening: %v", r)
