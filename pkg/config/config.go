@@ -22,6 +22,9 @@ type Config struct {
 	Probe    Probe    `toml:"probe"`
 	Storage  Storage  `toml:"storage"`
 
+	Incidents   Incidents     `toml:"incidents"`
+	Maintenance []Maintenance `toml:"maintenance"`
+
 	// File is the path the config was read from (for messages).
 	File string `toml:"-"`
 }
@@ -32,6 +35,34 @@ type Server struct {
 	Workers       int    `toml:"workers"`   // web requests handled at once
 	ManagerToken  string `toml:"manager_token"`
 	ReporterToken string `toml:"reporter_token"`
+}
+
+// Incidents configures incidents opened by the server itself.
+type Incidents struct {
+	// DraftOnDead opens a draft incident when a node goes dead; it stays
+	// private until an operator publishes it (or PublishAfter passes) and
+	// is discarded if the node recovers first.
+	DraftOnDead bool `toml:"draft_on_dead"`
+	// PublishAfter publishes a draft still open after this long; 0 never.
+	PublishAfter Duration `toml:"publish_after"`
+}
+
+// Maintenance is a [[maintenance]] window: once (Start to End) or again
+// and again (Every, at At for Duration).
+type Maintenance struct {
+	Title    string   `toml:"title"`
+	Text     string   `toml:"text"`
+	Affected []string `toml:"affected"` // "service" or "service:node"
+	// Once: from Start to End (TOML date-times with an offset).
+	Start time.Time `toml:"start"`
+	End   time.Time `toml:"end"`
+	// Again: Every "daily" or "weekly" (on Day), at At ("22:00") in
+	// Timezone (default the server's), for Duration.
+	Every    string   `toml:"every"`
+	Day      string   `toml:"day"`
+	At       string   `toml:"at"`
+	Duration Duration `toml:"duration"`
+	Timezone string   `toml:"timezone"`
 }
 
 // Storage is where the server keeps what it must remember.

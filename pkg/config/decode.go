@@ -26,6 +26,7 @@ func (d *decoder) fail(key, format string, args ...any) {
 var (
 	secondsType  = reflect.TypeFor[Seconds]()
 	durationType = reflect.TypeFor[Duration]()
+	timeType     = reflect.TypeFor[time.Time]()
 	pluginsType  = reflect.TypeFor[Plugins]()
 	notifyType   = reflect.TypeFor[Notify]()
 	nodeType     = reflect.TypeFor[Node]()
@@ -161,6 +162,15 @@ func (d *decoder) knownKeys(t reflect.Type, fields map[string][]int) []string {
 func (d *decoder) value(path string, v any, rv reflect.Value) {
 	if rv.Type() == pluginsType {
 		d.plugins(path, v, rv)
+		return
+	}
+	if rv.Type() == timeType {
+		t, ok := v.(time.Time)
+		if !ok {
+			d.fail(path, "want a date and time like 2026-12-05T22:00:00Z (no quotes; with its offset), got %s", describe(v))
+			return
+		}
+		rv.Set(reflect.ValueOf(t))
 		return
 	}
 	if rv.Type() == durationType {

@@ -3,6 +3,7 @@ package config
 import (
 	"reflect"
 	"strings"
+	"time"
 )
 
 // IndexLines is indexLines, for the tests of package config_test.
@@ -46,7 +47,7 @@ func structKeys(path string, t reflect.Type) []string {
 			ft = ft.Elem()
 		}
 		switch {
-		case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[Seconds]():
+		case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]():
 			keys = append(keys, structKeys(key, ft)...)
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
 			keys = append(keys, structKeys(indexKey(key, 0), ft.Elem())...)

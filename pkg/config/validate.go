@@ -24,6 +24,94 @@ func validate(c *Check, kinds *Kinds, cfg *Config) {
 	checkNotify(c.sub("notify", ""), &cfg.Notify)
 	checkProbe(c, kinds, cfg.Probe.Services, false)
 	checkStorage(c.sub("storage", ""), &cfg.Storage)
+	c.sub("incidents", "").NotNegative("publish_after", float64(cfg.Incidents.PublishAfter))
+	for i := range cfg.Maintenance {
+		checkMaintenance(c.sub(indexKey("maintenance", i), "[[maintenance]]"), &cfg.Maintenance[i], cfg.Probe.Services)
+	}
+}
+
+// Weekdays are the days a weekly window may name.
+var Weekdays = []string{"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}
+
+func checkMaintenance(c *Check, m *Maintenance, services []Service) {
+	c.Required("title", m.Title)
+	if len(m.Affected) == 0 {
+		c.Fail("affected", `required: the services and nodes it affects, e.g. affected = ["db", "web:api"]`)
+	}
+	for i, a := range m.Affected {
+		if !KnownComponent(services, a) {
+			c.Fail(indexKey("affected", i), "%q: no such service or node; write \"service\" or \"service:node\" with ids from [[probe.service]]", a)
+		}
+	}
+	once := !m.Start.IsZero() || !m.End.IsZero()
+	again := m.Every != ""
+	switch {
+	case once && again:
+		c.Fail("every", "a window is either once (start and end) or again and again (every, at, duration), not both")
+	case once:
+		if m.Start.IsZero() {
+			c.Fail("start", "required with end: when the window begins, e.g. start = 2026-12-05T22:00:00Z")
+		}
+		if m.End.IsZero() {
+			c.Fail("end", "required with start: when the window ends, e.g. end = 2026-12-05T23:00:00Z")
+		}
+		if !m.Start.IsZero() && !m.End.IsZero() && !m.End.After(m.Start) {
+			c.Fail("end", "%s is not after start (%s)", m.End.Format(time.RFC3339), m.Start.Format(time.RFC3339))
+		}
+	case again:
+		c.OneOf("every", m.Every, "repetition", "daily", "weekly")
+		if m.Every == "weekly" {
+			c.OneOf("day", strings.ToLower(m.Day), "day", Weekdays...)
+		} else if m.Day != "" {
+			c.Fail("day", `only weekly windows have a day; remove it or set every = "weekly"`)
+		}
+		if _, _, ok := ClockTime(m.At); !ok {
+			c.Fail("at", "%q: want the time of day the window begins, like \"22:00\"", m.At)
+		}
+		period := 24 * time.Hour
+		if m.Every == "weekly" {
+			period *= 7
+		}
+		if m.Duration <= 0 || time.Duration(m.Duration) >= period {
+			c.Fail("duration", "%s: want how long each window lasts, more than 0 and less than its period, e.g. duration = \"1h\"", m.Duration)
+		}
+		if m.Timezone != "" {
+			if _, err := time.LoadLocation(m.Timezone); err != nil {
+				c.Fail("timezone", "%q: unknown time zone; use a name like \"Europe/Stockholm\" or \"UTC\"", m.Timezone)
+			}
+		}
+	default:
+		c.Fail("start", "required: start and end, or every, at and duration for a window that repeats")
+	}
+}
+
+// KnownComponent reports whether name is "service" or "service:node" of
+// the probe tree.
+func KnownComponent(services []Service, name string) bool {
+	svc, node, hasNode := strings.Cut(name, ":")
+	for _, s := range services {
+		if s.ID != svc {
+			continue
+		}
+		if !hasNode {
+			return true
+		}
+		for _, n := range s.Nodes {
+			if n.ID == node {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ClockTime reads "HH:MM".
+func ClockTime(s string) (hour, minute int, ok bool) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, 0, false
+	}
+	return t.Hour(), t.Minute(), true
 }
 
 func checkStorage(c *Check, s *Storage) {
