@@ -39,6 +39,15 @@ type DispatcherOptions struct {
 	// State keeps what was last announced, so a restart repeats nothing;
 	// nil keeps it in memory only.
 	State store.State
+	// Maintenance holds the alerts of the services and nodes it covers
+	// while a window is open; nil: none.
+	Maintenance Maintenance
+}
+
+// Maintenance is what the dispatcher needs of the maintenance schedule.
+type Maintenance interface {
+	Active(t time.Time) []store.Window // the windows open at t
+	NextChange(t time.Time) time.Time  // the next start or end after t; zero: none soon
 }
 
 // Dispatcher watches the registry and sends notifications: changes of the
@@ -54,6 +63,7 @@ type Dispatcher struct {
 	outboxes     []*outbox
 	drainTimeout time.Duration
 	state        store.State // nil: nothing kept
+	maint        Maintenance // nil: none
 	running      atomic.Bool
 }
 
@@ -88,6 +98,7 @@ func NewDispatcher(opts DispatcherOptions) *Dispatcher {
 		tracker:      newTracker(rulesFrom(cfg, opts.CoalesceWindow, opts.Silence)),
 		drainTimeout: opts.DrainTimeout,
 		state:        opts.State,
+		maint:        opts.Maintenance,
 	}
 	for _, ch := range opts.Channels {
 		d.outboxes = append(d.outboxes, newOutbox(ch, opts.QueueSize, opts.SendTimeout, retry, opts.Logger))
@@ -143,8 +154,32 @@ func (d *Dispatcher) loop(ctx context.Context) {
 	if startupPending {
 		startupDeadline = time.After(d.startupWait)
 	}
+	// Alerts of what is under maintenance wait for the window's end; the
+	// timer wakes the loop at every start and end.
+	var maintTimer <-chan time.Time
+	var heldUntil time.Time
+	hold := func(now time.Time) {
+		if d.maint == nil || now.Before(heldUntil) {
+			return
+		}
+		held := map[store.Component]bool{}
+		for _, w := range d.maint.Active(now) {
+			for _, c := range w.Affected {
+				held[c] = true
+			}
+		}
+		d.tracker.view.hold(held)
+		heldUntil, maintTimer = d.maint.NextChange(now), nil
+		if !heldUntil.IsZero() {
+			maintTimer = time.After(heldUntil.Sub(now))
+		} else {
+			heldUntil = now.Add(24 * time.Hour)
+			maintTimer = time.After(24 * time.Hour)
+		}
+	}
 	observe := func(deadlinePassed bool) {
 		snap := d.reg.Snapshot()
+		hold(time.Now())
 		d.tracker.observe(snap, time.Now())
 		if startupPending && (deadlinePassed || snap.Unchecked == 0) {
 			startupPending, startupDeadline = false, nil
@@ -170,6 +205,8 @@ func (d *Dispatcher) loop(ctx context.Context) {
 			observe(false)
 		case <-startupDeadline:
 			observe(true)
+		case <-maintTimer:
+			observe(false)
 		case <-timer:
 			armed, timer = time.Time{}, nil
 			if ms := d.tracker.due(time.Now()); len(ms) > 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store"
 	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
@@ -455,6 +456,54 @@ func TestRestartRepeatsNothing(t *testing.T) {
 		}
 		time.Sleep(time.Hour)
 		stop()
+		rec.none(t)
+	})
+}
+
+// oneWindow is a maintenance schedule of one window.
+type oneWindow struct{ w store.Window }
+
+func (o oneWindow) Active(t time.Time) []store.Window {
+	if !t.Before(o.w.Start) && t.Before(o.w.End) {
+		return []store.Window{o.w}
+	}
+	return nil
+}
+
+func (o oneWindow) NextChange(t time.Time) time.Time {
+	switch {
+	case t.Before(o.w.Start):
+		return o.w.Start
+	case t.Before(o.w.End):
+		return o.w.End
+	}
+	return time.Time{}
+}
+
+// TestMaintenanceHoldsAlerts: a node that dies inside a window is not
+// alerted; still dead when the window ends, it is alerted once then.
+func TestMaintenanceHoldsAlerts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		reg := oneReplicaRegistry()
+		cfg := config.Default()
+		w := store.Window{Title: "Upgrade", Affected: []store.Component{{Service: "web", Node: "core"}},
+			Start: start.Add(time.Minute), End: start.Add(time.Hour)}
+		rec := newRecorder("all")
+		runDispatcher(t, NewDispatcher(DispatcherOptions{Config: &cfg, Registry: reg,
+			Channels: []Channel{{Notifier: rec}}, Maintenance: oneWindow{w}}))
+		reg.Set(status.Ref{}, status.Result{Status: status.Healthy, At: start})
+		reg.Set(status.Ref{Replica: 1}, status.Result{Status: status.Healthy, At: start})
+
+		sleepUntil(start.Add(2 * time.Minute)) // inside the window
+		reg.Set(status.Ref{}, status.Result{Status: status.Dead, At: time.Now()})
+		sleepUntil(w.End.Add(-time.Nanosecond))
+		rec.none(t)
+		sleepUntil(w.End.Add(2 * time.Second)) // the window ends; the change coalesces for 2 s
+		if m := rec.next(t); m.Kind != Changed || m.Status != status.Dead || !m.Time.Equal(w.End.Add(2*time.Second)) {
+			t.Fatalf("after the window: %s, want one change to dead", describe([]*Message{m}))
+		}
+		time.Sleep(time.Hour)
 		rec.none(t)
 	})
 }

@@ -1,7 +1,10 @@
 package notify
 
 import (
+	"maps"
+
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/store"
 
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -35,6 +38,11 @@ type pageView struct {
 	tally  [status.Dead + 1]int
 	status status.Status
 
+	// held are the services and nodes under maintenance: their replicas
+	// are not named and their status does not count while it lasts.
+	held  map[store.Component]bool
+	again bool // held changed: look at every service in the next update
+
 	// streaks counts the dead results in a row of each replica whose latest
 	// result was dead, up to alertAfter. Nil when alertAfter is 1: then
 	// every dead result counts at once and nothing needs remembering.
@@ -55,6 +63,20 @@ func newPageView(alertAfter int, includeSick bool) pageView {
 	return v
 }
 
+// hold replaces the set of services and nodes under maintenance; the next
+// update then looks at every service again.
+func (v *pageView) hold(held map[store.Component]bool) {
+	if maps.Equal(held, v.held) {
+		return
+	}
+	v.held = held
+	v.again = true
+}
+
+func (v *pageView) isHeld(service, node string) bool {
+	return v.held[store.Component{Service: service, Node: node}] || v.held[store.Component{Service: service}]
+}
+
 // update brings the view up to date with snap.
 func (v *pageView) update(snap *status.Snapshot) {
 	if len(v.services) != len(snap.Services) {
@@ -64,14 +86,18 @@ func (v *pageView) update(snap *status.Snapshot) {
 		clear(v.streaks)
 	}
 	for i, svc := range snap.Services {
-		if old := v.services[i]; old != svc {
+		old := v.services[i]
+		if old != svc {
 			v.countResults(i, old, svc)
 			v.services[i] = svc
+		}
+		if old != svc || v.again {
 			v.tally[v.views[i].status]--
 			v.views[i] = v.serviceView(i, svc, v.views[i].affected[:0])
 			v.tally[v.views[i].status]++
 		}
 	}
+	v.again = false
 	switch {
 	case v.tally[status.Dead] > 0:
 		v.status = status.Dead
@@ -192,6 +218,8 @@ func (v *pageView) serviceView(si int, svc *status.Service, out []affected) serv
 		switch {
 		case n.Status == status.Healthy:
 			continue
+		case v.isHeld(svc.ID, n.ID):
+			continue // under maintenance: alerted when it ends, if still broken
 		case n.Status == status.Sick && !v.includeSick:
 			// No dead replica in it, and sick ones are not named.
 			sv.status = status.Worst(sv.status, status.Sick)

@@ -92,7 +92,7 @@ func newTracker(r rules) *tracker {
 // move the replicas' dead streaks on, and a change of the page status as
 // notifications see it opens a coalescing window.
 func (t *tracker) observe(snap *status.Snapshot, now time.Time) {
-	if snap.Version == t.version {
+	if snap.Version == t.version && !t.view.again {
 		return
 	}
 	t.version = snap.Version
