@@ -38,6 +38,8 @@ type Options struct {
 	Registry *status.Registry // read for the alerts
 	Agents   *push.Agents
 	Board    *notice.Board
+	Desk     *notice.Desk     // incidents
+	Schedule *notice.Schedule // maintenance windows
 	Silence  *silence.Silence
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
@@ -45,12 +47,14 @@ type Options struct {
 
 // API is the reporter and manager HTTP API. It is safe for concurrent use.
 type API struct {
-	reg     *status.Registry
-	agents  *push.Agents
-	board   *notice.Board
-	silence *silence.Silence
-	log     *slog.Logger
-	now     func() time.Time
+	reg      *status.Registry
+	agents   *push.Agents
+	board    *notice.Board
+	desk     *notice.Desk
+	schedule *notice.Schedule
+	silence  *silence.Silence
+	log      *slog.Logger
+	now      func() time.Time
 
 	reporterAuth auth
 	managerAuth  auth
@@ -60,13 +64,16 @@ type API struct {
 
 // New builds the API.
 func New(opts Options) (*API, error) {
-	if opts.Config == nil || opts.Registry == nil || opts.Agents == nil || opts.Board == nil || opts.Silence == nil {
-		return nil, errors.New("api: Options.Config, Registry, Agents, Board and Silence are required")
+	if opts.Config == nil || opts.Registry == nil || opts.Agents == nil || opts.Board == nil || opts.Silence == nil ||
+		opts.Desk == nil || opts.Schedule == nil {
+		return nil, errors.New("api: Options.Config, Registry, Agents, Board, Desk, Schedule and Silence are required")
 	}
 	a := &API{
 		reg:          opts.Registry,
 		agents:       opts.Agents,
 		board:        opts.Board,
+		desk:         opts.Desk,
+		schedule:     opts.Schedule,
 		silence:      opts.Silence,
 		log:          opts.Logger,
 		now:          opts.Now,

@@ -19,6 +19,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/server"
 	"github.com/overvakt/overvakt/pkg/silence"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
 // TestRawReporterRequest sends, byte for byte, what third-party reporters
@@ -454,7 +455,15 @@ func startCapped(t *testing.T, max int) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Options{Config: cfg, Registry: reg, Agents: agents, Board: board, Silence: &silence.Silence{}})
+	desk, err := notice.NewDesk(context.Background(), notice.DeskOptions{Store: memory.New(), Components: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := notice.NewSchedule(context.Background(), notice.ScheduleOptions{Store: memory.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Options{Config: cfg, Registry: reg, Agents: agents, Board: board, Desk: desk, Schedule: sched, Silence: &silence.Silence{}})
 	if err != nil {
 		t.Fatal(err)
 	}

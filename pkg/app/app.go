@@ -63,6 +63,9 @@ type App struct {
 	Registry   *status.Registry
 	Agents     *push.Agents
 	Board      *notice.Board
+	Desk       *notice.Desk     // incidents
+	Schedule   *notice.Schedule // maintenance windows
+	Drafter    *notice.Drafter  // nil unless [incidents] draft_on_dead
 	Silence    *silence.Silence
 	API        *api.API
 	Server     *server.Server
@@ -127,8 +130,19 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	if a.Silence, err = silence.New(ctx, a.Store); err != nil {
 		return nil, err
 	}
+	components := componentsOf{cfg.Probe.Services}
+	if a.Desk, err = notice.NewDesk(ctx, notice.DeskOptions{Store: a.Store, Components: components, Now: opts.Now, Logger: log}); err != nil {
+		return nil, fmt.Errorf("incidents: %w", err)
+	}
+	if cfg.Incidents.DraftOnDead {
+		a.Drafter = notice.NewDrafter(a.Desk, a.Registry, time.Duration(cfg.Incidents.PublishAfter), log)
+	}
+	if a.Schedule, err = notice.NewSchedule(ctx, notice.ScheduleOptions{Config: cfg.Maintenance, Store: a.Store,
+		Components: components, Now: opts.Now, Logger: log}); err != nil {
+		return nil, fmt.Errorf("maintenance: %w", err)
+	}
 	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
-		Silence: a.Silence, Logger: log, Now: opts.Now}); err != nil {
+		Desk: a.Desk, Schedule: a.Schedule, Silence: a.Silence, Logger: log, Now: opts.Now}); err != nil {
 		return nil, err
 	}
 	if a.Server, err = server.New(server.Options{Config: cfg, Registry: a.Registry, Logger: log, Version: opts.Version,
@@ -149,6 +163,7 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	}
 	a.Dispatcher = notify.NewDispatcher(notify.DispatcherOptions{
 		Config: cfg, Registry: a.Registry, Channels: chans, Logger: log, Silence: a.Silence.Active, State: a.Store,
+		Maintenance: a.Schedule,
 	})
 	return a, nil
 }
@@ -209,7 +224,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 7)
+	errs := make(chan error, 8)
 	start := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
 			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -225,6 +240,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	start("rollups", a.rollups.Run)
 	start("history", a.History.Run)
 	start("history view", a.Views.Run)
+	if a.Drafter != nil {
+		start("incident drafts", a.Drafter.Run)
+	}
 	wg.Wait()
 	// Everything that writes has stopped: the writer's last flush holds all.
 	a.History.Flush(context.WithoutCancel(ctx))
@@ -249,3 +267,8 @@ func (a *App) Close() error {
 	}
 	return nil
 }
+
+// componentsOf says which services and nodes the config has.
+type componentsOf struct{ services []config.Service }
+
+func (c componentsOf) Known(name string) bool { return config.KnownComponent(c.services, name) }
