@@ -134,8 +134,26 @@ func NewNotifier(cfg *Table, tlsConfig *tls.Config) (*Notifier, error) {
 // Name is the channel's config name.
 func (n *Notifier) Name() string { return "email" }
 
-// Send delivers m as one e-mail. The SMTP conversation ends when ctx does.
+// Send delivers m as one e-mail to the table's addresses. The SMTP
+// conversation ends when ctx does.
 func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
+	return n.Mail(ctx, Mail{To: n.to, Subject: m.Headline(), Text: m.Text()})
+}
+
+// Mail is one e-mail of another kind than a notification (a subscriber's).
+type Mail struct {
+	To      []string // addresses; empty: the table's
+	Subject string
+	Text    string            // plain text
+	Headers map[string]string // more header fields, e.g. List-Unsubscribe
+}
+
+// Mail sends one e-mail through the table's SMTP server, from its from.
+func (n *Notifier) Mail(ctx context.Context, mail Mail) error {
+	to := mail.To
+	if len(to) == 0 {
+		to = n.to
+	}
 	// Cancelling on return also releases the connection watch in dialUntilDone.
 	var cancel context.CancelFunc
 	if _, ok := ctx.Deadline(); ok {
@@ -147,19 +165,22 @@ func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	deadline, _ := ctx.Deadline()
 	timeout := time.Until(deadline)
 	if timeout <= 0 {
-		return n.fail(context.DeadlineExceeded)
+		return n.failTo(to, context.DeadlineExceeded)
 	}
 
 	msg := gomail.NewMsg()
 	msg.SetUserAgent("Overvakt")
 	if err := msg.From(n.from); err != nil {
-		return n.fail(err)
+		return n.failTo(to, err)
 	}
-	if err := msg.To(n.to...); err != nil {
-		return n.fail(err)
+	if err := msg.To(to...); err != nil {
+		return n.failTo(to, err)
 	}
-	msg.Subject(m.Headline())
-	msg.SetBodyString(gomail.TypeTextPlain, m.Text())
+	msg.Subject(mail.Subject)
+	for k, v := range mail.Headers {
+		msg.SetGenHeader(gomail.Header(k), v)
+	}
+	msg.SetBodyString(gomail.TypeTextPlain, mail.Text)
 
 	policy := gomail.TLSOpportunistic
 	if n.encrypt {
@@ -180,7 +201,7 @@ func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	}
 	client, err := gomail.NewClient(n.host, opts...)
 	if err != nil {
-		return n.fail(err)
+		return n.failTo(to, err)
 	}
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
 		// go-mail's own deadline (the same instant) may fire before ctx's.
@@ -189,9 +210,9 @@ func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 			if cause == nil {
 				cause = context.DeadlineExceeded
 			}
-			return n.fail(fmt.Errorf("%w (%v)", cause, err))
+			return n.failTo(to, fmt.Errorf("%w (%v)", cause, err))
 		}
-		return n.fail(err)
+		return n.failTo(to, err)
 	}
 	return nil
 }
@@ -214,9 +235,11 @@ func dialUntilDone(ctx context.Context) gomail.DialContextFunc {
 // fail names the recipients, the server and what to check, and marks the
 // failures that sending again cannot cure as permanent. go-mail's errors
 // quote the SMTP answer and never the password.
-func (n *Notifier) fail(err error) error {
+func (n *Notifier) fail(err error) error { return n.failTo(n.to, err) }
+
+func (n *Notifier) failTo(to []string, err error) error {
 	wrapped := fmt.Errorf("email: send to %s through %s: %w%s",
-		strings.Join(n.to, ", "), net.JoinHostPort(n.host, strconv.Itoa(n.port)), err, n.hint(err))
+		strings.Join(to, ", "), net.JoinHostPort(n.host, strconv.Itoa(n.port)), err, n.hint(err))
 	if why := permanentWhy(err); why != "" {
 		return notify.Permanent(wrapped, why)
 	}
