@@ -320,3 +320,77 @@ func renderBytes(r *Renderer, v View) ([]byte, error) {
 	err := r.Render(&buf, v)
 	return buf.Bytes(), err
 }
+
+// TestBannerWords: the banner says how bad it is in a visitor's words, and
+// since when, on the banner and on each broken node.
+func TestBannerWords(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 14, 2, 0, 0, time.UTC)
+	specs := []status.ServiceSpec{
+		{ID: "web", Label: "Web", Nodes: []status.NodeSpec{{ID: "a", Label: "A", Replicas: []string{"x", "y"}}, {ID: "b", Label: "B", Replicas: []string{"z"}}}},
+		{ID: "api", Label: "API", Nodes: []status.NodeSpec{{ID: "c", Label: "C", Replicas: []string{"w"}}}},
+	}
+	set := func(reg *status.Registry, ref status.Ref, st status.Status) {
+		reg.Set(ref, status.Result{Status: st, At: t0})
+	}
+	tests := []struct {
+		name  string
+		edit  func(*status.Registry)
+		want  string
+		since []string
+	}{
+		{"healthy", func(*status.Registry) {}, "All systems operational", nil},
+		{"sick", func(reg *status.Registry) { set(reg, status.Ref{Service: 0, Node: 1}, status.Sick) },
+			"Degraded performance", []string{"since <time", "degraded since <time"}},
+		{"one replica dead", func(reg *status.Registry) { set(reg, status.Ref{Service: 0, Node: 0, Replica: 1}, status.Dead) },
+			"Partial outage", []string{"down since <time"}},
+		{"a whole service dead", func(reg *status.Registry) {
+			set(reg, status.Ref{Service: 0, Node: 0, Replica: 0}, status.Dead)
+			set(reg, status.Ref{Service: 0, Node: 1}, status.Dead)
+		}, "Major outage", []string{"down since <time"}},
+		{"a one-node service dead", func(reg *status.Registry) { set(reg, status.Ref{Service: 1}, status.Dead) },
+			"Major outage", nil},
+	}
+	r := newRenderer(t, branding())
+	r.loc = time.UTC
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := status.NewRegistry(specs, t0.Add(-time.Hour))
+			tc.edit(reg)
+			snap := reg.Snapshot()
+			if got := Banner(snap); got != tc.want {
+				t.Errorf("Banner = %q, want %q", got, tc.want)
+			}
+			html, err := renderBytes(r, View{Snapshot: snap, Now: t0.Add(38*time.Minute + 20*time.Second)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(html)
+			if !strings.Contains(s, "<h1>"+tc.want+"</h1>") {
+				t.Errorf("page lacks banner %q", tc.want)
+			}
+			for _, w := range tc.since {
+				if !strings.Contains(s, w+` datetime="2026-11-24T14:02:00Z">14:02</time> (<span data-min="38">38 min</span>)`) {
+					t.Errorf("page lacks %q at 14:02 for 38 min", w)
+				}
+			}
+			if tc.want == "All systems operational" && strings.Contains(s, "since") {
+				t.Error("a healthy page says since when")
+			}
+		})
+	}
+}
+
+func TestAgo(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		20 * time.Second:                "<1 min",
+		38 * time.Minute:                "38 min",
+		2 * time.Hour:                   "2 h",
+		2*time.Hour + 5*time.Minute:     "2 h 5 min",
+		3*24*time.Hour + 4*time.Hour:    "3 d 4 h",
+		3*24*time.Hour + 59*time.Second: "3 d",
+	} {
+		if got := Ago(d); got != want {
+			t.Errorf("Ago(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -10,15 +10,21 @@ import (
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
-// What the page says for each status: glyph, word and banner sentence.
+// What the page says for each status: glyph and word.
 var (
-	glyphs  = [...]string{status.Healthy: "✓", status.Sick: "!", status.Dead: "✕"}
-	words   = [...]string{status.Healthy: "Healthy", status.Sick: "Degraded", status.Dead: "Down"}
-	banners = [...]string{
-		status.Healthy: "All systems report as healthy",
-		status.Sick:    "Minor service slowdown ongoing",
-		status.Dead:    "Partial service outage ongoing",
-	}
+	glyphs = [...]string{status.Healthy: "✓", status.Sick: "!", status.Dead: "✕"}
+	words  = [...]string{status.Healthy: "Healthy", status.Sick: "Degraded", status.Dead: "Down"}
+)
+
+// What a broken node's line says before the time it broke.
+var sinceWords = [...]string{status.Sick: "degraded since", status.Dead: "down since"}
+
+// The banner's sentences, in words a visitor understands.
+const (
+	bannerOperational = "All systems operational"
+	bannerDegraded    = "Degraded performance"
+	bannerPartial     = "Partial outage"
+	bannerMajor       = "Major outage"
 )
 
 // Glyph returns the status glyph the page and tab title use.
@@ -27,8 +33,54 @@ func Glyph(s status.Status) string { return glyphs[clamp(s)] }
 // Word returns the status word shown next to nodes and services.
 func Word(s status.Status) string { return words[clamp(s)] }
 
-// Banner returns the page banner sentence for a page status.
-func Banner(s status.Status) string { return banners[clamp(s)] }
+// Banner returns the banner's sentence for a snapshot: "All systems
+// operational", "Degraded performance" (something is sick), "Partial
+// outage" (something is dead) or "Major outage" (every node of some
+// service is dead: the whole service is down).
+func Banner(snap *status.Snapshot) string {
+	switch clamp(snap.Status) {
+	case status.Healthy:
+		return bannerOperational
+	case status.Sick:
+		return bannerDegraded
+	}
+	for _, svc := range snap.Services {
+		if len(svc.Nodes) == 0 {
+			continue
+		}
+		whole := true
+		for _, n := range svc.Nodes {
+			whole = whole && n.Status >= status.Dead
+		}
+		if whole {
+			return bannerMajor
+		}
+	}
+	return bannerPartial
+}
+
+// Ago says how long something has lasted: "<1 min", "38 min", "2 h 5
+// min", "3 d 4 h". page.js counts on in the same words.
+func Ago(d time.Duration) string {
+	m := int64(d / time.Minute)
+	switch {
+	case m < 1:
+		return "<1 min"
+	case m < 60:
+		return strconv.FormatInt(m, 10) + " min"
+	case m < 24*60:
+		s := strconv.FormatInt(m/60, 10) + " h"
+		if m%60 != 0 {
+			s += " " + strconv.FormatInt(m%60, 10) + " min"
+		}
+		return s
+	}
+	s := strconv.FormatInt(m/(24*60), 10) + " d"
+	if h := m % (24 * 60) / 60; h != 0 {
+		s += " " + strconv.FormatInt(h, 10) + " h"
+	}
+	return s
+}
 
 func clamp(s status.Status) status.Status { return min(s, status.Dead) }
 
@@ -36,11 +88,20 @@ func clamp(s status.Status) status.Status { return min(s, status.Dead) }
 type pageView struct {
 	Head                          *head
 	Status, Glyph, Banner         string
+	Since                         *sinceView // nil while healthy
 	Refreshed, RefreshedISO, Zone string
 	Version                       uint64
 	Year                          int
 	Announcements                 []announcementView
 	Services                      []serviceView
+}
+
+// sinceView is "since 14:02 (38 min)": when a broken status began and
+// for how long it has lasted, in whole minutes (page.js counts on).
+type sinceView struct {
+	What         string // "since", "down since", "degraded since"
+	At, ISO, For string
+	Minutes      int64
 }
 
 type announcementView struct {
@@ -56,6 +117,7 @@ type serviceView struct {
 
 type nodeView struct {
 	Label, Status, Glyph, Word string
+	Since                      *sinceView // nil while healthy
 	LinkURL, LinkLabel         string
 	Pills                      []pillView
 }
@@ -78,7 +140,8 @@ func (r *Renderer) view(v View) *pageView {
 		Head:         &r.head,
 		Status:       clamp(snap.Status).String(),
 		Glyph:        Glyph(snap.Status),
-		Banner:       Banner(snap.Status),
+		Banner:       Banner(snap),
+		Since:        r.since("since", snap.Status, snap.Changed, v.Now),
 		Refreshed:    refreshed.Format(time.TimeOnly),
 		RefreshedISO: refreshed.Format(time.RFC3339),
 		Zone:         ZoneName(refreshed),
@@ -105,7 +168,7 @@ func (r *Renderer) view(v View) *pageView {
 			Glyph: Glyph(svc.Status), Word: Word(svc.Status), Nodes: make([]nodeView, len(svc.Nodes))}
 		for j, n := range svc.Nodes {
 			nv := nodeView{Label: n.Label, Status: clamp(n.Status).String(), Glyph: Glyph(n.Status),
-				Word: Word(n.Status), LinkURL: n.LinkURL, LinkLabel: n.LinkLabel}
+				Word: Word(n.Status), Since: r.since(sinceWords[clamp(n.Status)], n.Status, n.Changed, v.Now), LinkURL: n.LinkURL, LinkLabel: n.LinkLabel}
 			if nv.LinkURL != "" && nv.LinkLabel == "" {
 				nv.LinkLabel = "Details"
 			}
@@ -118,6 +181,30 @@ func (r *Renderer) view(v View) *pageView {
 		pv.Services[i] = sv
 	}
 	return pv
+}
+
+// since describes how long a broken status has lasted; nil while healthy
+// or when it is not known when it began.
+func (r *Renderer) since(what string, st status.Status, changed, now time.Time) *sinceView {
+	if st == status.Healthy || changed.IsZero() {
+		return nil
+	}
+	at := changed.In(r.loc)
+	d := max(now.Sub(changed), 0)
+	return &sinceView{What: what, At: r.clock(at, now), ISO: at.Format(time.RFC3339), For: Ago(d), Minutes: int64(d / time.Minute)}
+}
+
+// clock is a time of day, with its date when it is not today: "14:02",
+// "Tue 24 Nov 14:02", "Tue 24 Nov 2025 14:02".
+func (r *Renderer) clock(t, now time.Time) string {
+	t, now = t.In(r.loc), now.In(r.loc)
+	switch {
+	case t.YearDay() == now.YearDay() && t.Year() == now.Year():
+		return t.Format("15:04")
+	case t.Year() == now.Year():
+		return t.Format("Mon 2 Jan 15:04")
+	}
+	return t.Format("Mon 2 Jan 2006 15:04")
 }
 
 // pill describes replica k of node n; its tooltip reads like:

@@ -106,7 +106,7 @@ func TestChromium(t *testing.T) {
 			dom := string(chromium(t, "--window-size="+strconv.Itoa(width)+",900", "--virtual-time-budget=3000", "--dump-dom", url))
 			mustContain(t, dom,
 				"<title>✕ Acme Status</title>",
-				"Partial service outage ongoing",
+				"Partial outage",
 				`id="service-web"`, `id="service-api"`, `id="service-infra"`,
 				"Marketing site", "REST API", "Object storage maintenance",
 				`href="https://blog.acme.example/maintenance"`,

@@ -39,9 +39,9 @@ func TestPageShowsStatus(t *testing.T) {
 		banner, title      string
 		favicon, nodeWords string
 	}{
-		{status.Healthy, "All systems report as healthy", "<title>✓ Acme Status</title>", "favicon-healthy.svg", `<span class="word">Healthy</span>`},
-		{status.Sick, "Minor service slowdown ongoing", "<title>! Acme Status</title>", "favicon-sick.svg", `<span class="word">Degraded</span>`},
-		{status.Dead, "Partial service outage ongoing", "<title>✕ Acme Status</title>", "favicon-dead.svg", `<span class="word">Down</span>`},
+		{status.Healthy, "All systems operational", "<title>✓ Acme Status</title>", "favicon-healthy.svg", `<span class="word">Healthy</span>`},
+		{status.Sick, "Degraded performance", "<title>! Acme Status</title>", "favicon-sick.svg", `<span class="word">Degraded</span>`},
+		{status.Dead, "Major outage", "<title>✕ Acme Status</title>", "favicon-dead.svg", `<span class="word">Down</span>`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.status.String(), func(t *testing.T) {
@@ -184,7 +184,7 @@ func TestPageRerendersOnStatusChange(t *testing.T) {
 	if got.Code != http.StatusOK {
 		t.Fatalf("after a status change: %d, want 200", got.Code)
 	}
-	mustContain(t, got.Body.String(), "Partial service outage ongoing",
+	mustContain(t, got.Body.String(), "Major outage", "down since ",
 		`data-version="`+jsonField(t, do(s, http.MethodGet, "/status/version").Body.Bytes(), "page_version")+`"`)
 }
 
@@ -630,7 +630,7 @@ func TestConcurrentRequests(t *testing.T) {
 
 	// After the dust settles the page shows the latest status.
 	final := do(s, http.MethodGet, "/").Body.String()
-	mustContain(t, final, page.Banner(reg.Snapshot().Status))
+	mustContain(t, final, page.Banner(reg.Snapshot()))
 }
 
 // jsonField returns one top-level field of a JSON object as raw text.

@@ -29,6 +29,26 @@
     setTimeout(poll, 15000);
   }
 
+  // Durations ("down since 14:02 (38 min)") count on from when the page
+  // was served, in the server's words (page.Ago).
+  var loaded = Date.now();
+  var ages = document.querySelectorAll("[data-min]");
+  function ago(m) {
+    if (m < 1) { return "<1 min"; }
+    if (m < 60) { return m + " min"; }
+    if (m < 1440) { return Math.floor(m / 60) + " h" + (m % 60 ? " " + m % 60 + " min" : ""); }
+    var h = Math.floor(m % 1440 / 60);
+    return Math.floor(m / 1440) + " d" + (h ? " " + h + " h" : "");
+  }
+  if (ages.length) {
+    setInterval(function () {
+      var extra = Math.floor((Date.now() - loaded) / 60000);
+      for (var i = 0; i < ages.length; i++) {
+        ages[i].textContent = ago(+ages[i].getAttribute("data-min") + extra);
+      }
+    }, 20000);
+  }
+
   // Tooltips: the text lives in each pill's title; move it to data-tip so
   // the browser's own tooltip does not show twice.
   var pills = document.querySelectorAll(".pill[title]");
