@@ -514,4 +514,6 @@ var (
 
 // IsUnknown reports whether err says the range or the node is unknown (a
 // request's fault, not the server's).
-func IsUnknown(err error) bool { return errors.Is(err, errUnknownRange) || errors.Is(err, errUnknownNode) }
+func IsUnknown(err error) bool {
+	return errors.Is(err, errUnknownRange) || errors.Is(err, errUnknownNode)
+}
