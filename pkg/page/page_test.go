@@ -373,7 +373,7 @@ func TestBannerWords(t *testing.T) {
 					t.Errorf("page lacks %q at 14:02 for 38 min", w)
 				}
 			}
-			if tc.want == "All systems operational" && strings.Contains(s, "since") {
+			if tc.want == "All systems operational" && strings.Contains(s, "since <time") {
 				t.Error("a healthy page says since when")
 			}
 		})
@@ -392,5 +392,46 @@ func TestAgo(t *testing.T) {
 		if got := Ago(d); got != want {
 			t.Errorf("Ago(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestPills: a pill says what it is, and what is known of it.
+func TestPills(t *testing.T) {
+	now := time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
+	specs := []status.ServiceSpec{{ID: "s", Label: "S", Nodes: []status.NodeSpec{
+		{ID: "hosts", Label: "Hosts", RevealReplicaName: true,
+			Replicas: []string{"https://api-1.example.com/health", "tcp://db.example.com:5432", "tcp://db.example.com:6432", "check-queue.sh"}},
+		{ID: "hidden", Label: "Hidden", Replicas: []string{"https://secret.example.com/", "https://secret-2.example.com/", "https://secret-3.example.com/"}},
+	}}}
+	reg := status.NewRegistry(specs, now.Add(-time.Hour))
+	reg.Restore(status.Restored{Results: map[[3]string]status.Result{
+		{"s", "hidden", "https://secret-2.example.com/"}: {Status: status.Dead, At: time.Date(2026, 11, 24, 13, 58, 0, 0, time.UTC)},
+	}})
+	reg.Set(status.Ref{Node: 0, Replica: 0}, status.Result{Status: status.Healthy, Latency: 87 * time.Millisecond, At: now})
+	reg.Set(status.Ref{Node: 0, Replica: 3}, status.Result{Status: status.Sick, At: now})
+	reg.Set(status.Ref{Node: 1, Replica: 0}, status.Result{Status: status.Healthy, Latency: 87 * time.Millisecond, At: now})
+	r := newRenderer(t, branding())
+	r.loc = time.UTC
+	html, err := renderBytes(r, View{Snapshot: reg.Snapshot(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(html)
+	for _, want := range []string{
+		`<button class="pill healthy" title="Healthy · 87 ms` + "\n" + `Checked 15:00:00">api-1.example.com</button>`,
+		`>db.example.com:5432 <small>no data yet</small></button>`, // hosts repeat: with the port
+		`>db.example.com:6432 <small>no data yet</small></button>`,
+		`<button class="pill unchecked" title="Not checked since the server started">`,
+		`<span aria-hidden="true">!</span>check-queue.sh</button>`, // a script: its name
+		`>replica 1</button>`,
+		`<button class="pill dead stale" title="Down as of 13:58` + "\n" + `Last known before a restart; no result since"><span aria-hidden="true">✕</span>replica 2</button>`,
+		`>replica 3 <small>no data yet</small></button>`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(s, "secret") {
+		t.Error("the page names a replica of a node that hides names")
 	}
 }

@@ -2,6 +2,7 @@ package page
 
 import (
 	"html/template"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,10 +124,11 @@ type nodeView struct {
 }
 
 type pillView struct {
-	N     int
-	Class string // status name, or "unchecked"
-	Glyph string // empty for healthy: a plain number reads as fine
-	Tip   string
+	Name   string
+	Class  string // status name, or "unchecked"; " stale" added when the status is from before a restart
+	Glyph  string // empty for healthy
+	Tip    string
+	NoData bool // never checked
 }
 
 func (r *Renderer) view(v View) *pageView {
@@ -173,8 +175,8 @@ func (r *Renderer) view(v View) *pageView {
 				nv.LinkLabel = "Details"
 			}
 			nv.Pills = make([]pillView, len(n.Replicas))
-			for k, rep := range n.Replicas {
-				nv.Pills[k] = r.pill(&tip, n, k, rep)
+			for k, name := range replicaNames(n) {
+				nv.Pills[k] = r.pill(&tip, name, n.Replicas[k], v.Now)
 			}
 			sv.Nodes[j] = nv
 		}
@@ -207,38 +209,40 @@ func (r *Renderer) clock(t, now time.Time) string {
 	return t.Format("Mon 2 Jan 2006 15:04")
 }
 
-// pill describes replica k of node n; its tooltip reads like:
+// pill describes replica k of node n. Its name is the replica's host (or
+// its whole id: a push host, a script) where the node reveals names, else
+// "replica N". Its tooltip reads like:
 //
-//	Replica 1: https://api.example.com/health
-//	Healthy · 123 ms · poll
+//	Degraded · 6.20 s
+//	CPU 42% · memory 61%
 //	Checked 10:42:13
-func (r *Renderer) pill(tip *strings.Builder, n *status.Node, k int, rep *status.Replica) pillView {
-	p := pillView{N: k + 1, Class: clamp(rep.Status).String()}
+//
+// A replica never checked is grey and says "no data yet"; one whose
+// status is the last known from before a restart says "as of" when.
+func (r *Renderer) pill(tip *strings.Builder, name string, rep *status.Replica, now time.Time) pillView {
+	p := pillView{Name: name, Class: clamp(rep.Status).String()}
 	tip.Reset()
-	tip.WriteString("Replica ")
-	tip.WriteString(strconv.Itoa(k + 1))
-	if n.RevealReplicaName {
-		tip.WriteString(": ")
-		tip.WriteString(rep.ID)
-	}
-	tip.WriteByte('\n')
 	if rep.Checked.IsZero() {
-		p.Class = "unchecked"
-		tip.WriteString("Not checked yet · ")
-		tip.WriteString(n.Mode.String())
-		p.Tip = tip.String()
+		p.Class, p.NoData = "unchecked", true
+		p.Tip = "Not checked since the server started"
 		return p
 	}
 	if rep.Status != status.Healthy {
 		p.Glyph = Glyph(rep.Status)
 	}
 	tip.WriteString(Word(rep.Status))
+	if rep.Stale {
+		p.Class += " stale"
+		tip.WriteString(" as of ")
+		tip.WriteString(r.clock(rep.Checked, now))
+		tip.WriteString("\nLast known before a restart; no result since")
+		p.Tip = tip.String()
+		return p
+	}
 	if rep.Latency > 0 {
 		tip.WriteString(" · ")
 		tip.WriteString(Latency(rep.Latency))
 	}
-	tip.WriteString(" · ")
-	tip.WriteString(n.Mode.String())
 	if l := rep.Load; l != nil {
 		tip.WriteString("\nCPU ")
 		tip.WriteString(percent(l.CPU))
@@ -256,6 +260,48 @@ func (r *Renderer) pill(tip *strings.Builder, n *status.Node, k int, rep *status
 	tip.WriteString(rep.Checked.In(r.loc).Format(time.TimeOnly))
 	p.Tip = tip.String()
 	return p
+}
+
+// replicaNames names a node's replicas on the page: by host where the node
+// reveals names (host:port, or the whole id, where hosts repeat), else
+// "replica 1", "replica 2", ….
+func replicaNames(n *status.Node) []string {
+	names := make([]string, len(n.Replicas))
+	for k, rep := range n.Replicas {
+		if !n.RevealReplicaName {
+			names[k] = "replica " + strconv.Itoa(k+1)
+			continue
+		}
+		names[k] = rep.ID
+		if u, err := url.Parse(rep.ID); err == nil && u.Hostname() != "" {
+			names[k] = u.Hostname()
+		}
+	}
+	if !n.RevealReplicaName {
+		return names
+	}
+	for _, part := range []func(*url.URL) string{func(u *url.URL) string { return u.Host }, (*url.URL).String} {
+		if !repeats(names) {
+			break
+		}
+		for k, rep := range n.Replicas {
+			if u, err := url.Parse(rep.ID); err == nil && u.Hostname() != "" {
+				names[k] = part(u)
+			}
+		}
+	}
+	return names
+}
+
+func repeats(names []string) bool {
+	seen := make(map[string]bool, len(names))
+	for _, s := range names {
+		if seen[s] {
+			return true
+		}
+		seen[s] = true
+	}
+	return false
 }
 
 // Latency formats a probe duration for people: "87 ms", "1.24 s".

@@ -110,9 +110,9 @@ func TestChromium(t *testing.T) {
 				`id="service-web"`, `id="service-api"`, `id="service-infra"`,
 				"Marketing site", "REST API", "Object storage maintenance",
 				`href="https://blog.acme.example/maintenance"`,
-				`data-tip="Replica 2`, // page.js ran and moved the titles
+				`data-tip="Degraded · 6.20 s`, // page.js ran and moved the titles
 			)
-			if got := attr(dom, "data-tip-shown"); !strings.HasPrefix(got, "Replica 2\nDegraded · 6.20 s · poll") || !strings.HasSuffix(got, "API docs") {
+			if got := attr(dom, "data-tip-shown"); !strings.HasPrefix(got, "Degraded · 6.20 s\nChecked ") || !strings.HasSuffix(got, "API docs") {
 				t.Errorf("tooltip after a tap shows %q; want the replica's details and the node's link", got)
 			}
 			if got := attr(dom, "data-css-ok"); got != "14px" {

@@ -71,12 +71,14 @@ func TestPageRealistic(t *testing.T) {
 		mustContain(t, body, `<section class="service" id="service-`+id+`">`)
 	}
 	mustContain(t, body,
-		"class=\"pill sick\" title=\"Replica 2\nDegraded · 6.20 s · poll", // glyph, word and latency
+		"class=\"pill sick\" title=\"Degraded · 6.20 s\nChecked ", // word and latency
+		"replica 2</button>",                              // names hidden: numbered
+		">app-1.acme.example</button>",                     // names revealed: the host
 		`class="pill dead"`,
 		"CPU 42% · memory 61%",       // push replica load
 		"Queue: 12 ready, 3 unacked", // queue counts
 		`href="https://docs.acme.example/api" rel="noopener">API docs</a>`, // node link
-		"Not checked yet",
+		`<button class="pill unchecked" title="Not checked since the server started">replica 1 <small>no data yet</small></button>`,
 		`<li class="node dead">`, `<li class="node sick">`,
 	)
 }

@@ -55,7 +55,6 @@
   for (var i = 0; i < pills.length; i++) {
     var p = pills[i];
     p.setAttribute("data-tip", p.title);
-    p.setAttribute("aria-label", p.title);
     p.removeAttribute("title");
   }
 
