@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/history"
 	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -34,6 +35,9 @@ type View struct {
 	// Version is opaque to the page: its script reloads the page as soon as
 	// GET /status/version reports another page_version.
 	Version uint64
+	// History draws each node's 90 days, uptime and response times; nil
+	// draws none.
+	History *history.View
 }
 
 // Renderer turns views into HTML. It is safe for concurrent use.

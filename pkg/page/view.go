@@ -113,6 +113,7 @@ type announcementView struct {
 
 type serviceView struct {
 	ID, Label, Status, Glyph, Word string
+	Uptime                         string // "" without history
 	Nodes                          []nodeView
 }
 
@@ -121,11 +122,12 @@ type nodeView struct {
 	Since                      *sinceView // nil while healthy
 	LinkURL, LinkLabel         string
 	Pills                      []pillView
+	History                    *nodeHistory // nil without history
 }
 
 type pillView struct {
 	Name   string
-	Class  string // status name, or "unchecked"; " stale" added when the status is from before a restart
+	Class  string // "" (healthy), sick, dead or unchecked; " stale" added when the status is from before a restart
 	Glyph  string // empty for healthy
 	Tip    string
 	NoData bool // never checked
@@ -163,11 +165,17 @@ func (r *Renderer) view(v View) *pageView {
 		})
 	}
 
+	hist := v.History
 	pv.Services = make([]serviceView, len(snap.Services))
 	var tip strings.Builder
 	for i, svc := range snap.Services {
 		sv := serviceView{ID: svc.ID, Label: svc.Label, Status: clamp(svc.Status).String(),
 			Glyph: Glyph(svc.Status), Word: Word(svc.Status), Nodes: make([]nodeView, len(svc.Nodes))}
+		if hist != nil {
+			if u, ok := hist.Services[svc.ID]; ok {
+				sv.Uptime = uptimeLine(u, true)
+			}
+		}
 		for j, n := range svc.Nodes {
 			nv := nodeView{Label: n.Label, Status: clamp(n.Status).String(), Glyph: Glyph(n.Status),
 				Word: Word(n.Status), Since: r.since(sinceWords[clamp(n.Status)], n.Status, n.Changed, v.Now), LinkURL: n.LinkURL, LinkLabel: n.LinkLabel}
@@ -177,6 +185,9 @@ func (r *Renderer) view(v View) *pageView {
 			nv.Pills = make([]pillView, len(n.Replicas))
 			for k, name := range replicaNames(n) {
 				nv.Pills[k] = r.pill(&tip, name, n.Replicas[k], v.Now)
+			}
+			if hist != nil {
+				nv.History = r.nodeHistory(hist, svc.ID, n)
 			}
 			sv.Nodes[j] = nv
 		}
@@ -209,18 +220,22 @@ func (r *Renderer) clock(t, now time.Time) string {
 	return t.Format("Mon 2 Jan 2006 15:04")
 }
 
-// pill describes replica k of node n. Its name is the replica's host (or
-// its whole id: a push host, a script) where the node reveals names, else
-// "replica N". Its tooltip reads like:
+// pill describes a replica. Its name is the replica's host (or its whole
+// id: a push host, a script) where the node reveals names, else "replica
+// N". Its tooltip reads like:
 //
 //	Degraded · 6.20 s
 //	CPU 42% · memory 61%
 //	Checked 10:42:13
 //
+// (the last line only for results older than freshFor).
 // A replica never checked is grey and says "no data yet"; one whose
 // status is the last known from before a restart says "as of" when.
 func (r *Renderer) pill(tip *strings.Builder, name string, rep *status.Replica, now time.Time) pillView {
-	p := pillView{Name: name, Class: clamp(rep.Status).String()}
+	p := pillView{Name: name}
+	if rep.Status != status.Healthy {
+		p.Class = clamp(rep.Status).String()
+	}
 	tip.Reset()
 	if rep.Checked.IsZero() {
 		p.Class, p.NoData = "unchecked", true
@@ -232,7 +247,7 @@ func (r *Renderer) pill(tip *strings.Builder, name string, rep *status.Replica, 
 	}
 	tip.WriteString(Word(rep.Status))
 	if rep.Stale {
-		p.Class += " stale"
+		p.Class = strings.TrimSpace(p.Class + " stale")
 		tip.WriteString(" as of ")
 		tip.WriteString(r.clock(rep.Checked, now))
 		tip.WriteString("\nLast known before a restart; no result since")
@@ -256,11 +271,17 @@ func (r *Renderer) pill(tip *strings.Builder, name string, rep *status.Replica, 
 		tip.WriteString(strconv.Itoa(q.Unacked))
 		tip.WriteString(" unacked")
 	}
-	tip.WriteString("\nChecked ")
-	tip.WriteString(rep.Checked.In(r.loc).Format(time.TimeOnly))
+	if now.Sub(rep.Checked) >= freshFor {
+		tip.WriteString("\nChecked ")
+		tip.WriteString(rep.Checked.In(r.loc).Format(time.TimeOnly))
+	}
 	p.Tip = tip.String()
 	return p
 }
+
+// freshFor is how old a result may be for its pill not to say when it
+// came: younger ones are as fresh as the page's "refreshed" time says.
+const freshFor = time.Minute
 
 // replicaNames names a node's replicas on the page: by host where the node
 // reveals names (host:port, or the whole id, where hosts repeat), else

@@ -78,7 +78,7 @@ const probeScript = `<script>addEventListener("load", function () {
   b.setAttribute("data-client-width", document.documentElement.clientWidth);
   b.setAttribute("data-css-ok", getComputedStyle(document.querySelector(".banner")).borderRadius);
   b.setAttribute("data-logo-bg", getComputedStyle(document.querySelector(".logo")).backgroundColor);
-  document.querySelector(".pill.sick").click();
+  document.querySelector(".pills .sick").click();
   var tip = document.getElementById("tip");
   b.setAttribute("data-tip-shown", tip ? tip.textContent : "none");
 });</script>`
@@ -112,7 +112,7 @@ func TestChromium(t *testing.T) {
 				`href="https://blog.acme.example/maintenance"`,
 				`data-tip="Degraded · 6.20 s`, // page.js ran and moved the titles
 			)
-			if got := attr(dom, "data-tip-shown"); !strings.HasPrefix(got, "Degraded · 6.20 s\nChecked ") || !strings.HasSuffix(got, "API docs") {
+			if got := attr(dom, "data-tip-shown"); !strings.HasPrefix(got, "Degraded · 6.20 s") || !strings.HasSuffix(got, "API docs") {
 				t.Errorf("tooltip after a tap shows %q; want the replica's details and the node's link", got)
 			}
 			if got := attr(dom, "data-css-ok"); got != "14px" {

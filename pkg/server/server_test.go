@@ -71,14 +71,14 @@ func TestPageRealistic(t *testing.T) {
 		mustContain(t, body, `<section class="service" id="service-`+id+`">`)
 	}
 	mustContain(t, body,
-		"class=\"pill sick\" title=\"Degraded · 6.20 s\nChecked ", // word and latency
+		"class=\"sick\" title=\"Degraded · 6.20 s\">", // word and latency
 		"replica 2</button>",                              // names hidden: numbered
 		">app-1.acme.example</button>",                     // names revealed: the host
-		`class="pill dead"`,
+		`<button class="dead"`,
 		"CPU 42% · memory 61%",       // push replica load
 		"Queue: 12 ready, 3 unacked", // queue counts
 		`href="https://docs.acme.example/api" rel="noopener">API docs</a>`, // node link
-		`<button class="pill unchecked" title="Not checked since the server started">replica 1 <small>no data yet</small></button>`,
+		`<button class="unchecked" title="Not checked since the server started">replica 1 <small>no data yet</small></button>`,
 		`<li class="node dead">`, `<li class="node sick">`,
 	)
 }

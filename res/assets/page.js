@@ -49,11 +49,12 @@
     }, 20000);
   }
 
-  // Tooltips: the text lives in each pill's title; move it to data-tip so
-  // the browser's own tooltip does not show twice.
-  var pills = document.querySelectorAll(".pill[title]");
-  for (var i = 0; i < pills.length; i++) {
-    var p = pills[i];
+  // Tooltips: the text lives in the titles of the pills and of the bars'
+  // days; move it to data-tip so the browser's own tooltip does not show
+  // twice.
+  var titled = document.querySelectorAll(".pills button[title], .bar i[title]");
+  for (var i = 0; i < titled.length; i++) {
+    var p = titled[i];
     p.setAttribute("data-tip", p.title);
     p.removeAttribute("title");
   }
@@ -78,7 +79,7 @@
     tip.id = "tip";
     tip.setAttribute("role", "tooltip");
     tip.textContent = el.getAttribute("data-tip");
-    var row = el.closest(".node");
+    var row = el.tagName === "BUTTON" && el.closest(".node");
     var link = row && row.querySelector(".label a");
     if (link) {
       tip.appendChild(document.createElement("br"));
@@ -101,7 +102,7 @@
   }
 
   function pillOf(e) {
-    return e.target.closest ? e.target.closest(".pill") : null;
+    return e.target.closest ? e.target.closest("[data-tip]") : null;
   }
 
   document.addEventListener("mouseover", function (e) {
