@@ -443,7 +443,7 @@ func TestPills(t *testing.T) {
 	s := string(html)
 	for _, want := range []string{
 		`<button title="Healthy · 87 ms">api-1.example.com</button>`, // checked just now: no time said
-		`>db.example.com:5432 <small>no data yet</small></button>`, // hosts repeat: with the port
+		`>db.example.com:5432 <small>no data yet</small></button>`,   // hosts repeat: with the port
 		`>db.example.com:6432 <small>no data yet</small></button>`,
 		`<button class="unchecked" title="Not checked since the server started">`,
 		`<button class="sick" title="Degraded` + "\n" + `Checked 14:55:00"><span aria-hidden="true">!</span>check-queue.sh</button>`, // a script: its name; checked a while ago: when

@@ -72,11 +72,11 @@ func TestPageRealistic(t *testing.T) {
 	}
 	mustContain(t, body,
 		"class=\"sick\" title=\"Degraded · 6.20 s\">", // word and latency
-		"replica 2</button>",                              // names hidden: numbered
-		">app-1.acme.example</button>",                     // names revealed: the host
+		"replica 2</button>",                          // names hidden: numbered
+		">app-1.acme.example</button>",                // names revealed: the host
 		`<button class="dead"`,
-		"CPU 42% · memory 61%",       // push replica load
-		"Queue: 12 ready, 3 unacked", // queue counts
+		"CPU 42% · memory 61%",                                             // push replica load
+		"Queue: 12 ready, 3 unacked",                                       // queue counts
 		`href="https://docs.acme.example/api" rel="noopener">API docs</a>`, // node link
 		`<button class="unchecked" title="Not checked since the server started">replica 1 <small>no data yet</small></button>`,
 		`<li class="node dead">`, `<li class="node sick">`,
