@@ -31,16 +31,17 @@ type docKey struct {
 	version       uint64 // status.Snapshot.Version
 	statusVersion uint64 // status.Snapshot.StatusVersion
 	annVersion    uint64 // announcements
+	histVersion   uint64 // history.View.Version: rebuilt every minute
 }
 
 // sameStatus reports whether two states differ at most in latencies.
 func (k docKey) sameStatus(o docKey) bool {
-	return k.statusVersion == o.statusVersion && k.annVersion == o.annVersion
+	return k.statusVersion == o.statusVersion && k.annVersion == o.annVersion && k.histVersion == o.histVersion
 }
 
 // covers reports whether a doc built for k is at least as new as o.
 func (k docKey) covers(o docKey) bool {
-	return k.version >= o.version && k.annVersion >= o.annVersion
+	return k.version >= o.version && k.annVersion >= o.annVersion && k.histVersion >= o.histVersion
 }
 
 func newDoc(body []byte, contentType, caching []string) *doc {

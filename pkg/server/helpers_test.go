@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,8 +11,12 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/history"
+	"github.com/overvakt/overvakt/pkg/history/historytest"
 	"github.com/overvakt/overvakt/pkg/page"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store"
+	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
 // testBranding is what the tests' pages show in the header.
@@ -170,4 +175,82 @@ func (a *staticAnnouncements) set(list ...page.Announcement) {
 	defer a.mu.Unlock()
 	a.list = list
 	a.version++
+}
+
+// historyStore is historytest's 90 days in a memory store, summed up as
+// the server would have, shared by the tests (they only read it).
+var historyStore = sync.OnceValues(func() (*memory.Store, error) {
+	st := memory.New()
+	var tb onceTB
+	historytest.Write(&tb, st)
+	if tb.err != nil {
+		return nil, tb.err
+	}
+	return st, historyRollups(st).Catch(context.Background())
+})
+
+// onceTB lets historytest.Write run outside a test: it records the
+// first failure.
+type onceTB struct {
+	testing.TB
+	err error
+}
+
+func (o *onceTB) Helper() {}
+func (o *onceTB) Fatal(args ...any) {
+	if o.err == nil {
+		o.err = fmt.Errorf("%v", fmt.Sprint(args...))
+	}
+}
+
+func historyRollups(st store.Store) *history.Rollups {
+	ru := history.NewRollups(st, config.Default().Storage, historytest.Tree, nil)
+	ru.SetClock(func() time.Time { return historytest.Now }, time.UTC)
+	return ru
+}
+
+// historyReader is a reader of historytest's 90 days with its first view
+// built, as the server runs it.
+func historyReader(t testing.TB) *history.Reader {
+	t.Helper()
+	st, err := historyStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := history.NewReader(st, historyRollups(st), historytest.Tree, nil)
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// historyRegistry is historytest's tree (web: api, which shows its
+// replica names, and new), checked healthy at its Now.
+func historyRegistry() *status.Registry {
+	reg := status.NewRegistry([]status.ServiceSpec{{ID: "web", Label: "Web", Nodes: []status.NodeSpec{
+		{ID: "api", Label: "API", Replicas: []string{"https://api.example.com/"}, RevealReplicaName: true},
+		{ID: "new", Label: "New", Replicas: []string{"https://new.example.com/"}},
+	}}}, historytest.At(62, 0))
+	for n := range 2 {
+		reg.Set(status.Ref{Node: n}, status.Result{Status: status.Healthy, Latency: 20 * time.Millisecond, At: historytest.Now})
+	}
+	return reg
+}
+
+// staticRetracted is a RetractedSource for tests.
+type staticRetracted []page.Announcement
+
+func (r staticRetracted) Retracted() []page.Announcement { return r }
+
+// newHistoryServer serves historyRegistry with historytest's 90 days and
+// the retracted announcements given.
+func newHistoryServer(t testing.TB, cfg *config.Config, anns AnnouncementSource, retracted ...page.Announcement) (*Server, *history.Reader) {
+	t.Helper()
+	r := historyReader(t)
+	s, err := New(Options{Config: cfg, Registry: historyRegistry(), Announcements: anns, Version: "test",
+		History: r, Retracted: staticRetracted(retracted)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s, r
 }

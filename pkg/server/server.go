@@ -21,8 +21,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/history"
 	"github.com/overvakt/overvakt/pkg/page"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store"
 	"github.com/overvakt/overvakt/res"
 )
 
@@ -47,6 +49,30 @@ type Options struct {
 	// Health says what is wrong with the server's own parts (the store);
 	// nil: nothing can be.
 	Health Health
+	// History draws the page's bars, uptime and sparklines, and answers
+	// /history, /feed.atom, /api/v1/history/… and /badge/uptime/…; nil
+	// leaves them out of the page, and the routes answer 404.
+	History HistorySource
+	// Retracted lists the announcements taken down, for /history and the
+	// feed; nil: none.
+	Retracted RetractedSource
+}
+
+// HistorySource is the page's history (a *history.Reader).
+type HistorySource interface {
+	// Current is the last view built, nil before the first. It is called
+	// on every page request, so it must be cheap (an atomic load).
+	Current() *history.View
+	// NodeRange is one node's history over the last span (a key of
+	// history.Ranges); errors for which history.IsUnknown holds are the
+	// request's fault.
+	NodeRange(ctx context.Context, c store.Component, span string, now time.Time) (*history.Range, error)
+}
+
+// RetractedSource lists retracted announcements (a *notice.Board).
+type RetractedSource interface {
+	// Retracted returns them newest first; the caller does not modify it.
+	Retracted() []page.Announcement
 }
 
 // Health is what /health reports beside "ok".
@@ -82,8 +108,10 @@ type Server struct {
 	log      *slog.Logger
 	version  string
 	anns     AnnouncementSource
-	api      API    // may be nil
-	health   Health // may be nil
+	api      API             // may be nil
+	health   Health          // may be nil
+	hist     HistorySource   // may be nil
+	past     RetractedSource // may be nil
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
@@ -108,7 +136,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Config and Options.Registry are required")
 	}
 	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements,
-		api: opts.API, health: opts.Health, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
+		api: opts.API, health: opts.Health, hist: opts.History, past: opts.Retracted, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -273,6 +301,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("server: shutdown on %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// history returns the current history view and its version; nil and 0
+// without one.
+func (s *Server) history() (*history.View, uint64) {
+	if s.hist == nil {
+		return nil, 0
+	}
+	v := s.hist.Current()
+	if v == nil {
+		return nil, 0
+	}
+	return v, v.Version
+}
+
+// retracted returns the retracted announcements, newest first.
+func (s *Server) retracted() []page.Announcement {
+	if s.past == nil {
+		return nil
+	}
+	return s.past.Retracted()
 }
 
 // announcements returns the page's announcements and their version.
