@@ -1,6 +1,7 @@
 package page
 
 import (
+	"bytes"
 	"context"
 	"regexp"
 	"strings"
@@ -272,6 +273,35 @@ func TestCells(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("cell %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// TestPast: /history's words for an outage still going on, and one of a
+// node that hides replica names (no reason); nodes no longer configured
+// are left out.
+func TestPast(t *testing.T) {
+	snap := historySnapshot()
+	now := historytest.Now
+	v := &history.View{At: now, Outages: []history.Outage{
+		{Of: store.Component{Service: "web", Node: "api"}, From: now.Add(-38 * time.Minute), Reason: "GET https://api.example.com/: status 502"},
+		{Of: store.Component{Service: "web", Node: "new"}, From: historytest.At(88, 23), To: historytest.At(89, 1), Reason: "GET https://new.example.com/: timeout"},
+		{Of: store.Component{Service: "web", Node: "gone"}, From: historytest.At(87, 1), To: historytest.At(87, 2)},
+	}}
+	r := newRenderer(t, branding())
+	r.loc = time.UTC
+	var buf bytes.Buffer
+	if err := r.RenderPast(&buf, Past{Snapshot: snap, History: v, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	s := buf.String()
+	mustHave(t, s,
+		`<strong>Web · API</strong> <time datetime="2026-12-02T11:22:00Z">down since Wed 2 Dec 11:22 (38 min so far)</time> — <span class="why">GET https://api.example.com/: status 502</span>`,
+		`<strong>Web · New</strong> <time datetime="2026-12-01T23:00:00Z">down from Tue 1 Dec 23:00 to Wed 2 Dec 01:00 (2 h)</time></p>`,
+		"<summary>December 2026</summary>")
+	for _, bad := range []string{"timeout", "gone", "November"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("/history shows %q", bad)
 		}
 	}
 }

@@ -43,6 +43,7 @@ type View struct {
 // Renderer turns views into HTML. It is safe for concurrent use.
 type Renderer struct {
 	page, errPage *template.Template
+	past          *template.Template // /history
 	head          head
 	csp           string
 	fsys          fs.FS
@@ -59,7 +60,7 @@ type head struct {
 	CustomHTML                   template.HTML
 }
 
-// New parses templates/page.html and templates/error.html from fsys and
+// New parses templates/page.html, history.html and error.html from fsys and
 // prepares the parts of the page that depend on the branding alone.
 func New(b config.Branding, fsys fs.FS) (*Renderer, error) {
 	r := &Renderer{fsys: fsys, loc: time.Local}
@@ -69,6 +70,9 @@ func New(b config.Branding, fsys fs.FS) (*Renderer, error) {
 		return nil, err
 	}
 	if r.errPage, err = parse(fsys, "templates/error.html", funcs); err != nil {
+		return nil, err
+	}
+	if r.past, err = parse(fsys, "templates/history.html", funcs); err != nil {
 		return nil, err
 	}
 

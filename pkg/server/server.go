@@ -111,7 +111,7 @@ type Server struct {
 	api      API             // may be nil
 	health   Health          // may be nil
 	hist     HistorySource   // may be nil
-	past     RetractedSource // may be nil
+	retired  RetractedSource // may be nil
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
@@ -124,6 +124,7 @@ type Server struct {
 
 	page   *docCache
 	report *docCache
+	past   *docCache // /history
 	gzip   gzipPool // shared by the page, the report and the assets
 
 	notFoundHTML *doc
@@ -136,7 +137,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Config and Options.Registry are required")
 	}
 	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements,
-		api: opts.API, health: opts.Health, hist: opts.History, past: opts.Retracted, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
+		api: opts.API, health: opts.Health, hist: opts.History, retired: opts.Retracted, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -165,6 +166,7 @@ func New(opts Options) (*Server, error) {
 
 	s.page = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPage)
 	s.report = newDocCache(hdrJSON[0], hdrNoCache[0], &s.gzip, s.buildReport)
+	s.past = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPast)
 	// A trial render, thrown away: the first request renders the page
 	// again and compresses it, so an idle server holds no copy of it.
 	if _, err := s.buildPage(new(bytes.Buffer)); err != nil {
@@ -191,6 +193,7 @@ func (s *Server) routes() *echo.Echo {
 		e.Match([]string{http.MethodGet, http.MethodHead}, path, h)
 	}
 	get("/", s.handlePage)
+	get("/history", s.handlePast)
 	get("/status/text", s.handleText)
 	get("/status/report", s.handleReport)
 	get("/status/version", s.handleVersion)
@@ -318,10 +321,10 @@ func (s *Server) history() (*history.View, uint64) {
 
 // retracted returns the retracted announcements, newest first.
 func (s *Server) retracted() []page.Announcement {
-	if s.past == nil {
+	if s.retired == nil {
 		return nil
 	}
-	return s.past.Retracted()
+	return s.retired.Retracted()
 }
 
 // announcements returns the page's announcements and their version.
