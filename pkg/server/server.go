@@ -125,7 +125,7 @@ type Server struct {
 	page   *docCache
 	report *docCache
 	past   *docCache // /history
-	gzip   gzipPool // shared by the page, the report and the assets
+	gzip   gzipPool  // shared by the page, the report and the assets
 
 	notFoundHTML *doc
 }
