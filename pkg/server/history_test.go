@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmcdole/gofeed"
+
 	"github.com/overvakt/overvakt/pkg/history/historytest"
 	"github.com/overvakt/overvakt/pkg/page"
 )
@@ -102,4 +104,67 @@ func TestPastPage(t *testing.T) {
 	if again.Code != http.StatusNotModified {
 		t.Errorf("unchanged /history: %d, want 304", again.Code)
 	}
+}
+
+// TestFeed: the Atom feed, read by a real feed parser, has every
+// announcement (published and retracted) and the outage, newest first,
+// with ids that do not change when an announcement is retracted.
+func TestFeed(t *testing.T) {
+	pub := historytest.At(75, 9)
+	retracted := page.Announcement{ID: "db", Title: "Database upgrade", Text: "Done.", Published: pub, Retracted: pub.Add(26 * time.Hour)}
+	live := page.Announcement{ID: "maint", Title: "Maintenance on Saturday", Text: "22:00–23:00 UTC.", Published: historytest.At(89, 8)}
+	anns := &staticAnnouncements{}
+	anns.set(live)
+	cfg := testConfig()
+	cfg.Branding.PageURL = "https://status.acme.example"
+	s, _ := newHistoryServer(t, cfg, anns, retracted)
+
+	rec := do(s, http.MethodGet, "/feed.atom")
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/atom+xml" {
+		t.Fatalf("GET /feed.atom: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	feed, err := gofeed.NewParser().ParseString(rec.Body.String())
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, rec.Body)
+	}
+	if feed.FeedType != "atom" || feed.Title != "Acme Status" || feed.FeedLink != "https://status.acme.example/feed.atom" ||
+		feed.Link != "https://status.acme.example/history" {
+		t.Errorf("feed: type %q title %q self %q link %q", feed.FeedType, feed.Title, feed.FeedLink, feed.Link)
+	}
+	outageID := "https://status.acme.example/history#outage-web-api-" + strconv.FormatInt(historytest.At(80, 6).Unix(), 10)
+	want := []struct {
+		id, title, link string
+		updated         time.Time
+		content         string
+	}{
+		{"https://status.acme.example/history#announcement-maint", "Maintenance on Saturday",
+			"https://status.acme.example/#announcement-maint", live.Published, "22:00–23:00 UTC."},
+		{outageID, "Web · API down for 6 h", outageID, historytest.At(80, 12),
+			"Web · API was down from Mon 23 Nov 06:00 to 12:00 (6 h), UTC.\nGET https://api.example.com/: status 503"},
+		{"https://status.acme.example/history#announcement-db", "Database upgrade",
+			"https://status.acme.example/history#announcement-db", retracted.Retracted, "Done.\n\nRetracted Thu 19 Nov 2026 11:00 UTC."},
+	}
+	if len(feed.Items) != len(want) {
+		t.Fatalf("%d entries, want %d:\n%s", len(feed.Items), len(want), rec.Body)
+	}
+	for i, w := range want {
+		it := feed.Items[i]
+		if it.GUID != w.id || it.Title != w.title || it.Link != w.link || it.UpdatedParsed == nil || !it.UpdatedParsed.Equal(w.updated) || it.Content != w.content {
+			t.Errorf("entry %d: id %q title %q link %q updated %v content %q\nwant %q %q %q %v %q",
+				i, it.GUID, it.Title, it.Link, it.UpdatedParsed, it.Content, w.id, w.title, w.link, w.updated, w.content)
+		}
+	}
+	if feed.UpdatedParsed == nil || !feed.UpdatedParsed.Equal(historytest.At(89, 8)) {
+		t.Errorf("feed updated %v, want the newest entry's time", feed.UpdatedParsed)
+	}
+	if again := do(s, http.MethodGet, "/feed.atom", "If-None-Match", rec.Header().Get("ETag")); again.Code != http.StatusNotModified {
+		t.Errorf("unchanged feed: %d, want 304", again.Code)
+	}
+
+	// Without page_url, links are made from the address asked for.
+	s2, _ := newHistoryServer(t, testConfig(), nil)
+	body := do(s2, http.MethodGet, "http://status.other.example/feed.atom", "X-Forwarded-Proto", "https").Body.String()
+	mustContain(t, body, `<link rel="self" type="application/atom+xml" href="https://status.other.example/feed.atom"></link>`,
+		"<id>https://status.other.example/history#outage-web-api-")
+	mustContain(t, do(s2, http.MethodGet, "/").Body.String(), `<link rel="alternate" type="application/atom+xml" title="Acme Status" href="/feed.atom">`)
 }

@@ -35,7 +35,7 @@ func (s *Server) handlePage(c echo.Context) error {
 }
 
 // buildPage renders the page for the current state.
-func (s *Server) buildPage(buf *bytes.Buffer) (docKey, error) {
+func (s *Server) buildPage(buf *bytes.Buffer, _ docKey) (docKey, error) {
 	snap := s.reg.Snapshot()
 	anns, annVersion := s.announcements()
 	hist, histVersion := s.history()

@@ -125,7 +125,11 @@ type Server struct {
 	page   *docCache
 	report *docCache
 	past   *docCache // /history
-	gzip   gzipPool  // shared by the page, the report and the assets
+	feed   *docCache // /feed.atom
+
+	pageURL string    // branding.page_url ending in "/", or ""
+	started time.Time // the feed's time while it has no entry
+	gzip    gzipPool  // shared by the page, the report and the assets
 
 	notFoundHTML *doc
 }
@@ -167,9 +171,14 @@ func New(opts Options) (*Server, error) {
 	s.page = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPage)
 	s.report = newDocCache(hdrJSON[0], hdrNoCache[0], &s.gzip, s.buildReport)
 	s.past = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPast)
+	s.feed = newDocCache(hdrAtom[0], hdrNoCache[0], &s.gzip, s.buildFeed)
+	s.started = time.Now()
+	if u := opts.Config.Branding.PageURL; u != "" {
+		s.pageURL = strings.TrimRight(u, "/") + "/"
+	}
 	// A trial render, thrown away: the first request renders the page
 	// again and compresses it, so an idle server holds no copy of it.
-	if _, err := s.buildPage(new(bytes.Buffer)); err != nil {
+	if _, err := s.buildPage(new(bytes.Buffer), docKey{}); err != nil {
 		return nil, fmt.Errorf("server: first render of the page: %w", err)
 	}
 	if s.notFoundHTML, err = s.errorDoc(http.StatusNotFound, "Page not found"); err != nil {
@@ -194,6 +203,7 @@ func (s *Server) routes() *echo.Echo {
 	}
 	get("/", s.handlePage)
 	get("/history", s.handlePast)
+	get("/feed.atom", s.handleFeed)
 	get("/status/text", s.handleText)
 	get("/status/report", s.handleReport)
 	get("/status/version", s.handleVersion)
