@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -11,8 +12,10 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/overvakt/overvakt/pkg/history"
 	"github.com/overvakt/overvakt/pkg/history/historytest"
 	"github.com/overvakt/overvakt/pkg/page"
+	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
 // TestPageWithHistory: the page draws the reader's 90 days, and renders
@@ -167,4 +170,150 @@ func TestFeed(t *testing.T) {
 	mustContain(t, body, `<link rel="self" type="application/atom+xml" href="https://status.other.example/feed.atom"></link>`,
 		"<id>https://status.other.example/history#outage-web-api-")
 	mustContain(t, do(s2, http.MethodGet, "/").Body.String(), `<link rel="alternate" type="application/atom+xml" title="Acme Status" href="/feed.atom">`)
+}
+
+// TestHistoryAPI: one node's history as JSON over each range, and every
+// error as JSON.
+func TestHistoryAPI(t *testing.T) {
+	s, _ := newHistoryServer(t, testConfig(), nil)
+	type bucket struct {
+		Start         string   `json:"start"`
+		Healthy       float64  `json:"healthy_seconds"`
+		Sick          float64  `json:"sick_seconds"`
+		Dead          float64  `json:"dead_seconds"`
+		NoData        float64  `json:"no_data_seconds"`
+		MeanLatencyMS *float64 `json:"mean_latency_ms"`
+	}
+	type answer struct {
+		Service, Node, Range, From, To string
+		UptimePercent                  *float64 `json:"uptime_percent"`
+		Buckets                        []bucket
+	}
+	get := func(t *testing.T, path string) answer {
+		t.Helper()
+		rec := do(s, http.MethodGet, path)
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json; charset=utf-8" ||
+			rec.Header().Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("GET %s: %d %v\n%s", path, rec.Code, rec.Header(), rec.Body)
+		}
+		var a answer
+		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+			t.Fatalf("decode %s: %v", rec.Body, err)
+		}
+		return a
+	}
+	t.Run("24h by default", func(t *testing.T) {
+		a := get(t, "/api/v1/history/web/api")
+		if a.Service != "web" || a.Node != "api" || a.Range != "24h" || len(a.Buckets) != 24 || a.UptimePercent == nil || *a.UptimePercent != 100 {
+			t.Fatalf("%+v", a)
+		}
+		b := a.Buckets[len(a.Buckets)-2] // 11:00–12:00 today
+		if b.Start != "2026-12-02T11:00:00Z" || b.Healthy != 3600 || b.Dead != 0 || b.NoData != 0 || b.MeanLatencyMS == nil || *b.MeanLatencyMS != 20 {
+			t.Errorf("bucket %+v", b)
+		}
+	})
+	t.Run("7d", func(t *testing.T) {
+		if a := get(t, "/api/v1/history/web/api?range=7d"); len(a.Buckets) != 168 {
+			t.Errorf("%d buckets, want 168 hours", len(a.Buckets))
+		}
+	})
+	t.Run("90d", func(t *testing.T) {
+		a := get(t, "/api/v1/history/web/api/?range=90d")
+		if len(a.Buckets) != 90 || a.From != "2026-09-04T00:00:00Z" || a.UptimePercent == nil || *a.UptimePercent != 99.7142 {
+			t.Fatalf("%d buckets from %s, uptime %v", len(a.Buckets), a.From, a.UptimePercent)
+		}
+		outage, down := a.Buckets[80], a.Buckets[60]
+		if outage.Dead != 6*3600 || outage.Healthy != 18*3600 || outage.MeanLatencyMS != nil {
+			t.Errorf("day 80: %+v", outage)
+		}
+		if down.NoData != 24*3600 || down.Healthy != 0 {
+			t.Errorf("day 60 (server down): %+v", down)
+		}
+	})
+	t.Run("a node without data yet", func(t *testing.T) {
+		a := get(t, "/api/v1/history/web/new?range=90d")
+		if a.Buckets[0].NoData != 24*3600 || a.UptimePercent == nil || *a.UptimePercent != 100 {
+			t.Errorf("web:new over 90 days: first day %+v, uptime %v", a.Buckets[0], a.UptimePercent)
+		}
+	})
+
+	none := newTestServer(t, testConfig(), historyRegistry(), nil)
+	for _, tc := range []struct {
+		name string
+		s    *Server
+		path string
+		code int
+		msg  string
+	}{
+		{"unknown range", s, "/api/v1/history/web/api?range=1y", 400, `unknown range \"1y\"; want 24h, 7d, 30d, 90d`},
+		{"empty range", s, "/api/v1/history/web/api?range=", 200, ""},
+		{"unknown node", s, "/api/v1/history/web/nope", 404, `no node \"nope\" in service \"web\"`},
+		{"unknown service", s, "/api/v1/history/nope/api", 404, `no node \"api\" in service \"nope\"`},
+		{"no node in the path", s, "/api/v1/history/web", 404, "not found"},
+		{"no history kept", none, "/api/v1/history/web/api", 404, "this server keeps no history"},
+		{"POST", s, "/api/v1/history/web/api", 405, "method not allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			method := http.MethodGet
+			if tc.name == "POST" {
+				method = http.MethodPost
+			}
+			rec := do(tc.s, method, tc.path)
+			if rec.Code != tc.code {
+				t.Fatalf("%d %s, want %d", rec.Code, rec.Body, tc.code)
+			}
+			if tc.code != 200 {
+				if rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+					t.Errorf("Content-Type %q", rec.Header().Get("Content-Type"))
+				}
+				mustContain(t, rec.Body.String(), `{"error":"`+tc.msg)
+			}
+		})
+	}
+}
+
+// TestUptimeBadge: a node's uptime over a range as a badge, coloured by
+// the figure, cached like the status badges; errors as JSON.
+func TestUptimeBadge(t *testing.T) {
+	s, _ := newHistoryServer(t, testConfig(), nil)
+	for _, tc := range []struct {
+		path, value, color string
+	}{
+		{"/badge/uptime/web/api", "99.09%", "#9a6700"}, // 30 days by default
+		{"/badge/uptime/web/api?range=24h", "100%", "#1a7f37"},
+		{"/badge/uptime/web/api?range=90d", "99.71%", "#9a6700"},
+		{"/badge/uptime/web/new?range=90d", "100%", "#1a7f37"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := do(s, http.MethodGet, tc.path)
+			h := rec.Header()
+			if rec.Code != http.StatusOK || h.Get("Content-Type") != "image/svg+xml" || h.Get("Cache-Control") != "no-cache" ||
+				h.Get("Access-Control-Allow-Origin") != "*" || h.Get("ETag") == "" {
+				t.Fatalf("%d %v", rec.Code, h)
+			}
+			mustContain(t, rec.Body.String(), `<svg xmlns="http://www.w3.org/2000/svg"`, `aria-label="uptime: `+tc.value+`"`,
+				`fill="`+tc.color+`"`, `>uptime</text>`, `>`+tc.value+`</text>`)
+			if again := do(s, http.MethodGet, tc.path, "If-None-Match", h.Get("ETag")); again.Code != http.StatusNotModified {
+				t.Errorf("revalidation: %d, want 304", again.Code)
+			}
+		})
+	}
+	// Before the first view: no data, in grey.
+	r := history.NewReader(memory.New(), historyRollups(memory.New()), historytest.Tree, nil)
+	early, err := New(Options{Config: testConfig(), Registry: historyRegistry(), History: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, do(early, http.MethodGet, "/badge/uptime/web/api").Body.String(), `aria-label="uptime: no data"`, `fill="#59636e"`)
+
+	for path, want := range map[string]string{
+		"/badge/uptime/web/api?range=week": `{"error":"unknown range \"week\"`,
+		"/badge/uptime/web/nope":           `{"error":"no node \"nope\" in service \"web\""}`,
+	} {
+		rec := do(s, http.MethodGet, path)
+		if rec.Code/100 != 4 || rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Errorf("%s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+		mustContain(t, rec.Body.String(), want)
+	}
 }

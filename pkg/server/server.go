@@ -126,6 +126,8 @@ type Server struct {
 	report *docCache
 	past   *docCache // /history
 	feed   *docCache // /feed.atom
+	// viewDocs: answers of the history API and uptime badges, per view.
+	viewDocs viewDocs
 
 	pageURL string    // branding.page_url ending in "/", or ""
 	started time.Time // the feed's time while it has no entry
@@ -208,6 +210,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/status/report", s.handleReport)
 	get("/status/version", s.handleVersion)
 	get("/badge/:kind", s.handleBadge)
+	get("/badge/uptime/:service/:node", s.handleUptimeBadge)
+	get("/api/v1/history/:service/:node", s.handleHistoryAPI)
 	get("/robots.txt", s.handleRobots)
 	get("/health", s.handleHealth)
 	get("/assets/*", s.handleAsset)

@@ -504,7 +504,7 @@ func TestAssetTypesAndGzip(t *testing.T) {
 func TestHeadAndTrailingSlash(t *testing.T) {
 	s := newTestServer(t, testConfig(), realisticRegistry(time.Now()), nil)
 	paths := []string{"/", "/status/text", "/status/report", "/status/version", "/badge/color", "/badge/icon",
-		"/robots.txt", "/health", "/assets/page.css"}
+		"/robots.txt", "/health", "/assets/page.css", "/history", "/feed.atom"}
 	for _, path := range paths {
 		t.Run(path, func(t *testing.T) {
 			get := do(s, http.MethodGet, path)
