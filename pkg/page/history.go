@@ -186,8 +186,8 @@ func reasonOn(start time.Time, outages []history.Outage, now time.Time) string {
 	return ""
 }
 
-// spark draws hourly mean latencies (oldest first) scaled from 0 to the
-// highest, as relative moves in a 92 × 20 box, 4 units an hour; nil when
+// spark draws hourly mean latencies (oldest first) scaled from 0 to a
+// bit above the highest, as relative moves in a 92 × 20 box, 4 units an hour; nil when
 // no hour has any. Each stretch of hours with data is simplified (points
 // closer than sparkSlack to the line through their neighbours are left out)
 // so that a steady node costs a few bytes, not a hundred.
@@ -208,9 +208,11 @@ func spark(points []history.LatencyPoint) *sparkline {
 	var run []pt
 	for i := 0; i <= len(points); i++ {
 		if i < len(points) && points[i].Count > 0 {
+			// The slowest hour at a fifth from the top: a steady node is a
+			// line through the box, not along its edge.
 			y := 18.0
 			if top > 0 {
-				y -= 16 * float64(points[i].Mean) / float64(top)
+				y -= 13 * float64(points[i].Mean) / float64(top)
 			}
 			run = append(run, pt{float64(4 * i), y})
 			continue

@@ -98,7 +98,7 @@ func TestPageHistory(t *testing.T) {
 	// 90 days: 87.5 days of data, 6 hours down; 30 days: 27.5 days, 6 hours.
 	// The sparkline is flat, and stops before this hour, which has just begun.
 	mustHave(t, api, "<b>90 d 99.71%</b>", "<small>24 h 100% · 7 d 100% · 30 d 99.09%</small>",
-		`<svg><title>mean response 20 ms</title><path d="M0 2h88"/></svg>`)
+		`<svg><title>mean response 20 ms</title><path d="M0 5h88"/></svg>`)
 
 	fresh := nodeRow(t, page, "New")
 	mustHave(t, fresh,
@@ -154,9 +154,9 @@ func TestSparkline(t *testing.T) {
 		points []history.LatencyPoint
 		path   string
 	}{
-		{"flat", []history.LatencyPoint{ms(20), ms(20), ms(20)}, "M0 2h8"},
-		{"up and down", []history.LatencyPoint{ms(10), ms(20), ms(10)}, "M0 10l4-8 4 8"},
-		{"gap", []history.LatencyPoint{ms(20), gap, ms(20), ms(20)}, "M0 2h0M8 2h4"},
+		{"flat", []history.LatencyPoint{ms(20), ms(20), ms(20)}, "M0 5h8"},
+		{"up and down", []history.LatencyPoint{ms(10), ms(20), ms(10)}, "M0 12l4-7 4 7"},
+		{"gap", []history.LatencyPoint{ms(20), gap, ms(20), ms(20)}, "M0 5h0M8 5h4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := spark(tc.points)
