@@ -70,6 +70,8 @@ func realisticRegistry(now time.Time) *status.Registry {
 	reg.Set(status.Ref{Service: 0, Node: 1, Replica: 0}, ok(143))
 	reg.Set(status.Ref{Service: 0, Node: 1, Replica: 1}, ok(128))
 	reg.Set(status.Ref{Service: 1, Node: 0, Replica: 0}, ok(212))
+	// Slow for 8 minutes, and down for 25 (as realisticHistory has it).
+	reg.Set(status.Ref{Service: 1, Node: 0, Replica: 1}, status.Result{Status: status.Sick, Latency: 6100 * time.Millisecond, At: now.Add(-8 * time.Minute)})
 	reg.Set(status.Ref{Service: 1, Node: 0, Replica: 1}, status.Result{Status: status.Sick, Latency: 6200 * time.Millisecond, At: now})
 	reg.Set(status.Ref{Service: 1, Node: 0, Replica: 2}, ok(198))
 	reg.Set(status.Ref{Service: 1, Node: 1, Replica: 0}, status.Result{Status: status.Healthy, Latency: 1240 * time.Millisecond, At: now,
@@ -77,6 +79,7 @@ func realisticRegistry(now time.Time) *status.Registry {
 	reg.Upsert(2, 0, "db-primary", status.Result{Status: status.Healthy, At: now, Load: &status.Load{CPU: 0.42, RAM: 0.61}})
 	reg.Upsert(2, 0, "db-replica", status.Result{Status: status.Healthy, At: now, Load: &status.Load{CPU: 0.18, RAM: 0.57}})
 	reg.Set(status.Ref{Service: 2, Node: 1, Replica: 0}, ok(23))
+	reg.Set(status.Ref{Service: 2, Node: 1, Replica: 1}, status.Result{Status: status.Dead, Latency: 10 * time.Second, Err: "connection refused", At: now.Add(-25 * time.Minute)})
 	reg.Set(status.Ref{Service: 2, Node: 1, Replica: 1}, status.Result{Status: status.Dead, Latency: 10 * time.Second, Err: "connection refused", At: now})
 	// mail stays unchecked
 	return reg
