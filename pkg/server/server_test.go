@@ -552,7 +552,7 @@ func TestErrorPages(t *testing.T) {
 
 func TestRobotsAndHealth(t *testing.T) {
 	s := newTestServer(t, testConfig(), oneNode(status.Dead, time.Now()), nil)
-	mustContain(t, do(s, http.MethodGet, "/robots.txt").Body.String(), "User-agent: *", "Disallow: /status/")
+	mustContain(t, do(s, http.MethodGet, "/robots.txt").Body.String(), "User-agent: *", "Disallow: /status/", "Disallow: /api/")
 	if rec := do(s, http.MethodGet, "/health"); rec.Body.String() != "ok" {
 		t.Errorf("/health = %q", rec.Body)
 	}
