@@ -146,7 +146,7 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		return nil, err
 	}
 	if a.Server, err = server.New(server.Options{Config: cfg, Registry: a.Registry, Logger: log, Version: opts.Version,
-		Announcements: a.Board, API: a.API, Health: a.Health}); err != nil {
+		Announcements: a.Board, API: a.API, Health: a.Health, History: a.Views, Retracted: a.Board}); err != nil {
 		return nil, err
 	}
 	if a.Scheduler, err = probe.NewScheduler(probe.Options{Config: cfg, Registry: a.Registry, Kinds: opts.Kinds.Probes,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/history"
 	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -34,11 +35,15 @@ type View struct {
 	// Version is opaque to the page: its script reloads the page as soon as
 	// GET /status/version reports another page_version.
 	Version uint64
+	// History draws each node's 90 days, uptime and response times; nil
+	// draws none.
+	History *history.View
 }
 
 // Renderer turns views into HTML. It is safe for concurrent use.
 type Renderer struct {
 	page, errPage *template.Template
+	past          *template.Template // /history
 	head          head
 	csp           string
 	fsys          fs.FS
@@ -55,7 +60,7 @@ type head struct {
 	CustomHTML                   template.HTML
 }
 
-// New parses templates/page.html and templates/error.html from fsys and
+// New parses templates/page.html, history.html and error.html from fsys and
 // prepares the parts of the page that depend on the branding alone.
 func New(b config.Branding, fsys fs.FS) (*Renderer, error) {
 	r := &Renderer{fsys: fsys, loc: time.Local}
@@ -65,6 +70,9 @@ func New(b config.Branding, fsys fs.FS) (*Renderer, error) {
 		return nil, err
 	}
 	if r.errPage, err = parse(fsys, "templates/error.html", funcs); err != nil {
+		return nil, err
+	}
+	if r.past, err = parse(fsys, "templates/history.html", funcs); err != nil {
 		return nil, err
 	}
 

@@ -2,6 +2,7 @@ package page
 
 import (
 	"html/template"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,15 +11,21 @@ import (
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
-// What the page says for each status: glyph, word and banner sentence.
+// What the page says for each status: glyph and word.
 var (
-	glyphs  = [...]string{status.Healthy: "✓", status.Sick: "!", status.Dead: "✕"}
-	words   = [...]string{status.Healthy: "Healthy", status.Sick: "Degraded", status.Dead: "Down"}
-	banners = [...]string{
-		status.Healthy: "All systems report as healthy",
-		status.Sick:    "Minor service slowdown ongoing",
-		status.Dead:    "Partial service outage ongoing",
-	}
+	glyphs = [...]string{status.Healthy: "✓", status.Sick: "!", status.Dead: "✕"}
+	words  = [...]string{status.Healthy: "Healthy", status.Sick: "Degraded", status.Dead: "Down"}
+)
+
+// What a broken node's line says before the time it broke.
+var sinceWords = [...]string{status.Sick: "degraded since", status.Dead: "down since"}
+
+// The banner's sentences, in words a visitor understands.
+const (
+	bannerOperational = "All systems operational"
+	bannerDegraded    = "Degraded performance"
+	bannerPartial     = "Partial outage"
+	bannerMajor       = "Major outage"
 )
 
 // Glyph returns the status glyph the page and tab title use.
@@ -27,8 +34,54 @@ func Glyph(s status.Status) string { return glyphs[clamp(s)] }
 // Word returns the status word shown next to nodes and services.
 func Word(s status.Status) string { return words[clamp(s)] }
 
-// Banner returns the page banner sentence for a page status.
-func Banner(s status.Status) string { return banners[clamp(s)] }
+// Banner returns the banner's sentence for a snapshot: "All systems
+// operational", "Degraded performance" (something is sick), "Partial
+// outage" (something is dead) or "Major outage" (every node of some
+// service is dead: the whole service is down).
+func Banner(snap *status.Snapshot) string {
+	switch clamp(snap.Status) {
+	case status.Healthy:
+		return bannerOperational
+	case status.Sick:
+		return bannerDegraded
+	}
+	for _, svc := range snap.Services {
+		if len(svc.Nodes) == 0 {
+			continue
+		}
+		whole := true
+		for _, n := range svc.Nodes {
+			whole = whole && n.Status >= status.Dead
+		}
+		if whole {
+			return bannerMajor
+		}
+	}
+	return bannerPartial
+}
+
+// Ago says how long something has lasted: "<1 min", "38 min", "2 h 5
+// min", "3 d 4 h". page.js counts on in the same words.
+func Ago(d time.Duration) string {
+	m := int64(d / time.Minute)
+	switch {
+	case m < 1:
+		return "<1 min"
+	case m < 60:
+		return strconv.FormatInt(m, 10) + " min"
+	case m < 24*60:
+		s := strconv.FormatInt(m/60, 10) + " h"
+		if m%60 != 0 {
+			s += " " + strconv.FormatInt(m%60, 10) + " min"
+		}
+		return s
+	}
+	s := strconv.FormatInt(m/(24*60), 10) + " d"
+	if h := m % (24 * 60) / 60; h != 0 {
+		s += " " + strconv.FormatInt(h, 10) + " h"
+	}
+	return s
+}
 
 func clamp(s status.Status) status.Status { return min(s, status.Dead) }
 
@@ -36,11 +89,20 @@ func clamp(s status.Status) status.Status { return min(s, status.Dead) }
 type pageView struct {
 	Head                          *head
 	Status, Glyph, Banner         string
+	Since                         *sinceView // nil while healthy
 	Refreshed, RefreshedISO, Zone string
 	Version                       uint64
 	Year                          int
 	Announcements                 []announcementView
 	Services                      []serviceView
+}
+
+// sinceView is "since 14:02 (38 min)": when a broken status began and
+// for how long it has lasted, in whole minutes (page.js counts on).
+type sinceView struct {
+	What         string // "since", "down since", "degraded since"
+	At, ISO, For string
+	Minutes      int64
 }
 
 type announcementView struct {
@@ -51,20 +113,24 @@ type announcementView struct {
 
 type serviceView struct {
 	ID, Label, Status, Glyph, Word string
+	Uptime                         string // "" without history
 	Nodes                          []nodeView
 }
 
 type nodeView struct {
 	Label, Status, Glyph, Word string
+	Since                      *sinceView // nil while healthy
 	LinkURL, LinkLabel         string
 	Pills                      []pillView
+	History                    *nodeHistory // nil without history
 }
 
 type pillView struct {
-	N     int
-	Class string // status name, or "unchecked"
-	Glyph string // empty for healthy: a plain number reads as fine
-	Tip   string
+	Name   string
+	Class  string // "" (healthy), sick, dead or unchecked; " stale" added when the status is from before a restart
+	Glyph  string // empty for healthy
+	Tip    string
+	NoData bool // never checked
 }
 
 func (r *Renderer) view(v View) *pageView {
@@ -78,7 +144,8 @@ func (r *Renderer) view(v View) *pageView {
 		Head:         &r.head,
 		Status:       clamp(snap.Status).String(),
 		Glyph:        Glyph(snap.Status),
-		Banner:       Banner(snap.Status),
+		Banner:       Banner(snap),
+		Since:        r.since("since", snap.Status, snap.Changed, v.Now),
 		Refreshed:    refreshed.Format(time.TimeOnly),
 		RefreshedISO: refreshed.Format(time.RFC3339),
 		Zone:         ZoneName(refreshed),
@@ -98,20 +165,29 @@ func (r *Renderer) view(v View) *pageView {
 		})
 	}
 
+	hist := v.History
 	pv.Services = make([]serviceView, len(snap.Services))
 	var tip strings.Builder
 	for i, svc := range snap.Services {
 		sv := serviceView{ID: svc.ID, Label: svc.Label, Status: clamp(svc.Status).String(),
 			Glyph: Glyph(svc.Status), Word: Word(svc.Status), Nodes: make([]nodeView, len(svc.Nodes))}
+		if hist != nil {
+			if u, ok := hist.Services[svc.ID]; ok {
+				sv.Uptime = uptimeLine(u, true)
+			}
+		}
 		for j, n := range svc.Nodes {
 			nv := nodeView{Label: n.Label, Status: clamp(n.Status).String(), Glyph: Glyph(n.Status),
-				Word: Word(n.Status), LinkURL: n.LinkURL, LinkLabel: n.LinkLabel}
+				Word: Word(n.Status), Since: r.since(sinceWords[clamp(n.Status)], n.Status, n.Changed, v.Now), LinkURL: n.LinkURL, LinkLabel: n.LinkLabel}
 			if nv.LinkURL != "" && nv.LinkLabel == "" {
 				nv.LinkLabel = "Details"
 			}
 			nv.Pills = make([]pillView, len(n.Replicas))
-			for k, rep := range n.Replicas {
-				nv.Pills[k] = r.pill(&tip, n, k, rep)
+			for k, name := range replicaNames(n) {
+				nv.Pills[k] = r.pill(&tip, name, n.Replicas[k], v.Now)
+			}
+			if hist != nil {
+				nv.History = r.nodeHistory(hist, svc.ID, n)
 			}
 			sv.Nodes[j] = nv
 		}
@@ -120,38 +196,68 @@ func (r *Renderer) view(v View) *pageView {
 	return pv
 }
 
-// pill describes replica k of node n; its tooltip reads like:
-//
-//	Replica 1: https://api.example.com/health
-//	Healthy · 123 ms · poll
-//	Checked 10:42:13
-func (r *Renderer) pill(tip *strings.Builder, n *status.Node, k int, rep *status.Replica) pillView {
-	p := pillView{N: k + 1, Class: clamp(rep.Status).String()}
-	tip.Reset()
-	tip.WriteString("Replica ")
-	tip.WriteString(strconv.Itoa(k + 1))
-	if n.RevealReplicaName {
-		tip.WriteString(": ")
-		tip.WriteString(rep.ID)
+// since describes how long a broken status has lasted; nil while healthy
+// or when it is not known when it began.
+func (r *Renderer) since(what string, st status.Status, changed, now time.Time) *sinceView {
+	if st == status.Healthy || changed.IsZero() {
+		return nil
 	}
-	tip.WriteByte('\n')
+	at := changed.In(r.loc)
+	d := max(now.Sub(changed), 0)
+	return &sinceView{What: what, At: r.clock(at, now), ISO: at.Format(time.RFC3339), For: Ago(d), Minutes: int64(d / time.Minute)}
+}
+
+// clock is a time of day, with its date when it is not today: "14:02",
+// "Tue 24 Nov 14:02", "Tue 24 Nov 2025 14:02".
+func (r *Renderer) clock(t, now time.Time) string {
+	t, now = t.In(r.loc), now.In(r.loc)
+	switch {
+	case t.YearDay() == now.YearDay() && t.Year() == now.Year():
+		return t.Format("15:04")
+	case t.Year() == now.Year():
+		return t.Format("Mon 2 Jan 15:04")
+	}
+	return t.Format("Mon 2 Jan 2006 15:04")
+}
+
+// pill describes a replica. Its name is the replica's host (or its whole
+// id: a push host, a script) where the node reveals names, else "replica
+// N". Its tooltip reads like:
+//
+//	Degraded · 6.20 s
+//	CPU 42% · memory 61%
+//	Checked 10:42:13
+//
+// (the last line only for results older than freshFor).
+// A replica never checked is grey and says "no data yet"; one whose
+// status is the last known from before a restart says "as of" when.
+func (r *Renderer) pill(tip *strings.Builder, name string, rep *status.Replica, now time.Time) pillView {
+	p := pillView{Name: name}
+	if rep.Status != status.Healthy {
+		p.Class = clamp(rep.Status).String()
+	}
+	tip.Reset()
 	if rep.Checked.IsZero() {
-		p.Class = "unchecked"
-		tip.WriteString("Not checked yet · ")
-		tip.WriteString(n.Mode.String())
-		p.Tip = tip.String()
+		p.Class, p.NoData = "unchecked", true
+		p.Tip = "Not checked since the server started"
 		return p
 	}
 	if rep.Status != status.Healthy {
 		p.Glyph = Glyph(rep.Status)
 	}
 	tip.WriteString(Word(rep.Status))
+	if rep.Stale {
+		p.Class = strings.TrimSpace(p.Class + " stale")
+		tip.WriteString(" as of ")
+		tip.WriteString(r.clock(rep.Checked, now))
+		tip.WriteString("\nLast known before a restart; no result since")
+		p.Tip = tip.String()
+		return p
+	}
 	if rep.Latency > 0 {
 		tip.WriteString(" · ")
 		tip.WriteString(Latency(rep.Latency))
 	}
-	tip.WriteString(" · ")
-	tip.WriteString(n.Mode.String())
 	if l := rep.Load; l != nil {
 		tip.WriteString("\nCPU ")
 		tip.WriteString(percent(l.CPU))
@@ -165,10 +271,58 @@ func (r *Renderer) pill(tip *strings.Builder, n *status.Node, k int, rep *status
 		tip.WriteString(strconv.Itoa(q.Unacked))
 		tip.WriteString(" unacked")
 	}
-	tip.WriteString("\nChecked ")
-	tip.WriteString(rep.Checked.In(r.loc).Format(time.TimeOnly))
+	if now.Sub(rep.Checked) >= freshFor {
+		tip.WriteString("\nChecked ")
+		tip.WriteString(rep.Checked.In(r.loc).Format(time.TimeOnly))
+	}
 	p.Tip = tip.String()
 	return p
+}
+
+// freshFor is how old a result may be for its pill not to say when it
+// came: younger ones are as fresh as the page's "refreshed" time says.
+const freshFor = time.Minute
+
+// replicaNames names a node's replicas on the page: by host where the node
+// reveals names (host:port, or the whole id, where hosts repeat), else
+// "replica 1", "replica 2", ….
+func replicaNames(n *status.Node) []string {
+	names := make([]string, len(n.Replicas))
+	for k, rep := range n.Replicas {
+		if !n.RevealReplicaName {
+			names[k] = "replica " + strconv.Itoa(k+1)
+			continue
+		}
+		names[k] = rep.ID
+		if u, err := url.Parse(rep.ID); err == nil && u.Hostname() != "" {
+			names[k] = u.Hostname()
+		}
+	}
+	if !n.RevealReplicaName {
+		return names
+	}
+	for _, part := range []func(*url.URL) string{func(u *url.URL) string { return u.Host }, (*url.URL).String} {
+		if !repeats(names) {
+			break
+		}
+		for k, rep := range n.Replicas {
+			if u, err := url.Parse(rep.ID); err == nil && u.Hostname() != "" {
+				names[k] = part(u)
+			}
+		}
+	}
+	return names
+}
+
+func repeats(names []string) bool {
+	seen := make(map[string]bool, len(names))
+	for _, s := range names {
+		if seen[s] {
+			return true
+		}
+		seen[s] = true
+	}
+	return false
 }
 
 // Latency formats a probe duration for people: "87 ms", "1.24 s".

@@ -31,16 +31,18 @@ type docKey struct {
 	version       uint64 // status.Snapshot.Version
 	statusVersion uint64 // status.Snapshot.StatusVersion
 	annVersion    uint64 // announcements
+	histVersion   uint64 // history.View.Version: rebuilt every minute
+	variant       string // the feed: the address its links are made from
 }
 
 // sameStatus reports whether two states differ at most in latencies.
 func (k docKey) sameStatus(o docKey) bool {
-	return k.statusVersion == o.statusVersion && k.annVersion == o.annVersion
+	return k.statusVersion == o.statusVersion && k.annVersion == o.annVersion && k.histVersion == o.histVersion
 }
 
 // covers reports whether a doc built for k is at least as new as o.
 func (k docKey) covers(o docKey) bool {
-	return k.version >= o.version && k.annVersion >= o.annVersion
+	return k.version >= o.version && k.annVersion >= o.annVersion && k.histVersion >= o.histVersion && k.variant == o.variant
 }
 
 func newDoc(body []byte, contentType, caching []string) *doc {
@@ -100,16 +102,16 @@ type docCache struct {
 	cur atomic.Pointer[doc]
 
 	mu sync.Mutex // held while building; guards buf
-	// build writes the body for the current state into buf and says which
-	// state that was.
-	build       func(buf *bytes.Buffer) (docKey, error)
+	// build writes the body for the current state (and want's variant)
+	// into buf and says which state that was.
+	build       func(buf *bytes.Buffer, want docKey) (docKey, error)
 	contentType []string
 	caching     []string
 	buf         bytes.Buffer
 	gzip        *gzipPool
 }
 
-func newDocCache(contentType, caching string, zp *gzipPool, build func(*bytes.Buffer) (docKey, error)) *docCache {
+func newDocCache(contentType, caching string, zp *gzipPool, build func(*bytes.Buffer, docKey) (docKey, error)) *docCache {
 	return &docCache{build: build, contentType: []string{contentType}, caching: []string{caching}, gzip: zp}
 }
 
@@ -129,7 +131,7 @@ func (c *docCache) rebuild(want docKey) (*doc, error) {
 		return d, nil // built while we waited
 	}
 	c.buf.Reset()
-	key, err := c.build(&c.buf)
+	key, err := c.build(&c.buf, want)
 	if err != nil {
 		prev := c.cur.Load()
 		if prev != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,8 +11,12 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/history"
+	"github.com/overvakt/overvakt/pkg/history/historytest"
 	"github.com/overvakt/overvakt/pkg/page"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store"
+	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
 // testBranding is what the tests' pages show in the header.
@@ -65,6 +70,8 @@ func realisticRegistry(now time.Time) *status.Registry {
 	reg.Set(status.Ref{Service: 0, Node: 1, Replica: 0}, ok(143))
 	reg.Set(status.Ref{Service: 0, Node: 1, Replica: 1}, ok(128))
 	reg.Set(status.Ref{Service: 1, Node: 0, Replica: 0}, ok(212))
+	// Slow for 8 minutes, and down for 25 (as realisticHistory has it).
+	reg.Set(status.Ref{Service: 1, Node: 0, Replica: 1}, status.Result{Status: status.Sick, Latency: 6100 * time.Millisecond, At: now.Add(-8 * time.Minute)})
 	reg.Set(status.Ref{Service: 1, Node: 0, Replica: 1}, status.Result{Status: status.Sick, Latency: 6200 * time.Millisecond, At: now})
 	reg.Set(status.Ref{Service: 1, Node: 0, Replica: 2}, ok(198))
 	reg.Set(status.Ref{Service: 1, Node: 1, Replica: 0}, status.Result{Status: status.Healthy, Latency: 1240 * time.Millisecond, At: now,
@@ -72,6 +79,7 @@ func realisticRegistry(now time.Time) *status.Registry {
 	reg.Upsert(2, 0, "db-primary", status.Result{Status: status.Healthy, At: now, Load: &status.Load{CPU: 0.42, RAM: 0.61}})
 	reg.Upsert(2, 0, "db-replica", status.Result{Status: status.Healthy, At: now, Load: &status.Load{CPU: 0.18, RAM: 0.57}})
 	reg.Set(status.Ref{Service: 2, Node: 1, Replica: 0}, ok(23))
+	reg.Set(status.Ref{Service: 2, Node: 1, Replica: 1}, status.Result{Status: status.Dead, Latency: 10 * time.Second, Err: "connection refused", At: now.Add(-25 * time.Minute)})
 	reg.Set(status.Ref{Service: 2, Node: 1, Replica: 1}, status.Result{Status: status.Dead, Latency: 10 * time.Second, Err: "connection refused", At: now})
 	// mail stays unchecked
 	return reg
@@ -170,4 +178,82 @@ func (a *staticAnnouncements) set(list ...page.Announcement) {
 	defer a.mu.Unlock()
 	a.list = list
 	a.version++
+}
+
+// historyStore is historytest's 90 days in a memory store, summed up as
+// the server would have, shared by the tests (they only read it).
+var historyStore = sync.OnceValues(func() (*memory.Store, error) {
+	st := memory.New()
+	var tb onceTB
+	historytest.Write(&tb, st)
+	if tb.err != nil {
+		return nil, tb.err
+	}
+	return st, historyRollups(st).Catch(context.Background())
+})
+
+// onceTB lets historytest.Write run outside a test: it records the
+// first failure.
+type onceTB struct {
+	testing.TB
+	err error
+}
+
+func (o *onceTB) Helper() {}
+func (o *onceTB) Fatal(args ...any) {
+	if o.err == nil {
+		o.err = fmt.Errorf("%v", fmt.Sprint(args...))
+	}
+}
+
+func historyRollups(st store.Store) *history.Rollups {
+	ru := history.NewRollups(st, config.Default().Storage, historytest.Tree, nil)
+	ru.SetClock(func() time.Time { return historytest.Now }, time.UTC)
+	return ru
+}
+
+// historyReader is a reader of historytest's 90 days with its first view
+// built, as the server runs it.
+func historyReader(t testing.TB) *history.Reader {
+	t.Helper()
+	st, err := historyStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := history.NewReader(st, historyRollups(st), historytest.Tree, nil)
+	if err := r.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// historyRegistry is historytest's tree (web: api, which shows its
+// replica names, and new), checked healthy at its Now.
+func historyRegistry() *status.Registry {
+	reg := status.NewRegistry([]status.ServiceSpec{{ID: "web", Label: "Web", Nodes: []status.NodeSpec{
+		{ID: "api", Label: "API", Replicas: []string{"https://api.example.com/"}, RevealReplicaName: true},
+		{ID: "new", Label: "New", Replicas: []string{"https://new.example.com/"}},
+	}}}, historytest.At(62, 0))
+	for n := range 2 {
+		reg.Set(status.Ref{Node: n}, status.Result{Status: status.Healthy, Latency: 20 * time.Millisecond, At: historytest.Now})
+	}
+	return reg
+}
+
+// staticRetracted is a RetractedSource for tests.
+type staticRetracted []page.Announcement
+
+func (r staticRetracted) Retracted() []page.Announcement { return r }
+
+// newHistoryServer serves historyRegistry with historytest's 90 days and
+// the retracted announcements given.
+func newHistoryServer(t testing.TB, cfg *config.Config, anns AnnouncementSource, retracted ...page.Announcement) (*Server, *history.Reader) {
+	t.Helper()
+	r := historyReader(t)
+	s, err := New(Options{Config: cfg, Registry: historyRegistry(), Announcements: anns, Version: "test",
+		History: r, Retracted: staticRetracted(retracted)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s, r
 }

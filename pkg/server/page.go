@@ -12,12 +12,14 @@ import (
 )
 
 // handlePage serves the page from memory. A re-render happens when the
-// status or the announcements changed, or when latencies changed and the
-// rendered page is older than latencyRefresh.
+// status, the announcements or the history (once a minute) changed, or
+// when latencies changed and the rendered page is older than
+// latencyRefresh.
 func (s *Server) handlePage(c echo.Context) error {
 	snap := s.reg.Snapshot()
 	_, annVersion := s.announcements()
-	want := docKey{version: snap.Version, statusVersion: snap.StatusVersion, annVersion: annVersion}
+	_, histVersion := s.history()
+	want := docKey{version: snap.Version, statusVersion: snap.StatusVersion, annVersion: annVersion, histVersion: histVersion}
 	d := s.page.cur.Load()
 	if d == nil || d.key != want && (!d.key.sameStatus(want) || time.Since(d.built) >= latencyRefresh) {
 		var err error
@@ -33,21 +35,25 @@ func (s *Server) handlePage(c echo.Context) error {
 }
 
 // buildPage renders the page for the current state.
-func (s *Server) buildPage(buf *bytes.Buffer) (docKey, error) {
+func (s *Server) buildPage(buf *bytes.Buffer, _ docKey) (docKey, error) {
 	snap := s.reg.Snapshot()
 	anns, annVersion := s.announcements()
-	key := docKey{version: snap.Version, statusVersion: snap.StatusVersion, annVersion: annVersion}
+	hist, histVersion := s.history()
+	key := docKey{version: snap.Version, statusVersion: snap.StatusVersion, annVersion: annVersion, histVersion: histVersion}
 	err := s.renderer.Render(buf, page.View{
 		Snapshot:      snap,
 		Announcements: anns,
 		Now:           time.Now(),
 		Version:       pageVersion(key),
+		History:       hist,
 	})
 	return key, err
 }
 
 // pageVersion changes whenever a browser showing the page should reload:
-// both counters only grow, so their sum changes when either does.
+// both counters only grow, so their sum changes when either does. A new
+// history view (every minute) does not make browsers reload: the bars
+// move by a minute.
 func pageVersion(k docKey) uint64 { return k.statusVersion + k.annVersion }
 
 // handleVersion is what the page's script polls:

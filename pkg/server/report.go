@@ -75,7 +75,7 @@ func (s *Server) handleReport(c echo.Context) error {
 	return nil
 }
 
-func (s *Server) buildReport(buf *bytes.Buffer) (docKey, error) {
+func (s *Server) buildReport(buf *bytes.Buffer, _ docKey) (docKey, error) {
 	snap := s.reg.Snapshot()
 	rep := report{
 		Status:        snap.Status,

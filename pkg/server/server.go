@@ -21,8 +21,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/history"
 	"github.com/overvakt/overvakt/pkg/page"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store"
 	"github.com/overvakt/overvakt/res"
 )
 
@@ -47,6 +49,30 @@ type Options struct {
 	// Health says what is wrong with the server's own parts (the store);
 	// nil: nothing can be.
 	Health Health
+	// History draws the page's bars, uptime and sparklines, and answers
+	// /history, /feed.atom, /api/v1/history/… and /badge/uptime/…; nil
+	// leaves them out of the page, and the routes answer 404.
+	History HistorySource
+	// Retracted lists the announcements taken down, for /history and the
+	// feed; nil: none.
+	Retracted RetractedSource
+}
+
+// HistorySource is the page's history (a *history.Reader).
+type HistorySource interface {
+	// Current is the last view built, nil before the first. It is called
+	// on every page request, so it must be cheap (an atomic load).
+	Current() *history.View
+	// NodeRange is one node's history over the last span (a key of
+	// history.Ranges); errors for which history.IsUnknown holds are the
+	// request's fault.
+	NodeRange(ctx context.Context, c store.Component, span string, now time.Time) (*history.Range, error)
+}
+
+// RetractedSource lists retracted announcements (a *notice.Board).
+type RetractedSource interface {
+	// Retracted returns them newest first; the caller does not modify it.
+	Retracted() []page.Announcement
 }
 
 // Health is what /health reports beside "ok".
@@ -82,8 +108,10 @@ type Server struct {
 	log      *slog.Logger
 	version  string
 	anns     AnnouncementSource
-	api      API    // may be nil
-	health   Health // may be nil
+	api      API             // may be nil
+	health   Health          // may be nil
+	hist     HistorySource   // may be nil
+	retired  RetractedSource // may be nil
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
@@ -96,7 +124,14 @@ type Server struct {
 
 	page   *docCache
 	report *docCache
-	gzip   gzipPool // shared by the page, the report and the assets
+	past   *docCache // /history
+	feed   *docCache // /feed.atom
+	// viewDocs: answers of the history API and uptime badges, per view.
+	viewDocs viewDocs
+
+	pageURL string    // branding.page_url ending in "/", or ""
+	started time.Time // the feed's time while it has no entry
+	gzip    gzipPool  // shared by the page, the report and the assets
 
 	notFoundHTML *doc
 }
@@ -108,7 +143,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Config and Options.Registry are required")
 	}
 	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements,
-		api: opts.API, health: opts.Health, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
+		api: opts.API, health: opts.Health, hist: opts.History, retired: opts.Retracted, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -137,9 +172,15 @@ func New(opts Options) (*Server, error) {
 
 	s.page = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPage)
 	s.report = newDocCache(hdrJSON[0], hdrNoCache[0], &s.gzip, s.buildReport)
+	s.past = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPast)
+	s.feed = newDocCache(hdrAtom[0], hdrNoCache[0], &s.gzip, s.buildFeed)
+	s.started = time.Now()
+	if u := opts.Config.Branding.PageURL; u != "" {
+		s.pageURL = strings.TrimRight(u, "/") + "/"
+	}
 	// A trial render, thrown away: the first request renders the page
 	// again and compresses it, so an idle server holds no copy of it.
-	if _, err := s.buildPage(new(bytes.Buffer)); err != nil {
+	if _, err := s.buildPage(new(bytes.Buffer), docKey{}); err != nil {
 		return nil, fmt.Errorf("server: first render of the page: %w", err)
 	}
 	if s.notFoundHTML, err = s.errorDoc(http.StatusNotFound, "Page not found"); err != nil {
@@ -163,10 +204,14 @@ func (s *Server) routes() *echo.Echo {
 		e.Match([]string{http.MethodGet, http.MethodHead}, path, h)
 	}
 	get("/", s.handlePage)
+	get("/history", s.handlePast)
+	get("/feed.atom", s.handleFeed)
 	get("/status/text", s.handleText)
 	get("/status/report", s.handleReport)
 	get("/status/version", s.handleVersion)
 	get("/badge/:kind", s.handleBadge)
+	get("/badge/uptime/:service/:node", s.handleUptimeBadge)
+	get("/api/v1/history/:service/:node", s.handleHistoryAPI)
 	get("/robots.txt", s.handleRobots)
 	get("/health", s.handleHealth)
 	get("/assets/*", s.handleAsset)
@@ -273,6 +318,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("server: shutdown on %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// history returns the current history view and its version; nil and 0
+// without one.
+func (s *Server) history() (*history.View, uint64) {
+	if s.hist == nil {
+		return nil, 0
+	}
+	v := s.hist.Current()
+	if v == nil {
+		return nil, 0
+	}
+	return v, v.Version
+}
+
+// retracted returns the retracted announcements, newest first.
+func (s *Server) retracted() []page.Announcement {
+	if s.retired == nil {
+		return nil
+	}
+	return s.retired.Retracted()
 }
 
 // announcements returns the page's announcements and their version.

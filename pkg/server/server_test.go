@@ -39,9 +39,9 @@ func TestPageShowsStatus(t *testing.T) {
 		banner, title      string
 		favicon, nodeWords string
 	}{
-		{status.Healthy, "All systems report as healthy", "<title>✓ Acme Status</title>", "favicon-healthy.svg", `<span class="word">Healthy</span>`},
-		{status.Sick, "Minor service slowdown ongoing", "<title>! Acme Status</title>", "favicon-sick.svg", `<span class="word">Degraded</span>`},
-		{status.Dead, "Partial service outage ongoing", "<title>✕ Acme Status</title>", "favicon-dead.svg", `<span class="word">Down</span>`},
+		{status.Healthy, "All systems operational", "<title>✓ Acme Status</title>", "favicon-healthy.svg", `<span class="word">Healthy</span>`},
+		{status.Sick, "Degraded performance", "<title>! Acme Status</title>", "favicon-sick.svg", `<span class="word">Degraded</span>`},
+		{status.Dead, "Major outage", "<title>✕ Acme Status</title>", "favicon-dead.svg", `<span class="word">Down</span>`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.status.String(), func(t *testing.T) {
@@ -71,12 +71,14 @@ func TestPageRealistic(t *testing.T) {
 		mustContain(t, body, `<section class="service" id="service-`+id+`">`)
 	}
 	mustContain(t, body,
-		"class=\"pill sick\" title=\"Replica 2\nDegraded · 6.20 s · poll", // glyph, word and latency
-		`class="pill dead"`,
-		"CPU 42% · memory 61%",       // push replica load
-		"Queue: 12 ready, 3 unacked", // queue counts
+		"class=\"sick\" title=\"Degraded · 6.20 s\">", // word and latency
+		"replica 2</button>",                          // names hidden: numbered
+		">app-1.acme.example</button>",                // names revealed: the host
+		`<button class="dead"`,
+		"CPU 42% · memory 61%",                                             // push replica load
+		"Queue: 12 ready, 3 unacked",                                       // queue counts
 		`href="https://docs.acme.example/api" rel="noopener">API docs</a>`, // node link
-		"Not checked yet",
+		`<button class="unchecked" title="Not checked since the server started">replica 1 <small>no data yet</small></button>`,
 		`<li class="node dead">`, `<li class="node sick">`,
 	)
 }
@@ -184,7 +186,7 @@ func TestPageRerendersOnStatusChange(t *testing.T) {
 	if got.Code != http.StatusOK {
 		t.Fatalf("after a status change: %d, want 200", got.Code)
 	}
-	mustContain(t, got.Body.String(), "Partial service outage ongoing",
+	mustContain(t, got.Body.String(), "Major outage", "down since ",
 		`data-version="`+jsonField(t, do(s, http.MethodGet, "/status/version").Body.Bytes(), "page_version")+`"`)
 }
 
@@ -502,7 +504,7 @@ func TestAssetTypesAndGzip(t *testing.T) {
 func TestHeadAndTrailingSlash(t *testing.T) {
 	s := newTestServer(t, testConfig(), realisticRegistry(time.Now()), nil)
 	paths := []string{"/", "/status/text", "/status/report", "/status/version", "/badge/color", "/badge/icon",
-		"/robots.txt", "/health", "/assets/page.css"}
+		"/robots.txt", "/health", "/assets/page.css", "/history", "/feed.atom"}
 	for _, path := range paths {
 		t.Run(path, func(t *testing.T) {
 			get := do(s, http.MethodGet, path)
@@ -550,7 +552,7 @@ func TestErrorPages(t *testing.T) {
 
 func TestRobotsAndHealth(t *testing.T) {
 	s := newTestServer(t, testConfig(), oneNode(status.Dead, time.Now()), nil)
-	mustContain(t, do(s, http.MethodGet, "/robots.txt").Body.String(), "User-agent: *", "Disallow: /status/")
+	mustContain(t, do(s, http.MethodGet, "/robots.txt").Body.String(), "User-agent: *", "Disallow: /status/", "Disallow: /api/")
 	if rec := do(s, http.MethodGet, "/health"); rec.Body.String() != "ok" {
 		t.Errorf("/health = %q", rec.Body)
 	}
@@ -630,7 +632,7 @@ func TestConcurrentRequests(t *testing.T) {
 
 	// After the dust settles the page shows the latest status.
 	final := do(s, http.MethodGet, "/").Body.String()
-	mustContain(t, final, page.Banner(reg.Snapshot().Status))
+	mustContain(t, final, page.Banner(reg.Snapshot()))
 }
 
 // jsonField returns one top-level field of a JSON object as raw text.

@@ -29,13 +29,33 @@
     setTimeout(poll, 15000);
   }
 
-  // Tooltips: the text lives in each pill's title; move it to data-tip so
-  // the browser's own tooltip does not show twice.
-  var pills = document.querySelectorAll(".pill[title]");
-  for (var i = 0; i < pills.length; i++) {
-    var p = pills[i];
+  // Durations ("down since 14:02 (38 min)") count on from when the page
+  // was served, in the server's words (page.Ago).
+  var loaded = Date.now();
+  var ages = document.querySelectorAll("[data-min]");
+  function ago(m) {
+    if (m < 1) { return "<1 min"; }
+    if (m < 60) { return m + " min"; }
+    if (m < 1440) { return Math.floor(m / 60) + " h" + (m % 60 ? " " + m % 60 + " min" : ""); }
+    var h = Math.floor(m % 1440 / 60);
+    return Math.floor(m / 1440) + " d" + (h ? " " + h + " h" : "");
+  }
+  if (ages.length) {
+    setInterval(function () {
+      var extra = Math.floor((Date.now() - loaded) / 60000);
+      for (var i = 0; i < ages.length; i++) {
+        ages[i].textContent = ago(+ages[i].getAttribute("data-min") + extra);
+      }
+    }, 20000);
+  }
+
+  // Tooltips: the text lives in the titles of the pills and of the bars'
+  // days; move it to data-tip so the browser's own tooltip does not show
+  // twice.
+  var titled = document.querySelectorAll(".pills button[title], .bar i[title]");
+  for (var i = 0; i < titled.length; i++) {
+    var p = titled[i];
     p.setAttribute("data-tip", p.title);
-    p.setAttribute("aria-label", p.title);
     p.removeAttribute("title");
   }
 
@@ -59,7 +79,7 @@
     tip.id = "tip";
     tip.setAttribute("role", "tooltip");
     tip.textContent = el.getAttribute("data-tip");
-    var row = el.closest(".node");
+    var row = el.tagName === "BUTTON" && el.closest(".node");
     var link = row && row.querySelector(".label a");
     if (link) {
       tip.appendChild(document.createElement("br"));
@@ -82,7 +102,7 @@
   }
 
   function pillOf(e) {
-    return e.target.closest ? e.target.closest(".pill") : null;
+    return e.target.closest ? e.target.closest("[data-tip]") : null;
   }
 
   document.addEventListener("mouseover", function (e) {
