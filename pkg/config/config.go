@@ -127,6 +127,9 @@ type Notify struct {
 	// AlertAfter is how many consecutive dead results of a replica it takes
 	// before it counts as dead for notifications (flap protection).
 	AlertAfter int `toml:"alert_after"`
+	// ReminderEscalate: the Nth reminder reaches only the first N targets
+	// of channels that have several (Twilio, Pushover, e-mail).
+	ReminderEscalate bool `toml:"reminder_escalate"`
 
 	// Channels are the [notify.<name>] tables present, in the order of the
 	// kinds the file was loaded with.
@@ -146,11 +149,27 @@ type Probe struct {
 type Service struct {
 	ID    string `toml:"id"`
 	Label string `toml:"label"`
-	Nodes []Node `toml:"node"`
+	// Notify names the channels that hear this service's nodes; nil:
+	// every channel. A node's own notify replaces it.
+	Notify []string `toml:"notify"`
+	Nodes  []Node   `toml:"node"`
 }
 
 // Node is a [[probe.service.node]]: the keys every node has. The keys of
 // a probe kind (http_method, rabbitmq_queue, …) are in Tables.
+// NodeAlerts are a node's own alert rules; zero values (nil for
+// ReminderInterval, whose 0 turns reminders off) keep [notify]'s.
+type NodeAlerts struct {
+	Notify                  []string `toml:"notify"` // channel names; nil: the service's
+	AlertAfter              int      `toml:"alert_after"`
+	ReminderInterval        *Seconds `toml:"reminder_interval"`
+	ReminderBackoffFunction string   `toml:"reminder_backoff_function"`
+	ReminderBackoffLimit    int      `toml:"reminder_backoff_limit"`
+	// DependsOn lists "service:node" parents: while one is dead, this
+	// node's alerts are held (its outage is the parent's).
+	DependsOn []string `toml:"depends_on"`
+}
+
 type Node struct {
 	ID                string   `toml:"id"`
 	Label             string   `toml:"label"`
@@ -160,6 +179,9 @@ type Node struct {
 	RevealReplicaName bool     `toml:"reveal_replica_name"`
 	LinkURL           string   `toml:"link_url"`
 	LinkLabel         string   `toml:"link_label"`
+
+	// NodeAlerts replace the [notify] keys of the same names for this node.
+	NodeAlerts
 
 	// Tables hold the node keys of the probe kinds, by kind name: one per
 	// kind that has node keys, defaults where the file is silent.

@@ -264,6 +264,13 @@ func (d *decoder) value(path string, v any, rv reflect.Value) {
 		}
 		d.table(path, m, rv)
 	case reflect.Pointer:
+		if rv.Type().Elem().Kind() != reflect.Struct {
+			// An optional value: nil when the file is silent.
+			p := reflect.New(rv.Type().Elem())
+			d.value(path, v, p.Elem())
+			rv.Set(p)
+			return
+		}
 		m, ok := v.(map[string]any)
 		if !ok {
 			d.fail(path, "want a table, got %s", describe(v))

@@ -19,7 +19,7 @@ func (c *Config) StatusSpecs() []status.ServiceSpec {
 		for _, n := range svc.Nodes {
 			mode, _ := status.ParseMode(n.Mode)
 			ns := status.NodeSpec{ID: n.ID, Label: n.Label, Mode: mode, LinkURL: n.LinkURL,
-				LinkLabel: n.LinkLabel, RevealReplicaName: n.RevealReplicaName}
+				LinkLabel: n.LinkLabel, RevealReplicaName: n.RevealReplicaName, DependsOn: n.DependsOn}
 			switch mode {
 			case status.ModePoll:
 				for _, r := range n.Replicas {

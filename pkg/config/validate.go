@@ -23,6 +23,7 @@ func validate(c *Check, kinds *Kinds, cfg *Config) {
 	checkPlugins(c, cfg.Plugins)
 	checkNotify(c.sub("notify", ""), &cfg.Notify)
 	checkProbe(c, kinds, cfg.Probe.Services, false)
+	checkAlerts(c, cfg)
 	checkStorage(c.sub("storage", ""), &cfg.Storage)
 	c.sub("incidents", "").NotNegative("publish_after", float64(cfg.Incidents.PublishAfter))
 	for i := range cfg.Maintenance {
@@ -241,7 +242,8 @@ var (
 
 // serverNodeKeys are the keys of a node that say how the page shows it,
 // which only the server's file may set.
-var serverNodeKeys = []string{"label", "reveal_replica_name", "link_url", "link_label"}
+var serverNodeKeys = []string{"label", "reveal_replica_name", "link_url", "link_label",
+	"notify", "alert_after", "reminder_interval", "reminder_backoff_function", "reminder_backoff_limit", "depends_on"}
 
 // checkProbe checks the [[probe.service]] tree: ids, modes, replicas and
 // scripts, and each probe kind's node keys. An agent's file (agent true)
@@ -265,6 +267,9 @@ func checkProbe(c *Check, kinds *Kinds, services []Service, agent bool) {
 		}
 		if agent && sc.Has("label") {
 			sc.Fail("label", "unknown key in an agent's file: the page shows the service as the server's file describes it; set it there")
+		}
+		if agent && sc.Has("notify") {
+			sc.Fail("notify", "unknown key in an agent's file: the server's file says who hears of the service; set it there")
 		}
 		if len(svc.Nodes) == 0 {
 			sc.Fail("node", "a service needs at least one node; add a [[probe.service.node]] table after this service")
@@ -426,4 +431,100 @@ func replicaProblem(kinds *Kinds, raw string) string {
 func isMailto(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.Scheme == "mailto" && u.Opaque != ""
+}
+
+// checkAlerts checks the alert rules of services and nodes: channel names
+// that exist, overrides in range, and parents that exist without a cycle.
+func checkAlerts(c *Check, cfg *Config) {
+	channels := make([]string, len(cfg.Notify.Channels))
+	for i, ch := range cfg.Notify.Channels {
+		channels[i] = ch.Name
+	}
+	checkRoute := func(c *Check, names []string) {
+		for k, name := range names {
+			if !slices.Contains(channels, name) {
+				known := "none is configured"
+				if len(channels) > 0 {
+					known = "configured: " + strings.Join(channels, ", ")
+				}
+				c.Fail(indexKey("notify", k), "%q: no [notify.%s] table (%s)", name, name, known)
+			}
+		}
+	}
+	parents := map[string][]string{} // "service:node" -> its depends_on
+	for i := range cfg.Probe.Services {
+		svc := &cfg.Probe.Services[i]
+		sc := c.sub(indexKey("probe.service", i), "[[probe.service]]")
+		checkRoute(sc, svc.Notify)
+		for j := range svc.Nodes {
+			n := &svc.Nodes[j]
+			nc := sc.sub(indexKey("node", j), "[[probe.service.node]]")
+			checkRoute(nc, n.Notify)
+			if nc.Has("alert_after") && n.AlertAfter < 1 {
+				nc.Fail("alert_after", "%d: must be at least 1", n.AlertAfter)
+			}
+			if n.ReminderInterval != nil {
+				nc.NotNegative("reminder_interval", float64(*n.ReminderInterval))
+			}
+			if n.ReminderBackoffFunction != "" {
+				nc.OneOf("reminder_backoff_function", n.ReminderBackoffFunction, "backoff function",
+					"none", "linear", "square", "cubic")
+			}
+			if nc.Has("reminder_backoff_limit") {
+				nc.Positive("reminder_backoff_limit", float64(n.ReminderBackoffLimit))
+			}
+			self := svc.ID + ":" + n.ID
+			for k, p := range n.DependsOn {
+				key := indexKey("depends_on", k)
+				switch {
+				case !strings.Contains(p, ":") || !KnownComponent(cfg.Probe.Services, p):
+					nc.Fail(key, "%q: no such node; write \"service:node\" with ids from [[probe.service]]", p)
+				case p == self:
+					nc.Fail(key, "%q: a node cannot depend on itself", p)
+				default:
+					parents[self] = append(parents[self], p)
+				}
+			}
+		}
+	}
+	// A cycle would hold the alerts of every node in it for good.
+	for i := range cfg.Probe.Services {
+		svc := &cfg.Probe.Services[i]
+		for j := range svc.Nodes {
+			self := svc.ID + ":" + svc.Nodes[j].ID
+			if loop := dependencyLoop(parents, self); loop != nil {
+				c.sub(indexKey("probe.service", i), "").sub(indexKey("node", j), "[[probe.service.node]]").
+					Fail("depends_on", "a loop: %s; one of them must not depend on the other", strings.Join(loop, " → "))
+			}
+		}
+	}
+}
+
+// dependencyLoop returns the path from start back to itself through
+// depends_on, or nil when there is none.
+func dependencyLoop(parents map[string][]string, start string) []string {
+	var path []string
+	seen := map[string]bool{}
+	var walk func(at string) bool
+	walk = func(at string) bool {
+		path = append(path, at)
+		for _, p := range parents[at] {
+			if p == start {
+				path = append(path, p)
+				return true
+			}
+			if !seen[p] {
+				seen[p] = true
+				if walk(p) {
+					return true
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		return false
+	}
+	if walk(start) {
+		return path
+	}
+	return nil
 }

@@ -34,15 +34,15 @@ func benchmarkObserve(b *testing.B, alertAfter int) {
 	reg := status.NewRegistry(specs, t0)
 	c := config.Default()
 	c.Notify.AlertAfter = alertAfter
-	tr := newTracker(rulesFrom(&c, 2*time.Second, nil))
+	tr := newTracker(rulesFrom(&c, 2*time.Second, nil), nil)
 	for range alertAfter {
 		for s := 0; s < 100; s++ {
 			reg.Set(status.Ref{Service: s}, status.Result{Status: status.Dead, At: t0})
 		}
 		tr.observe(reg.Snapshot(), t0)
 	}
-	if tr.effective() != status.Dead {
-		b.Fatalf("page seen as %v after %d dead results, want dead", tr.effective(), alertAfter)
+	if tr.status(0, t0) != status.Dead {
+		b.Fatalf("page seen as %v after %d dead results, want dead", tr.status(0, t0), alertAfter)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

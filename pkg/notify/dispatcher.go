@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,7 @@ type Dispatcher struct {
 	startupWait  time.Duration // longest wait for the first sweep before the start-up notice
 	tracker      *tracker
 	outboxes     []*outbox
+	audiences    [][]*outbox // per audience of the tracker
 	drainTimeout time.Duration
 	state        store.State // nil: nothing kept
 	maint        Maintenance // nil: none
@@ -90,18 +92,31 @@ func NewDispatcher(opts DispatcherOptions) *Dispatcher {
 		opts.DrainTimeout = opts.SendTimeout
 	}
 	retry := opts.Retry.withDefaults()
+	names := make([]string, len(opts.Channels))
+	for i, ch := range opts.Channels {
+		names[i] = ch.Name()
+	}
 	d := &Dispatcher{
 		reg:          opts.Registry,
 		log:          opts.Logger,
 		startup:      cfg.Notify.StartupNotification,
 		startupWait:  cfg.Metrics.PollInterval.Duration(),
-		tracker:      newTracker(rulesFrom(cfg, opts.CoalesceWindow, opts.Silence)),
+		tracker:      newTracker(rulesFrom(cfg, opts.CoalesceWindow, opts.Silence), names),
 		drainTimeout: opts.DrainTimeout,
 		state:        opts.State,
 		maint:        opts.Maintenance,
 	}
 	for _, ch := range opts.Channels {
 		d.outboxes = append(d.outboxes, newOutbox(ch, opts.QueueSize, opts.SendTimeout, retry, opts.Logger))
+	}
+	// Each audience's messages go to the outboxes of its channels.
+	d.audiences = make([][]*outbox, len(d.tracker.auds))
+	for ai, aud := range d.tracker.auds {
+		for _, o := range d.outboxes {
+			if aud.channels == nil || slices.Contains(aud.channels, o.name) {
+				d.audiences[ai] = append(d.audiences[ai], o)
+			}
+		}
 	}
 	return d
 }
@@ -168,7 +183,7 @@ func (d *Dispatcher) loop(ctx context.Context) {
 				held[c] = true
 			}
 		}
-		d.tracker.view.hold(held)
+		d.tracker.hold(held)
 		heldUntil, maintTimer = d.maint.NextChange(now), nil
 		if !heldUntil.IsZero() {
 			maintTimer = time.After(heldUntil.Sub(now))
@@ -183,7 +198,9 @@ func (d *Dispatcher) loop(ctx context.Context) {
 		d.tracker.observe(snap, time.Now())
 		if startupPending && (deadlinePassed || snap.Unchecked == 0) {
 			startupPending, startupDeadline = false, nil
-			d.dispatch(d.tracker.startup(time.Now()))
+			for _, o := range d.tracker.startup(time.Now()) {
+				d.dispatch(o)
+			}
 			d.save(ctx)
 		}
 	}
@@ -255,11 +272,13 @@ func (d *Dispatcher) save(ctx context.Context) {
 	}
 }
 
-// dispatch queues m on every channel that takes it.
-func (d *Dispatcher) dispatch(m *Message) {
-	d.log.Info("notification", "kind", m.Kind, "status", m.Status,
-		"replicas", len(m.Replicas)+m.More, "recovered", len(m.Recovered)+m.RecoveredMore)
-	for _, o := range d.outboxes {
+// dispatch queues a message on every channel of its audience that takes it.
+func (d *Dispatcher) dispatch(out outgoing) {
+	m := out.msg
+	d.log.Info("notification", "kind", m.Kind, "status", m.Status, "headline", m.Headline(),
+		"replicas", len(m.Replicas)+m.More, "recovered", len(m.Recovered)+m.RecoveredMore,
+		"channels", len(d.audiences[out.audience]))
+	for _, o := range d.audiences[out.audience] {
 		if o.ch.RemindersOnly && m.Kind != Reminder {
 			continue
 		}

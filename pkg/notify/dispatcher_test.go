@@ -507,3 +507,41 @@ func TestMaintenanceHoldsAlerts(t *testing.T) {
 		rec.none(t)
 	})
 }
+
+// Each channel hears only the nodes routed to it; nodes without a notify
+// list reach every channel.
+func TestDispatcherRoutesNodesToTheirChannels(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		cfg := config.Default()
+		cfg.Probe.Services = []config.Service{
+			{ID: "web", Nodes: []config.Node{{ID: "core", Mode: "poll", Replicas: []string{"tcp://a:1"}}}},
+			{ID: "db", Notify: []string{"pager"}, Nodes: []config.Node{{ID: "main", Mode: "poll", Replicas: []string{"tcp://b:1"}}}},
+		}
+		reg := status.NewRegistry([]status.ServiceSpec{
+			{ID: "web", Nodes: []status.NodeSpec{{ID: "core", Mode: status.ModePoll, Replicas: []string{"tcp://a:1"}}}},
+			{ID: "db", Nodes: []status.NodeSpec{{ID: "main", Mode: status.ModePoll, Replicas: []string{"tcp://b:1"}}}},
+		}, start)
+		chat, pager := newRecorder("chat"), newRecorder("pager")
+		runDispatcher(t, NewDispatcher(DispatcherOptions{Config: &cfg, Registry: reg,
+			Channels: []Channel{{Notifier: chat}, {Notifier: pager}}}))
+
+		reg.Set(status.Ref{Service: 1}, status.Result{Status: status.Dead, At: start})
+		time.Sleep(2 * time.Second)
+		if m := pager.next(t); fmt.Sprint(m.Replicas) != "[db:main:tcp://b:1]" {
+			t.Errorf("pager got %s", describe([]*Message{m}))
+		}
+		chat.none(t)
+
+		reg.Set(status.Ref{}, status.Result{Status: status.Dead, At: time.Now()})
+		time.Sleep(2 * time.Second)
+		for _, r := range []*recorder{chat, pager} {
+			m := r.next(t)
+			if m.Headline() != "Status Page: web is down" {
+				t.Errorf("%s got %q", r.name, m.Headline())
+			}
+		}
+		chat.none(t)
+		pager.none(t)
+	})
+}

@@ -40,8 +40,52 @@ type Message struct {
 	Recovered     []string
 	RecoveredMore int
 
+	// Nodes are those the message is about, in page order: for a change,
+	// the nodes whose status changed; for a reminder, those still down.
+	Nodes []NodeChange
+	// Changes are the replicas whose status differs from the one the
+	// last message gave them, with the probe's reason; same cap.
+	Changes     []Change
+	ChangesMore int
+
+	// Escalation, when above zero, is the number of this reminder in the
+	// outage with reminder_escalate on: channels with several targets
+	// send it to the first Escalation of them only.
+	Escalation int
+
 	PageTitle string
 	PageURL   string
+}
+
+// NodeChange is a node a message is about.
+type NodeChange struct {
+	Service, Node string // ids
+	Label         string // as headlines name it: "Web", or "Web · API" in a service of several nodes
+	// Old and New are the levels announced before and now: dead, sick
+	// (only with notify_sick) or healthy. A reminder has New == Old.
+	Old, New status.Status
+}
+
+// Change is a replica whose status changed since the last message.
+type Change struct {
+	Replica  string // service:node:replica, password masked
+	Old, New status.Status
+	Gone     bool   // the replica left the page (flushed, or no longer configured); New is meaningless
+	Reason   string // why the probe found it so, when not healthy
+}
+
+// Reaches reports whether target i (from 0) of a channel with several
+// targets gets the message: all do, except when an escalating reminder is
+// for the first Escalation only.
+func (m *Message) Reaches(i int) bool { return m.Escalation <= 0 || i < m.Escalation }
+
+// Targets is the part of a channel's targets, in their configured order,
+// that the message reaches (see Reaches).
+func (m *Message) Targets(all []string) []string {
+	if m.Escalation <= 0 || m.Escalation >= len(all) {
+		return all
+	}
+	return all[:m.Escalation:m.Escalation]
 }
 
 // Notifier is one delivery channel.

@@ -36,7 +36,7 @@ func newPage(t *testing.T, n int, cfg func(*config.Config)) *page {
 	if cfg != nil {
 		cfg(&c)
 	}
-	p := &page{t: t, reg: reg, tr: newTracker(rulesFrom(&c, 2*time.Second, nil))}
+	p := &page{t: t, reg: reg, tr: newTracker(rulesFrom(&c, 2*time.Second, nil), nil)}
 	p.tr.observe(reg.Snapshot(), t0)
 	return p
 }
@@ -58,10 +58,28 @@ func (p *page) run(until time.Duration) []*Message {
 			return out
 		}
 		if early := p.tr.due(next.Add(-time.Millisecond)); len(early) > 0 {
-			p.t.Fatalf("due before its time (%v): %v", next.Sub(t0), describe(early))
+			p.t.Fatalf("due before its time (%v): %v", next.Sub(t0), describe(msgs(early)))
 		}
-		out = append(out, p.tr.due(next)...)
+		out = append(out, msgs(p.tr.due(next))...)
 	}
+}
+
+// msgs drops the audiences.
+func msgs(out []outgoing) []*Message {
+	var ms []*Message
+	for _, o := range out {
+		ms = append(ms, o.msg)
+	}
+	return ms
+}
+
+// streaks counts the replicas with a dead streak kept.
+func (p *page) streaks() int {
+	n := 0
+	for _, nd := range p.tr.nodes {
+		n += len(nd.streaks)
+	}
+	return n
 }
 
 // describe writes messages as "2s changed dead [web:core:…]" lines.
@@ -161,7 +179,7 @@ func TestRemindersStopOnRecovery(t *testing.T) {
 	}
 
 	// A new outage starts the backoff from the beginning.
-	p.tr.rules.exponent = 1
+	p.tr.rules.defaults.exponent = 1
 	p.set(11*time.Hour, status.Dead, 0)
 	again := reminderTimes(p.run(11*time.Hour + 200*time.Second))
 	if fmt.Sprint(again) != fmt.Sprint(seconds(39662, 39782)) {
@@ -317,14 +335,14 @@ func TestAlertAfterForgetsReplicas(t *testing.T) {
 	p.push(0, status.Healthy, "host-1")
 	p.push(0, status.Dead, "host-2")
 	p.push(0, status.Dead, "host-3")
-	if n := len(p.tr.view.streaks); n != 4 {
+	if n := p.streaks(); n != 4 {
 		t.Fatalf("%d streaks kept, want 4 (r0, r1, host-2, host-3)", n)
 	}
 	p.set(time.Second, status.Healthy, 1)
 	p.reg.Remove(0, 1, "host-2", t0.Add(time.Second))
 	p.tr.observe(p.reg.Snapshot(), t0.Add(time.Second))
-	if n := len(p.tr.view.streaks); n != 2 {
-		t.Errorf("%d streaks kept, want 2 (r0, host-3): %v", n, p.tr.view.streaks)
+	if n := p.streaks(); n != 2 {
+		t.Errorf("%d streaks kept, want 2 (r0, host-3)", n)
 	}
 	// host-3 moved up a place when host-2 went; it is still confirmed dead.
 	got := p.run(time.Hour)
@@ -475,7 +493,7 @@ func TestFlushedPushReplicaCountsAsRecovered(t *testing.T) {
 
 func TestStartupMessage(t *testing.T) {
 	p := newPage(t, 1, nil)
-	m := p.tr.startup(t0)
+	m := p.tr.startup(t0)[0].msg
 	if m.Kind != Startup || m.Status != status.Healthy || len(m.Replicas) != 0 ||
 		m.PageTitle != "Acme Status" || m.PageURL != "https://status.example.com/" {
 		t.Errorf("startup message = %+v", m)
@@ -487,10 +505,10 @@ func TestMessagesMaskPasswords(t *testing.T) {
 		{ID: "v1", Mode: status.ModePoll, Replicas: []string{"https://probe:hunter2@api.example.com/health"}},
 	}}}, t0)
 	c := config.Default()
-	tr := newTracker(rulesFrom(&c, 0, nil))
+	tr := newTracker(rulesFrom(&c, 0, nil), nil)
 	reg.Set(status.Ref{}, status.Result{Status: status.Dead, At: t0})
 	tr.observe(reg.Snapshot(), t0)
-	got := tr.due(t0)
+	got := msgs(tr.due(t0))
 	if len(got) != 1 || got[0].Replicas[0] != "api:v1:https://probe:xxxxx@api.example.com/health" {
 		t.Fatalf("got:\n%s", describe(got))
 	}

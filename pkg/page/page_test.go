@@ -459,3 +459,40 @@ func TestPills(t *testing.T) {
 		t.Error("the page names a replica of a node that hides names")
 	}
 }
+
+func TestDeadNodeNamesItsDeadParent(t *testing.T) {
+	now := time.Now()
+	reg := status.NewRegistry([]status.ServiceSpec{
+		{ID: "db", Label: "Database", Nodes: []status.NodeSpec{{ID: "main", Label: "Main", Replicas: []string{"tcp://db:5432"}}}},
+		{ID: "web", Label: "Web", Nodes: []status.NodeSpec{
+			{ID: "api", Label: "API", Replicas: []string{"https://api/"}, DependsOn: []string{"db:main"}},
+			{ID: "www", Label: "Site", Replicas: []string{"https://www/"}, DependsOn: []string{"db:main"}},
+		}},
+	}, now)
+	set := func(s, n int, st status.Status) {
+		reg.Set(status.Ref{Service: s, Node: n}, status.Result{Status: st, At: now})
+	}
+	r := newRenderer(t, branding())
+	render := func() string {
+		html, err := renderBytes(r, View{Snapshot: reg.Snapshot(), Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(html)
+	}
+	set(0, 0, status.Healthy)
+	set(1, 0, status.Dead)
+	set(1, 1, status.Healthy)
+	if s := render(); strings.Contains(s, "because") {
+		t.Error("a dead node blames its parent, which is healthy")
+	}
+	set(0, 0, status.Dead)
+	s := render()
+	if n := strings.Count(s, "because Database is down"); n != 1 {
+		t.Errorf("%d nodes say \"because Database is down\", want 1 (API; Site is healthy)", n)
+	}
+	api := s[strings.Index(s, ">API"):]
+	if i := strings.Index(api, "because Database is down"); i < 0 || i > strings.Index(api, "</li>") {
+		t.Error("the reason is not on API's row")
+	}
+}

@@ -120,6 +120,7 @@ type serviceView struct {
 type nodeView struct {
 	Label, Status, Glyph, Word string
 	Since                      *sinceView // nil while healthy
+	Because                    string     // the parent (depends_on) that is down while this node is dead: "Database"
 	LinkURL, LinkLabel         string
 	Pills                      []pillView
 	History                    *nodeHistory // nil without history
@@ -181,6 +182,9 @@ func (r *Renderer) view(v View) *pageView {
 				Word: Word(n.Status), Since: r.since(sinceWords[clamp(n.Status)], n.Status, n.Changed, v.Now), LinkURL: n.LinkURL, LinkLabel: n.LinkLabel}
 			if nv.LinkURL != "" && nv.LinkLabel == "" {
 				nv.LinkLabel = "Details"
+			}
+			if n.Status == status.Dead {
+				nv.Because = downParent(snap, n)
 			}
 			nv.Pills = make([]pillView, len(n.Replicas))
 			for k, name := range replicaNames(n) {
@@ -349,4 +353,25 @@ func ZoneName(t time.Time) string {
 		return name
 	}
 	return "UTC" + t.Format("-07:00")
+}
+
+// downParent names the first parent of n (depends_on) that is dead, as
+// the page labels it: "Database", or "Database · primary" in a service of
+// several nodes; "" when none is.
+func downParent(snap *status.Snapshot, n *status.Node) string {
+	for _, p := range n.DependsOn {
+		svcID, nodeID, _ := strings.Cut(p, ":")
+		si, ni, ok := snap.FindNode(svcID, nodeID)
+		if !ok {
+			continue
+		}
+		svc := snap.Services[si]
+		if parent := svc.Nodes[ni]; parent.Status == status.Dead {
+			if len(svc.Nodes) == 1 {
+				return svc.Label
+			}
+			return svc.Label + " · " + parent.Label
+		}
+	}
+	return ""
 }

@@ -21,6 +21,7 @@ type NodeSpec struct {
 	LinkURL           string
 	LinkLabel         string
 	RevealReplicaName bool
+	DependsOn         []string // "service:node" parents
 }
 
 // Snapshot is an immutable view of every status at one moment. Readers get it
@@ -60,7 +61,10 @@ type Node struct {
 	LinkURL           string
 	LinkLabel         string
 	RevealReplicaName bool
-	Replicas          []*Replica
+	// DependsOn are the "service:node" parents whose outage takes this
+	// node down with them (config depends_on).
+	DependsOn []string
+	Replicas  []*Replica
 }
 
 type Replica struct {
@@ -133,7 +137,7 @@ func NewRegistry(specs []ServiceSpec, now time.Time) *Registry {
 		svc := &Service{ID: ss.ID, Label: ss.Label, Changed: now}
 		for _, ns := range ss.Nodes {
 			n := &Node{ID: ns.ID, Label: ns.Label, Mode: ns.Mode, LinkURL: ns.LinkURL,
-				LinkLabel: ns.LinkLabel, RevealReplicaName: ns.RevealReplicaName, Changed: now}
+				LinkLabel: ns.LinkLabel, RevealReplicaName: ns.RevealReplicaName, DependsOn: ns.DependsOn, Changed: now}
 			for _, id := range ns.Replicas {
 				n.Replicas = append(n.Replicas, &Replica{ID: id})
 			}

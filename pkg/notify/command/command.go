@@ -48,6 +48,7 @@ type Data struct {
 	RecoveredMore int
 	PageTitle     string
 	PageURL       string
+	Changes       string // what changed, one replica per line: "web:core:tcp://a:80: healthy → dead (refused)"
 	Headline      string // one line, as chat channels use it
 	Text          string // the full plain-text message
 }
@@ -66,6 +67,7 @@ func DataOf(m *notify.Message) Data {
 		RecoveredMore: m.RecoveredMore,
 		PageTitle:     m.PageTitle,
 		PageURL:       m.PageURL,
+		Changes:       strings.Join(m.ChangeLines(), "\n"),
 		Headline:      m.Headline(),
 		Text:          m.Text(),
 	}
@@ -83,6 +85,7 @@ func (d *Data) env() []string {
 		"OVERVAKT_RECOVERED_MORE=" + strconv.Itoa(d.RecoveredMore),
 		"OVERVAKT_PAGE_TITLE=" + d.PageTitle,
 		"OVERVAKT_PAGE_URL=" + d.PageURL,
+		"OVERVAKT_CHANGES=" + d.Changes,
 		"OVERVAKT_HEADLINE=" + d.Headline,
 		"OVERVAKT_TEXT=" + d.Text,
 	}

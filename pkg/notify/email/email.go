@@ -137,7 +137,7 @@ func (n *Notifier) Name() string { return "email" }
 // Send delivers m as one e-mail to the table's addresses. The SMTP
 // conversation ends when ctx does.
 func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
-	return n.Mail(ctx, Mail{To: n.to, Subject: m.Headline(), Text: m.Text()})
+	return n.Mail(ctx, Mail{To: m.Targets(n.to), Subject: m.Headline(), Text: m.Text()})
 }
 
 // Mail is one e-mail of another kind than a notification (a subscriber's).

@@ -495,3 +495,31 @@ func TestNew(t *testing.T) {
 		})
 	}
 }
+
+func TestEscalatingRemindersReachTheFirstAddresses(t *testing.T) {
+	for escalation, want := range []string{
+		"ops@example.com,oncall@example.com,cto@example.com", // 0: every address
+		"ops@example.com",
+		"ops@example.com,oncall@example.com",
+		"ops@example.com,oncall@example.com,cto@example.com",
+	} {
+		b := &backend{}
+		n, err := email.NewNotifier(&email.Table{
+			To:       "ops@example.com, oncall@example.com, cto@example.com",
+			From:     "status@example.com",
+			SMTPHost: "127.0.0.1",
+			SMTPPort: startSMTP(t, b, nil),
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := sampleMessage()
+		m.Kind, m.Escalation = notify.Reminder, escalation
+		if err := n.Send(t.Context(), m); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if got := b.delivered(); len(got) != 1 || strings.Join(got[0].to, ",") != want {
+			t.Errorf("escalation %d: RCPT TO %v, want %s", escalation, got, want)
+		}
+	}
+}

@@ -126,6 +126,13 @@ func formatted(m *notify.Message) string {
 	b.WriteString("<p><strong>")
 	b.WriteString(html.EscapeString(m.Headline()))
 	b.WriteString("</strong></p>")
+	if len(m.Changes) > 0 {
+		b.WriteString("<p>What changed:</p><ul>")
+		for _, line := range m.ChangeLines() {
+			b.WriteString("<li>" + html.EscapeString(line) + "</li>")
+		}
+		b.WriteString("</ul>")
+	}
 	writeList(&b, "Affected replicas", m.Replicas, m.More)
 	writeList(&b, "Recovered", m.Recovered, m.RecoveredMore)
 	b.WriteString("<p>Time: ")

@@ -91,7 +91,7 @@ func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	form := formFor(m)
 	form.Set("token", n.token)
 	label := func(user string) string { return keyLabel(n.users, user) }
-	return n.sent.SendEach(m, n.users, "pushover", "user keys", label, func(user string) error {
+	return n.sent.SendEach(m, m.Targets(n.users), "pushover", "user keys", label, func(user string) error {
 		form.Set("user", user)
 		return n.post(ctx, form.Encode())
 	})

@@ -263,3 +263,21 @@ func TestNew(t *testing.T) {
 		t.Errorf("channel = %q reminders_only=%v, want pushover, true, the real API", ch.Name(), ch.RemindersOnly)
 	}
 }
+
+func TestEscalatingRemindersReachTheFirstUsers(t *testing.T) {
+	users := []string{"uONEo4DXghDmr9QzzfQu27cmVRsGaa", "uTWOo4DXghDmr9QzzfQu27cmVRsGaa", "uTHREEDXghDmr9QzzfQu27cmVRsGaa"}
+	for escalation := 1; escalation <= 3; escalation++ {
+		s := newServer(t)
+		m := sample()
+		m.Kind, m.Escalation = notify.Reminder, escalation
+		if err := channel(t, s.srv.URL+"/", users...).Send(context.Background(), m); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		got := s.users()
+		for i, u := range users {
+			if want := i < escalation; (got[u] == 1) != want {
+				t.Errorf("escalation %d: user %d reached %d times, want reached=%v", escalation, i+1, got[u], want)
+			}
+		}
+	}
+}

@@ -120,6 +120,9 @@ func payloadFor(m *notify.Message, mention bool) payload {
 		Title:     escape(pageTitle(m)),
 		TitleLink: m.PageURL,
 	}
+	if len(m.Changes) > 0 {
+		a.Fields = append(a.Fields, field{Title: "What changed", Value: escape(strings.Join(m.ChangeLines(), "\n"))})
+	}
 	if v := list(m.Replicas, m.More); v != "" {
 		a.Fields = append(a.Fields, field{Title: "Affected replicas", Value: v})
 	}

@@ -93,7 +93,7 @@ func (n *Notifier) Name() string { return "twilio" }
 func (n *Notifier) Send(ctx context.Context, m *notify.Message) error {
 	form := url.Values{"MessagingServiceSid": {n.serviceSID}, "Body": {body(m)}}
 	same := func(to string) string { return to }
-	return n.sent.SendEach(m, n.to, "twilio", "numbers", same, func(to string) error {
+	return n.sent.SendEach(m, m.Targets(n.to), "twilio", "numbers", same, func(to string) error {
 		form.Set("To", to)
 		return n.post(ctx, form.Encode())
 	})

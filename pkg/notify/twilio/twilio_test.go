@@ -261,3 +261,24 @@ func TestNew(t *testing.T) {
 		t.Errorf("channel = %q reminders_only=%v, want twilio, true, %s", ch.Name(), ch.RemindersOnly, want)
 	}
 }
+
+func TestEscalatingRemindersReachTheFirstNumbers(t *testing.T) {
+	numbers := []string{"+15550000001", "+15550000002", "+15550000003"}
+	for escalation, want := range map[int]map[string]int{
+		0: {numbers[0]: 1, numbers[1]: 1, numbers[2]: 1}, // not escalating: everyone
+		1: {numbers[0]: 1},
+		2: {numbers[0]: 1, numbers[1]: 1},
+		3: {numbers[0]: 1, numbers[1]: 1, numbers[2]: 1},
+		4: {numbers[0]: 1, numbers[1]: 1, numbers[2]: 1},
+	} {
+		s := newServer(t)
+		m := sample()
+		m.Kind, m.Escalation = notify.Reminder, escalation
+		if err := channel(t, s.srv.URL+"/", numbers...).Send(context.Background(), m); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if got := s.sentTo(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("escalation %d reached %v, want %v", escalation, got, want)
+		}
+	}
+}

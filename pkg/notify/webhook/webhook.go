@@ -2,11 +2,15 @@
 //
 //	{"type":"changed","status":"dead","time":"08:58:28 UTC+0200",
 //	 "replicas":["web:core:tcp://edge-3.example.net:80"],
-//	 "page":{"title":"Acme Status","url":"https://status.example.com/"}}
+//	 "page":{"title":"Acme Status","url":"https://status.example.com/"},
+//	 "timestamp":"2026-03-14T08:58:28+02:00","recovered":[],
+//	 "changes":{"web:core:tcp://edge-3.example.net:80":
+//	   {"old":"healthy","new":"dead","reason":"dial tcp: connection refused"}}}
 //
-// type is startup, changed, reminder or test; replicas is always an array
-// of at most notify.MaxListed names, and "more" (only present when above
-// zero) counts the ones left out.
+// type is startup, changed, reminder or test; replicas, recovered and
+// changes hold at most notify.MaxListed entries each, and "more",
+// "recovered_more" and "changes_more" (only present when above zero)
+// count the ones left out.
 package webhook
 
 import (
@@ -19,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/notify"
@@ -67,7 +72,9 @@ func New(c *Table, deps notify.Deps) (notify.Notifier, error) {
 // Name is the channel's config name.
 func (n *Notifier) Name() string { return "webhook" }
 
-// Payload is the JSON body; its fields are a public contract.
+// Payload is the JSON body; its fields are a public contract. The first
+// six are Vigil's; the others were added after them, so a consumer of
+// Vigil's payload reads this one unchanged.
 type Payload struct {
 	Type     string   `json:"type"`
 	Status   string   `json:"status"`
@@ -75,6 +82,20 @@ type Payload struct {
 	Replicas []string `json:"replicas"`
 	More     int      `json:"more,omitempty"`
 	Page     Page     `json:"page"`
+
+	Timestamp     string            `json:"timestamp"` // RFC 3339, with the server's offset
+	Recovered     []string          `json:"recovered"` // replicas named before that are not any more
+	RecoveredMore int               `json:"recovered_more,omitempty"`
+	Changes       map[string]Change `json:"changes"` // by replica: what changed since the last message
+	ChangesMore   int               `json:"changes_more,omitempty"`
+}
+
+// Change is one replica's change: its status before and now ("removed"
+// when it left the page), and why, as the probe said.
+type Change struct {
+	Old    string `json:"old"`
+	New    string `json:"new"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Page says which status page sent the notification.
@@ -92,9 +113,25 @@ func Body(m *notify.Message) []byte {
 		Replicas: m.Replicas,
 		More:     m.More,
 		Page:     Page{Title: m.PageTitle, URL: m.PageURL},
+
+		Timestamp:     m.Time.Format(time.RFC3339),
+		Recovered:     m.Recovered,
+		RecoveredMore: m.RecoveredMore,
+		Changes:       make(map[string]Change, len(m.Changes)),
+		ChangesMore:   m.ChangesMore,
 	}
 	if p.Replicas == nil {
 		p.Replicas = []string{}
+	}
+	if p.Recovered == nil {
+		p.Recovered = []string{}
+	}
+	for _, c := range m.Changes {
+		ch := Change{Old: c.Old.String(), New: c.New.String(), Reason: c.Reason}
+		if c.Gone {
+			ch.New, ch.Reason = "removed", ""
+		}
+		p.Changes[c.Replica] = ch
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

@@ -65,20 +65,28 @@ func TestPayload(t *testing.T) {
 	}{
 		{"the documented example", page(notify.Message{Kind: notify.Changed, Status: status.Dead,
 			Replicas: []string{"web:core:tcp://edge-3.example.net:80"}}),
-			`{"type":"changed","status":"dead","time":"08:58:28 UTC+0200","replicas":["web:core:tcp://edge-3.example.net:80"],"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+			`{"type":"changed","status":"dead","time":"08:58:28 UTC+0200","replicas":["web:core:tcp://edge-3.example.net:80"],"page":{"title":"Acme Status","url":"https://status.example.com/"},"timestamp":"2024-05-06T08:58:28+02:00","recovered":[],"changes":{}}`},
 		{"no replicas is an empty array", page(notify.Message{Kind: notify.Startup, Status: status.Healthy}),
-			`{"type":"startup","status":"healthy","time":"08:58:28 UTC+0200","replicas":[],"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+			`{"type":"startup","status":"healthy","time":"08:58:28 UTC+0200","replicas":[],"page":{"title":"Acme Status","url":"https://status.example.com/"},"timestamp":"2024-05-06T08:58:28+02:00","recovered":[],"changes":{}}`},
 		{"recovery names no replica", page(notify.Message{Kind: notify.Changed, Status: status.Healthy,
 			Recovered: []string{"web:core:tcp://edge-3.example.net:80"}}),
-			`{"type":"changed","status":"healthy","time":"08:58:28 UTC+0200","replicas":[],"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+			`{"type":"changed","status":"healthy","time":"08:58:28 UTC+0200","replicas":[],"page":{"title":"Acme Status","url":"https://status.example.com/"},"timestamp":"2024-05-06T08:58:28+02:00","recovered":["web:core:tcp://edge-3.example.net:80"],"changes":{}}`},
+		{"changes give the old and new status and the reason", page(notify.Message{Kind: notify.Changed, Status: status.Dead,
+			Replicas:  []string{"web:core:tcp://edge-3.example.net:80"},
+			Recovered: []string{"web:hosts:db-1"},
+			Changes: []notify.Change{
+				{Replica: "web:core:tcp://edge-3.example.net:80", Old: status.Healthy, New: status.Dead, Reason: "dial tcp: connection refused"},
+				{Replica: "web:hosts:db-1", Old: status.Dead, Gone: true},
+			}}),
+			`{"type":"changed","status":"dead","time":"08:58:28 UTC+0200","replicas":["web:core:tcp://edge-3.example.net:80"],"page":{"title":"Acme Status","url":"https://status.example.com/"},"timestamp":"2024-05-06T08:58:28+02:00","recovered":["web:hosts:db-1"],"changes":{"web:core:tcp://edge-3.example.net:80":{"old":"healthy","new":"dead","reason":"dial tcp: connection refused"},"web:hosts:db-1":{"old":"dead","new":"removed"}}}`},
 		{"URLs are not HTML-escaped", page(notify.Message{Kind: notify.Reminder, Status: status.Dead,
 			Replicas: []string{"api:v1:https://api.example.com/health?a=1&b=<2>"}}),
-			`{"type":"reminder","status":"dead","time":"08:58:28 UTC+0200","replicas":["api:v1:https://api.example.com/health?a=1&b=<2>"],"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+			`{"type":"reminder","status":"dead","time":"08:58:28 UTC+0200","replicas":["api:v1:https://api.example.com/health?a=1&b=<2>"],"page":{"title":"Acme Status","url":"https://status.example.com/"},"timestamp":"2024-05-06T08:58:28+02:00","recovered":[],"changes":{}}`},
 		{"a capped list says how many more", page(notify.Message{Kind: notify.Changed, Status: status.Dead,
 			Replicas: many, More: 7}),
 			`{"type":"changed","status":"dead","time":"08:58:28 UTC+0200","replicas":["web:core:r"` +
 				strings.Repeat(`,"web:core:r"`, notify.MaxListed-1) +
-				`],"more":7,"page":{"title":"Acme Status","url":"https://status.example.com/"}}`},
+				`],"more":7,"page":{"title":"Acme Status","url":"https://status.example.com/"},"timestamp":"2024-05-06T08:58:28+02:00","recovered":[],"changes":{}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
