@@ -23,9 +23,9 @@ func BenchmarkObserve(b *testing.B) {
 func benchmarkObserve(b *testing.B, alertAfter int) {
 	var specs []status.ServiceSpec
 	for s := 0; s < 100; s++ {
-		ss := status.ServiceSpec{ID: "s"}
+		ss := status.ServiceSpec{ID: fmt.Sprintf("s%d", s)}
 		for n := 0; n < 10; n++ {
-			ss.Nodes = append(ss.Nodes, status.NodeSpec{ID: "n", Replicas: []string{
+			ss.Nodes = append(ss.Nodes, status.NodeSpec{ID: fmt.Sprintf("n%d", n), Replicas: []string{
 				"https://a/", "https://b/", "https://c/", "https://d/", "https://e/",
 				"https://f/", "https://g/", "https://h/", "https://i/", "https://j/"}})
 		}
