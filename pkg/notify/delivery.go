@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -81,6 +82,10 @@ type outbox struct {
 	queue []*Message
 	limit int
 	wake  chan struct{} // capacity 1: "the queue has something"
+	// sending is the message being delivered; ended is set when a change
+	// ended what it reminds of, so that its retries stop.
+	sending *Message
+	ended   bool
 }
 
 func newOutbox(ch Channel, limit int, timeout time.Duration, retry RetryPolicy, log *slog.Logger) *outbox {
@@ -101,14 +106,45 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// push queues m without ever blocking; a full queue loses its oldest message.
+// push queues m without ever blocking. What a channel that fell behind
+// would only get late is left out: a reminder of a state that a change
+// has since ended, a reminder that a newer one of the same nodes repeats.
+// A full queue drops a reminder first; a change is dropped only for a
+// newer change, when no reminder is left to drop.
 func (o *outbox) push(m *Message) {
 	o.mu.Lock()
+	switch m.Kind {
+	case Changed:
+		o.queue = slices.DeleteFunc(o.queue, func(q *Message) bool {
+			if q.Kind == Reminder && overlaps(q, m) {
+				o.log.Info("queued reminder dropped: a change ended what it reminds of", "channel", o.name, "reminder_time", q.TimeText())
+				return true
+			}
+			return false
+		})
+		if o.sending != nil && o.sending.Kind == Reminder && overlaps(o.sending, m) {
+			o.ended = true
+		}
+	case Reminder:
+		o.queue = slices.DeleteFunc(o.queue, func(q *Message) bool { return q.Kind == Reminder && sameNodes(q, m) })
+	}
 	if len(o.queue) >= o.limit {
-		dropped := o.queue[0]
-		o.queue = append(o.queue[:0], o.queue[1:]...)
-		o.log.Warn("notification queue full, oldest message dropped; the channel is not keeping up",
-			"channel", o.name, "dropped", dropped.Kind, "dropped_time", dropped.TimeText(), "queue", o.limit)
+		i := slices.IndexFunc(o.queue, func(q *Message) bool { return q.Kind == Reminder })
+		switch {
+		case i >= 0:
+			o.log.Warn("notification queue full, oldest reminder dropped; the channel is not keeping up",
+				"channel", o.name, "dropped_time", o.queue[i].TimeText(), "queue", o.limit)
+			o.queue = slices.Delete(o.queue, i, i+1)
+		case m.Kind == Reminder:
+			o.log.Warn("notification queue full of changes, reminder dropped; the channel is not keeping up",
+				"channel", o.name, "dropped_time", m.TimeText(), "queue", o.limit)
+			o.mu.Unlock()
+			return
+		default:
+			o.log.Warn("notification queue full of changes, oldest change dropped; the channel is not keeping up",
+				"channel", o.name, "dropped", o.queue[0].Kind, "dropped_time", o.queue[0].TimeText(), "queue", o.limit)
+			o.queue = slices.Delete(o.queue, 0, 1)
+		}
 	}
 	o.queue = append(o.queue, m)
 	o.mu.Unlock()
@@ -118,16 +154,51 @@ func (o *outbox) push(m *Message) {
 	}
 }
 
+// overlaps reports whether two messages are about a node in common.
+func overlaps(a, b *Message) bool {
+	for _, x := range a.Nodes {
+		for _, y := range b.Nodes {
+			if x.Service == y.Service && x.Node == y.Node {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameNodes reports whether two messages are about the same nodes.
+func sameNodes(a, b *Message) bool {
+	if len(a.Nodes) != len(b.Nodes) || len(a.Nodes) == 0 {
+		return false
+	}
+	for i := range a.Nodes {
+		if a.Nodes[i].Service != b.Nodes[i].Service || a.Nodes[i].Node != b.Nodes[i].Node {
+			return false
+		}
+	}
+	return true
+}
+
+// pop takes the next message, which becomes the one being sent.
 func (o *outbox) pop() *Message {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.sending, o.ended = nil, false
 	if len(o.queue) == 0 {
 		return nil
 	}
 	m := o.queue[0]
 	o.queue[0] = nil
 	o.queue = o.queue[1:]
+	o.sending = m
 	return m
+}
+
+// hasEnded reports whether a change ended what m, being sent, reminds of.
+func (o *outbox) hasEnded(m *Message) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sending == m && o.ended
 }
 
 // run delivers until ctx ends, then gives every queued message one last
@@ -177,6 +248,11 @@ func (o *outbox) deliver(ctx, sendCtx context.Context, m *Message) {
 				"attempts", attempt, "why", why, "error", err)
 			return
 		}
+		if o.hasEnded(m) {
+			o.log.Info("reminder not retried: a change ended what it reminds of", "channel", o.name,
+				"attempts", attempt, "error", err)
+			return
+		}
 		if attempt >= o.retry.Attempts || ctx.Err() != nil {
 			o.log.Error("notification failed, giving up", "channel", o.name, "kind", m.Kind,
 				"attempts", attempt, "error", err)
@@ -189,6 +265,10 @@ func (o *outbox) deliver(ctx, sendCtx context.Context, m *Message) {
 		}
 		o.log.Warn("notification failed, will retry", append(attrs, "error", err)...)
 		o.sleep(ctx, wait)
+		if o.hasEnded(m) {
+			o.log.Info("reminder not retried: a change ended what it reminds of", "channel", o.name, "attempts", attempt)
+			return
+		}
 	}
 }
 

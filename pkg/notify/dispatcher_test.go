@@ -364,22 +364,77 @@ func TestBadChannelsDelayNobody(t *testing.T) {
 	})
 }
 
-func TestFullQueueDropsOldest(t *testing.T) {
-	var logs syncBuffer
-	o := newOutbox(Channel{Notifier: newRecorder("slow")}, 2, time.Second, RetryPolicy{}.withDefaults(),
-		slog.New(slog.NewTextHandler(&logs, nil)))
-	for i := range 5 {
-		o.push(&Message{Kind: Reminder, Time: t0.Add(time.Duration(i) * time.Second)})
+// A channel that fell behind gets what is still true: changes are never
+// dropped for reminders, and reminders of an ended state are not sent late.
+func TestQueueKeepsChangesAndDropsEndedReminders(t *testing.T) {
+	node := func(svc string) []NodeChange { return []NodeChange{{Service: svc, Node: "n"}} }
+	msg := func(kind Kind, at int, svc string) *Message {
+		return &Message{Kind: kind, Time: t0.Add(time.Duration(at) * time.Second), Nodes: node(svc)}
 	}
-	var kept []time.Duration
-	for m := o.pop(); m != nil; m = o.pop() {
-		kept = append(kept, m.Time.Sub(t0))
+	tests := []struct {
+		name  string
+		limit int
+		push  []*Message
+		want  string // what is left, in order: kind@second
+		drops int    // "queue full" warnings
+	}{
+		{"a newer reminder of the same node replaces the older", 16,
+			[]*Message{msg(Reminder, 0, "db"), msg(Reminder, 1, "db"), msg(Reminder, 2, "db")},
+			"reminder@2", 0},
+		{"reminders of other nodes stay", 16,
+			[]*Message{msg(Reminder, 0, "db"), msg(Reminder, 1, "web")},
+			"reminder@0 reminder@1", 0},
+		{"a change of the node drops its queued reminders", 16,
+			[]*Message{msg(Changed, 0, "db"), msg(Reminder, 60, "db"), msg(Reminder, 61, "web"), msg(Changed, 90, "db")},
+			"changed@0 reminder@61 changed@90", 0},
+		{"a full queue drops a reminder, not a change", 2,
+			[]*Message{msg(Changed, 0, "db"), msg(Reminder, 1, "web"), msg(Changed, 2, "cache")},
+			"changed@0 changed@2", 1},
+		{"a reminder finding the queue full of changes is dropped", 2,
+			[]*Message{msg(Changed, 0, "db"), msg(Changed, 1, "web"), msg(Reminder, 2, "cache")},
+			"changed@0 changed@1", 1},
+		{"a change finding the queue full of changes drops the oldest", 2,
+			[]*Message{msg(Changed, 0, "db"), msg(Changed, 1, "web"), msg(Changed, 2, "cache")},
+			"changed@1 changed@2", 1},
 	}
-	if fmt.Sprint(kept) != "[3s 4s]" {
-		t.Errorf("kept %v, want the two newest", kept)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			o := newOutbox(Channel{Notifier: newRecorder("slow")}, tc.limit, time.Second, RetryPolicy{}.withDefaults(),
+				slog.New(slog.NewTextHandler(&logs, nil)))
+			for _, m := range tc.push {
+				o.push(m)
+			}
+			var kept []string
+			for m := o.pop(); m != nil; m = o.pop() {
+				kept = append(kept, fmt.Sprintf("%s@%d", m.Kind, int(m.Time.Sub(t0).Seconds())))
+			}
+			if got := strings.Join(kept, " "); got != tc.want {
+				t.Errorf("kept %s, want %s", got, tc.want)
+			}
+			if n := strings.Count(logs.String(), "queue full"); n != tc.drops {
+				t.Errorf("%d drops logged, want %d:\n%s", n, tc.drops, logs.String())
+			}
+		})
 	}
-	if n := strings.Count(logs.String(), "oldest message dropped"); n != 3 {
-		t.Errorf("%d drops logged, want 3:\n%s", n, logs.String())
+}
+
+// A reminder being retried stops when a change ends what it reminds of.
+func TestRetriedReminderStopsWhenItsStateEnds(t *testing.T) {
+	fails := &failing{calls: map[sent]int{}}
+	o := newOutbox(Channel{Notifier: fails}, 16, time.Second, RetryPolicy{Attempts: 10}.withDefaults(), slog.New(slog.DiscardHandler))
+	reminder := &Message{Kind: Reminder, Nodes: []NodeChange{{Service: "db", Node: "main"}}}
+	o.push(reminder)
+	waits := 0
+	o.sleep = func(context.Context, time.Duration) {
+		waits++
+		if waits == 2 {
+			o.push(&Message{Kind: Changed, Nodes: []NodeChange{{Service: "db", Node: "main"}}})
+		}
+	}
+	o.deliver(context.Background(), context.Background(), o.pop())
+	if n := fails.count(Reminder, status.Healthy); n != 2 {
+		t.Errorf("the reminder was tried %d times, want 2: the recovery came during the second wait", n)
 	}
 }
 
