@@ -24,6 +24,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/app"
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/connlimit"
 	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/notify"
 	"github.com/overvakt/overvakt/pkg/store/sqlite"
@@ -167,6 +168,7 @@ func serve(ctx context.Context, set kinds.Set, cfg *config.Config, logOut io.Wri
 	if err != nil {
 		return fmt.Errorf("%s: server.inet: %w", cfg.File, err)
 	}
+	ln = limitConnections(ln, cfg, logger)
 	logger.Info("listening", "inet", ln.Addr().String(), "version", version)
 	err = a.Serve(ctx, ln)
 	logger.Info("stopped")
@@ -190,4 +192,29 @@ func logLevel(name string) slog.Level {
 	default:
 		return slog.LevelError
 	}
+}
+
+// limitConnections caps the inbound connections so that a flood of idle
+// clients cannot take the descriptors probes and the store need: the
+// soft limit on open files is raised to the hard one, and the cap leaves
+// a reserve below it.
+func limitConnections(ln net.Listener, cfg *config.Config, logger *slog.Logger) net.Listener {
+	soft, hard, err := connlimit.RaiseDescriptorLimit()
+	if err != nil {
+		logger.Warn("cannot read the open-file limit; connections capped by max_connections alone", "err", err)
+	}
+	m := &cfg.Metrics
+	reserve := m.PollParallelism + 4*m.ScriptParallelism + 64
+	limits := connlimit.Limits{
+		Total: connlimit.Budget(soft, reserve, cfg.Server.MaxConnections),
+		PerIP: cfg.Server.MaxConnectionsPerIP,
+	}
+	if limits.PerIP == 0 {
+		limits.PerIP = -1
+	}
+	wrapped := connlimit.Wrap(ln, limits, logger)
+	limits = wrapped.Limits()
+	logger.Info("open files and connections", "open_files_soft", soft, "open_files_hard", hard,
+		"reserved_for_probes", reserve, "max_connections", limits.Total, "max_connections_per_ip", max(limits.PerIP, 0))
+	return wrapped
 }

@@ -33,6 +33,11 @@ type Server struct {
 	LogLevel      string `toml:"log_level"` // debug, info, warn, error
 	Inet          string `toml:"inet"`      // listen address, host:port
 	Workers       int    `toml:"workers"`   // web requests handled at once
+	// MaxConnections caps the inbound connections at once; 0: as many as
+	// the descriptor limit allows after a reserve for probes and the store.
+	MaxConnections int `toml:"max_connections"`
+	// MaxConnectionsPerIP caps those from one address; 0: no cap.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 	ManagerToken  string `toml:"manager_token"`
 	ReporterToken string `toml:"reporter_token"`
 }
@@ -240,7 +245,7 @@ func (d Duration) String() string {
 // decodes the file over it.
 func Default() Config {
 	return Config{
-		Server:   Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4},
+		Server:   Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4, MaxConnectionsPerIP: 256},
 		Branding: Branding{PageTitle: "Status Page"},
 		Metrics: Metrics{
 			PollInterval:               120,

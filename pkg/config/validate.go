@@ -160,6 +160,8 @@ func checkServer(c *Check, s *Server) {
 		c.Fail("inet", "%q: want host:port, like [::1]:8080 or 127.0.0.1:8080 (a numeric port)", s.Inet)
 	}
 	c.Positive("workers", float64(s.Workers))
+	c.NotNegative("max_connections", float64(s.MaxConnections))
+	c.NotNegative("max_connections_per_ip", float64(s.MaxConnectionsPerIP))
 	tokens := []struct{ name, val string }{{"manager_token", s.ManagerToken}, {"reporter_token", s.ReporterToken}}
 	for _, t := range tokens {
 		if t.val == "" {

@@ -302,6 +302,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	// A capping listener (pkg/connlimit) needs to know which connections
+	// are idle between requests.
+	if l, ok := ln.(interface{ ConnState(net.Conn, http.ConnState) }); ok {
+		srv.ConnState = l.ConnState
+	}
 	s.log.Info("serving the status page", "address", ln.Addr().String(), "version", s.version)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
