@@ -164,6 +164,18 @@ replicas = [
 			5, "metrics.poll_parallelism", "must be greater than 0"},
 		{"zero script_parallelism", tokens + "[metrics]\nscript_parallelism = 0\n",
 			5, "metrics.script_parallelism", "must be greater than 0"},
+		{"zero poll_attempts", tokens + "[metrics]\npoll_attempts = 0\n",
+			5, "metrics.poll_attempts", "0: want 1 to 9 attempts per poll"},
+		{"too many poll_attempts on a node", pollNode + "poll_attempts = 20\n",
+			10, "probe.service[0].node[0].poll_attempts", "20: want 1 to 9 attempts per poll"},
+		{"zero poll_interval on a node", pollNode + "poll_interval = 0\n",
+			10, "probe.service[0].node[0].poll_interval", "0: must be greater than 0"},
+		{"script_interval on a poll node", pollNode + "script_interval = 30\n",
+			10, "probe.service[0].node[0].script_interval", `script_interval is only for mode "script" nodes (this node is "poll")`},
+		{"poll_interval on a script node", pollNode + "[[probe.service.node]]\nid = \"s\"\nmode = \"script\"\nscripts = [\"exit 0\"]\npoll_interval = 30\n",
+			14, "probe.service[0].node[1].poll_interval", `poll_interval is only for mode "poll" nodes (this node is "script")`},
+		{"poll_attempts on a push node", pollNode + "[[probe.service.node]]\nid = \"p\"\nmode = \"push\"\npoll_attempts = 3\n",
+			13, "probe.service[0].node[1].poll_attempts", `poll_attempts is only for mode "poll" nodes (this node is "push")`},
 		{"negative poll_retry", tokens + "[metrics]\npoll_retry = -0.5\n",
 			5, "metrics.poll_retry", "-0.5: must not be negative"},
 		{"negative reminder_interval", tokens + "[notify]\nreminder_interval = -60\n",
@@ -335,6 +347,8 @@ func TestValidConfigs(t *testing.T) {
 		{"POST with a body and a match", pollNode + "http_method = \"POST\"\nhttp_body = \"{}\"\nhttp_body_healthy_match = \"(?i)^ok$\"\n"},
 		{"inet on any free port", "[server]\ninet = \"127.0.0.1:0\"\nmanager_token = \"m\"\nreporter_token = \"r\"\n"},
 		{"fractional seconds", tokens + "[metrics]\npoll_delay_dead = 0.5\npoll_delay_sick = 0.25\n"},
+		{"a node's own schedule", pollNode + "poll_interval = 30\npoll_attempts = 3\n" +
+			"[[probe.service.node]]\nid = \"s\"\nmode = \"script\"\nscripts = [\"exit 0\"]\nscript_interval = 0.5\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,4 +370,34 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("want a config or an error, got %v and %v", cfg, err)
 		}
 	})
+}
+
+func TestNodeSchedule(t *testing.T) {
+	cfg, err := parse("overvakt.toml", []byte(pollNode+"poll_attempts = 3\n"+
+		"[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"tcp://[::1]:80\"]\npoll_interval = 30\n"+
+		"[[probe.service.node]]\nid = \"s\"\nmode = \"script\"\nscripts = [\"exit 0\"]\nscript_interval = 5\n"+
+		"[metrics]\npoll_interval = 60\npoll_attempts = 1\nscript_interval = 600\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &cfg.Metrics
+	nodes := cfg.Probe.Services[0].Nodes
+	for _, tt := range []struct {
+		node     string
+		interval config.Seconds
+		attempts int
+	}{{"core", 60, 3}, {"b", 30, 1}, {"s", 5, 1}} {
+		var n *config.Node
+		for i := range nodes {
+			if nodes[i].ID == tt.node {
+				n = &nodes[i]
+			}
+		}
+		if got := n.Interval(m); got != tt.interval {
+			t.Errorf("node %s: interval %v, want %v", tt.node, got, tt.interval)
+		}
+		if got := n.Attempts(m); got != tt.attempts {
+			t.Errorf("node %s: attempts %d, want %d", tt.node, got, tt.attempts)
+		}
+	}
 }
