@@ -357,6 +357,12 @@ func transportError(err error) error {
 // fail words a transport error for operators.
 func (t *httpTarget) fail(ctx context.Context, err error) error {
 	if ctx.Err() != nil || isTimeout(err) {
+		var dns *net.DNSError
+		if errors.As(err, &dns) {
+			// Keep the lookup's error: the scheduler asks whether the
+			// resolver fails for every name (probe.Attempt.LookupFailed).
+			return fmt.Errorf("%s %s: no answer within %s (%w)", t.node.method, t.name, t.node.deadline, dns)
+		}
 		return fmt.Errorf("%s %s: no answer within %s", t.node.method, t.name, t.node.deadline)
 	}
 	return fmt.Errorf("%s %s: %w", t.node.method, t.name, err)
