@@ -165,10 +165,29 @@ func (r *Renderer) pill(tip *strings.Builder, n *status.Node, k int, rep *status
 		tip.WriteString(strconv.Itoa(q.Unacked))
 		tip.WriteString(" unacked")
 	}
+	if c := rep.Cert; c != nil {
+		tip.WriteString("\nCertificate: " + certLeft(c.DaysLeft(rep.Checked)))
+	}
 	tip.WriteString("\nChecked ")
 	tip.WriteString(rep.Checked.In(r.loc).Format(time.TimeOnly))
 	p.Tip = tip.String()
 	return p
+}
+
+// certLeft says how long a certificate had left, in whole days as
+// status.Cert.DaysLeft counts them: "42 days left", "expired 2 days ago".
+func certLeft(days int) string {
+	switch {
+	case days == 1:
+		return "1 day left"
+	case days >= 0:
+		return strconv.Itoa(days) + " days left"
+	case days == -1:
+		return "expired less than a day ago"
+	case days == -2:
+		return "expired 1 day ago"
+	}
+	return "expired " + strconv.Itoa(-days-1) + " days ago"
 }
 
 // Latency formats a probe duration for people: "87 ms", "1.24 s".

@@ -909,3 +909,24 @@ func TestResolverFailingForEveryName(t *testing.T) {
 		})
 	}
 }
+
+// The certificate a probe saw reaches the registry, through every attempt
+// of a poll.
+func TestCertReachesTheRegistry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		notAfter := time.Now().Add(42 * 24 * time.Hour)
+		f := newFakeKind()
+		f.set("r0", counting(func(k int) probe.Attempt {
+			if k == 1 {
+				return probe.Attempt{Status: status.Dead, Err: "refused"} // no certificate
+			}
+			return probe.Attempt{Status: status.Healthy, Latency: time.Millisecond, Cert: &status.Cert{NotAfter: notAfter}}
+		}))
+		cfg := probetest.Config(node("fake://r0"))
+		cfg.Metrics.PollAttempts = 3
+		rep := probetest.FirstResult(t, cfg, []probe.Kind{f.kind()})
+		if rep.Cert == nil || !rep.Cert.NotAfter.Equal(notAfter) || rep.Cert.DaysLeft(rep.Checked) != 41 {
+			t.Errorf("certificate %+v, want the one seen, with 41 days left", rep.Cert)
+		}
+	})
+}
