@@ -85,9 +85,9 @@ replicas = [
   "tcp://[::1]:80",
   "htp://x",
 ]
-`, 12, "probe.service[0].node[0].replicas[2]", `"htp://x": unknown scheme "htp" (want http, https, tcp, icmp)`},
+`, 12, "probe.service[0].node[0].replicas[2]", `"htp://x": unknown scheme "htp" (want http, https, tcp, icmp, dns)`},
 		{"replica without scheme", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"example.com\"]\n",
-			13, "probe.service[0].node[1].replicas[0]", `"example.com": missing scheme (want http, https, tcp, icmp)`},
+			13, "probe.service[0].node[1].replicas[0]", `"example.com": missing scheme (want http, https, tcp, icmp, dns)`},
 		{"replica that is no URL", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"http://[::1\"]\n",
 			13, "probe.service[0].node[1].replicas[0]", `"http://[::1": not a URL`},
 		{"tcp replica without port", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"tcp://127.0.0.1\"]\n",
@@ -96,6 +96,12 @@ replicas = [
 			13, "probe.service[0].node[1].replicas[0]", `bad port "99999"`},
 		{"icmp replica with port", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"icmp://127.0.0.1:80\"]\n",
 			13, "probe.service[0].node[1].replicas[0]", "icmp replicas take only a host"},
+		{"dns replica without a name", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"dns://127.0.0.1:53\"]\n",
+			13, "probe.service[0].node[1].replicas[0]", `"dns://127.0.0.1:53": missing name to look up; write dns://resolver[:port]/name?type=A`},
+		{"dns replica of an unknown type", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"dns://[::1]/example.com?type=SRV\"]\n",
+			13, "probe.service[0].node[1].replicas[0]", `unknown record type "SRV" (want A, AAAA, CNAME, MX, TXT or NS)`},
+		{"dns_expect that no answer could be", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"dns://[::1]/example.com?type=AAAA\"]\ndns_expect = \"192.0.2.1\"\n",
+			14, "probe.service[0].node[1].dns_expect", `"192.0.2.1": not an IPv6 address, which replicas[0] (type AAAA) answers`},
 		{"http replica without host", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"http:///health\"]\n",
 			13, "probe.service[0].node[1].replicas[0]", "missing host"},
 		{"duplicate replica", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"tcp://[::1]:80\", \"tcp://[::1]:80\"]\n",
@@ -275,7 +281,7 @@ mode = "poll"
 replicas = ["htp://x"]
 `
 	_, err := parse("overvakt.toml", []byte(text), noEnv)
-	want := `overvakt.toml:9: probe.service[0].node[0].replicas[0]: "htp://x": unknown scheme "htp" (want http, https, tcp, icmp)`
+	want := `overvakt.toml:9: probe.service[0].node[0].replicas[0]: "htp://x": unknown scheme "htp" (want http, https, tcp, icmp, dns)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
@@ -349,7 +355,7 @@ func TestValidConfigs(t *testing.T) {
 		{"inline tables for services and nodes", tokens +
 			"[probe]\nservice = [{ id = \"web\", node = [{ id = \"a\", mode = \"local\" }] }]\n"},
 		{"replica forms", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = " +
-			`["http://127.0.0.1/", "https://[::1]:8443/x?y=1", "tcp://localhost:22", "tcp://[::1]:80", "icmp://127.0.0.1", "icmp://[::1]"]` + "\n"},
+			`["http://127.0.0.1/", "https://[::1]:8443/x?y=1", "tcp://localhost:22", "tcp://[::1]:80", "icmp://127.0.0.1", "icmp://[::1]", "dns://[::1]:5353/example.com?type=MX", "dns://127.0.0.1/example.com"]` + "\n"},
 		{"POST with a body and a match", pollNode + "http_method = \"POST\"\nhttp_body = \"{}\"\nhttp_body_healthy_match = \"(?i)^ok$\"\n"},
 		{"inet on any free port", "[server]\ninet = \"127.0.0.1:0\"\nmanager_token = \"m\"\nreporter_token = \"r\"\n"},
 		{"fractional seconds", tokens + "[metrics]\npoll_delay_dead = 0.5\npoll_delay_sick = 0.25\n"},
