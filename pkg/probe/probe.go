@@ -2,10 +2,10 @@
 // every result straight into the status registry.
 //
 // The Scheduler (scheduler.go) decides when each replica is probed; the
-// probe kinds (one package each: httpprobe, tcpprobe, icmpprobe, dnsprobe, scriptprobe,
-// and the RabbitMQ queue check in pkg/plugin/rabbitmq) say how. Kind is the
-// contract between them; pkg/kinds lists the kinds. Push and local nodes are
-// fed by reporters, not here.
+// probe kinds (one package each: httpprobe, tcpprobe, icmpprobe, dnsprobe,
+// scriptprobe, and the RabbitMQ queue check in pkg/plugin/rabbitmq) say
+// how. Kind is the contract between them; pkg/kinds lists the kinds. Push
+// and local nodes are fed by reporters, not here.
 //
 // Status rules for a poll replica (http, https, tcp, icmp, dns):
 //   - a poll makes poll_attempts attempts (the node's own, or [metrics]'),
