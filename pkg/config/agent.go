@@ -41,6 +41,7 @@ type AgentMetrics struct {
 	PollDelayDead              Seconds `toml:"poll_delay_dead"`
 	PollDelaySick              Seconds `toml:"poll_delay_sick"`
 	PollParallelism            int     `toml:"poll_parallelism"`
+	PollAttempts               int     `toml:"poll_attempts"`
 	ScriptParallelism          int     `toml:"script_parallelism"`
 }
 
@@ -57,6 +58,7 @@ func DefaultAgent() Agent {
 			PollDelayDead:              m.PollDelayDead,
 			PollDelaySick:              m.PollDelaySick,
 			PollParallelism:            m.PollParallelism,
+			PollAttempts:               m.PollAttempts,
 			ScriptParallelism:          m.ScriptParallelism,
 		},
 	}
@@ -121,6 +123,7 @@ func checkAgent(c *Check, kinds *Kinds, a *Agent) {
 	mc.NotNegative("poll_retry", float64(m.PollRetry))
 	checkPollRules(mc, &m)
 	mc.Positive("poll_parallelism", float64(m.PollParallelism))
+	checkAttempts(mc, "poll_attempts", m.PollAttempts)
 	mc.Positive("script_parallelism", float64(m.ScriptParallelism))
 	checkPlugins(c, a.Plugins)
 
@@ -139,6 +142,7 @@ func (a *Agent) ServerMetrics() Metrics {
 	m.PollHTTPStatusHealthyAbove, m.PollHTTPStatusHealthyBelow = a.Metrics.PollHTTPStatusHealthyAbove, a.Metrics.PollHTTPStatusHealthyBelow
 	m.PollDelayDead, m.PollDelaySick = a.Metrics.PollDelayDead, a.Metrics.PollDelaySick
 	m.PollParallelism, m.ScriptParallelism = a.Metrics.PollParallelism, a.Metrics.ScriptParallelism
+	m.PollAttempts = a.Metrics.PollAttempts
 	return m
 }
 

@@ -30,16 +30,16 @@ type Config struct {
 }
 
 type Server struct {
-	LogLevel      string `toml:"log_level"` // debug, info, warn, error
-	Inet          string `toml:"inet"`      // listen address, host:port
-	Workers       int    `toml:"workers"`   // web requests handled at once
+	LogLevel string `toml:"log_level"` // debug, info, warn, error
+	Inet     string `toml:"inet"`      // listen address, host:port
+	Workers  int    `toml:"workers"`   // web requests handled at once
 	// MaxConnections caps the inbound connections at once; 0: as many as
 	// the descriptor limit allows after a reserve for probes and the store.
 	MaxConnections int `toml:"max_connections"`
 	// MaxConnectionsPerIP caps those from one address; 0: no cap.
-	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
-	ManagerToken  string `toml:"manager_token"`
-	ReporterToken string `toml:"reporter_token"`
+	MaxConnectionsPerIP int    `toml:"max_connections_per_ip"`
+	ManagerToken        string `toml:"manager_token"`
+	ReporterToken       string `toml:"reporter_token"`
 }
 
 // Incidents configures incidents opened by the server itself.
@@ -108,12 +108,15 @@ type Metrics struct {
 	PollDelayDead              Seconds `toml:"poll_delay_dead"`
 	PollDelaySick              Seconds `toml:"poll_delay_sick"`
 	PollParallelism            int     `toml:"poll_parallelism"`
-	PushDelayDead              Seconds `toml:"push_delay_dead"`
-	PushSystemCPUSickAbove     float64 `toml:"push_system_cpu_sick_above"`
-	PushSystemRAMSickAbove     float64 `toml:"push_system_ram_sick_above"`
-	ScriptInterval             Seconds `toml:"script_interval"`
-	ScriptParallelism          int     `toml:"script_parallelism"`
-	LocalDelayDead             Seconds `toml:"local_delay_dead"`
+	// PollAttempts is how many attempts one poll of a replica makes, one
+	// after the other; it is dead when most of them failed.
+	PollAttempts           int     `toml:"poll_attempts"`
+	PushDelayDead          Seconds `toml:"push_delay_dead"`
+	PushSystemCPUSickAbove float64 `toml:"push_system_cpu_sick_above"`
+	PushSystemRAMSickAbove float64 `toml:"push_system_ram_sick_above"`
+	ScriptInterval         Seconds `toml:"script_interval"`
+	ScriptParallelism      int     `toml:"script_parallelism"`
+	LocalDelayDead         Seconds `toml:"local_delay_dead"`
 }
 
 // Plugins are the [plugins.<name>] tables of probe kinds, by kind name;
@@ -185,12 +188,40 @@ type Node struct {
 	LinkURL           string   `toml:"link_url"`
 	LinkLabel         string   `toml:"link_label"`
 
+	// PollInterval, ScriptInterval and PollAttempts replace the [metrics]
+	// keys of the same names for this node's replicas; 0 (unset) keeps them.
+	PollInterval   Seconds `toml:"poll_interval"`
+	ScriptInterval Seconds `toml:"script_interval"`
+	PollAttempts   int     `toml:"poll_attempts"`
+
 	// NodeAlerts replace the [notify] keys of the same names for this node.
 	NodeAlerts
 
 	// Tables hold the node keys of the probe kinds, by kind name: one per
 	// kind that has node keys, defaults where the file is silent.
 	Tables map[string]NodeTable `toml:"-"`
+}
+
+// Interval is the time between two probes of each of the node's
+// replicas: its own poll_interval or script_interval, else m's.
+func (n *Node) Interval(m *Metrics) Seconds {
+	own, all := n.PollInterval, m.PollInterval
+	if n.Mode == "script" {
+		own, all = n.ScriptInterval, m.ScriptInterval
+	}
+	if own != 0 {
+		return own
+	}
+	return all
+}
+
+// Attempts is how many attempts one poll of the node's replicas makes:
+// its own poll_attempts, else m's.
+func (n *Node) Attempts(m *Metrics) int {
+	if n.PollAttempts != 0 {
+		return n.PollAttempts
+	}
+	return m.PollAttempts
 }
 
 // Seconds is a duration written in the file as a number of seconds; a
@@ -255,6 +286,7 @@ func Default() Config {
 			PollDelayDead:              10,
 			PollDelaySick:              5,
 			PollParallelism:            4,
+			PollAttempts:               1,
 			PushDelayDead:              20,
 			PushSystemCPUSickAbove:     0.90,
 			PushSystemRAMSickAbove:     0.90,

@@ -13,6 +13,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/notify/email"
 	"github.com/overvakt/overvakt/pkg/plugin/rabbitmq"
+	"github.com/overvakt/overvakt/pkg/probe/dnsprobe"
 	"github.com/overvakt/overvakt/pkg/probe/httpprobe"
 	"github.com/overvakt/overvakt/pkg/probe/icmpprobe"
 )
@@ -39,7 +40,7 @@ from = "b@example.com"
 		Table: &email.Table{To: "a@example.com", From: "b@example.com", SMTPHost: "localhost", SMTPPort: 587, SMTPEncrypt: true}}}
 	want.Plugins = config.Plugins{"icmp": &icmpprobe.Plugin{Socket: "auto"}}
 	want.Probe.Services = []config.Service{{ID: "web", Label: "web", Nodes: []config.Node{{ID: "core", Label: "core", Mode: "push",
-		Tables: map[string]config.NodeTable{"http": &httpprobe.Node{}, "rabbitmq": &rabbitmq.Node{}}}}}}
+		Tables: map[string]config.NodeTable{"http": &httpprobe.Node{TLSExpirySickDays: 14}, "dns": &dnsprobe.Node{}, "rabbitmq": &rabbitmq.Node{}}}}}}
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", *cfg, want)
 	}

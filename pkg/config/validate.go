@@ -188,6 +188,7 @@ func checkMetrics(c *Check, m *Metrics) {
 	c.NotNegative("poll_retry", float64(m.PollRetry))
 	checkPollRules(c, m)
 	c.Positive("poll_parallelism", float64(m.PollParallelism))
+	checkAttempts(c, "poll_attempts", m.PollAttempts)
 	c.NotNegative("push_delay_dead", float64(m.PushDelayDead))
 	c.NotNegative("push_system_cpu_sick_above", m.PushSystemCPUSickAbove)
 	if m.PushSystemRAMSickAbove < 0 || m.PushSystemRAMSickAbove > 1 {
@@ -213,6 +214,17 @@ func checkPollRules(c *Check, m *Metrics) {
 		c.Fail("poll_delay_sick",
 			"%v must be lower than poll_delay_dead (%v): a probe slower than poll_delay_dead has already timed out",
 			float64(m.PollDelaySick), float64(m.PollDelayDead))
+	}
+}
+
+// maxAttempts bounds poll_attempts: each attempt may take poll_delay_dead,
+// and a poll holds a worker through all of them.
+const maxAttempts = 9
+
+// checkAttempts checks a poll_attempts value.
+func checkAttempts(c *Check, key string, n int) {
+	if n < 1 || n > maxAttempts {
+		c.Fail(key, "%d: want 1 to %d attempts per poll (an odd number leaves no ties: 1, 3 or 5)", n, maxAttempts)
 	}
 }
 
@@ -337,6 +349,7 @@ func checkNode(c *Check, kinds *Kinds, n *Node, modes []string) {
 	if n.Mode != "script" && n.Mode != "" && len(n.Scripts) > 0 {
 		c.Fail("scripts", `scripts are only for mode "script" (this node is %q); remove them or change the mode`, n.Mode)
 	}
+	checkNodeSchedule(c, n)
 	for _, pk := range kinds.Probes {
 		if t := n.Tables[pk.Name]; t != nil {
 			t.CheckNode(c, n)
@@ -345,6 +358,32 @@ func checkNode(c *Check, kinds *Kinds, n *Node, modes []string) {
 	c.URL("link_url", n.LinkURL)
 	if n.LinkLabel != "" && n.LinkURL == "" {
 		c.Fail("link_label", "a link label needs link_url; set link_url or remove link_label")
+	}
+}
+
+// checkNodeSchedule checks a node's own poll_interval, script_interval and
+// poll_attempts: set, they must be usable and fit the node's mode.
+func checkNodeSchedule(c *Check, n *Node) {
+	for _, k := range []struct {
+		key, mode string
+		set       bool
+	}{
+		{"poll_interval", "poll", c.Has("poll_interval")},
+		{"poll_attempts", "poll", c.Has("poll_attempts")},
+		{"script_interval", "script", c.Has("script_interval")},
+	} {
+		if k.set && n.Mode != k.mode && n.Mode != "" {
+			c.Fail(k.key, `%s is only for mode %q nodes (this node is %q); remove it`, k.key, k.mode, n.Mode)
+		}
+	}
+	if c.Has("poll_interval") {
+		c.Positive("poll_interval", float64(n.PollInterval))
+	}
+	if c.Has("script_interval") {
+		c.Positive("script_interval", float64(n.ScriptInterval))
+	}
+	if c.Has("poll_attempts") {
+		checkAttempts(c, "poll_attempts", n.PollAttempts)
 	}
 }
 

@@ -85,9 +85,9 @@ replicas = [
   "tcp://[::1]:80",
   "htp://x",
 ]
-`, 12, "probe.service[0].node[0].replicas[2]", `"htp://x": unknown scheme "htp" (want http, https, tcp, icmp)`},
+`, 12, "probe.service[0].node[0].replicas[2]", `"htp://x": unknown scheme "htp" (want http, https, tcp, icmp, dns)`},
 		{"replica without scheme", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"example.com\"]\n",
-			13, "probe.service[0].node[1].replicas[0]", `"example.com": missing scheme (want http, https, tcp, icmp)`},
+			13, "probe.service[0].node[1].replicas[0]", `"example.com": missing scheme (want http, https, tcp, icmp, dns)`},
 		{"replica that is no URL", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"http://[::1\"]\n",
 			13, "probe.service[0].node[1].replicas[0]", `"http://[::1": not a URL`},
 		{"tcp replica without port", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"tcp://127.0.0.1\"]\n",
@@ -96,6 +96,12 @@ replicas = [
 			13, "probe.service[0].node[1].replicas[0]", `bad port "99999"`},
 		{"icmp replica with port", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"icmp://127.0.0.1:80\"]\n",
 			13, "probe.service[0].node[1].replicas[0]", "icmp replicas take only a host"},
+		{"dns replica without a name", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"dns://127.0.0.1:53\"]\n",
+			13, "probe.service[0].node[1].replicas[0]", `"dns://127.0.0.1:53": missing name to look up; write dns://resolver[:port]/name?type=A`},
+		{"dns replica of an unknown type", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"dns://[::1]/example.com?type=SRV\"]\n",
+			13, "probe.service[0].node[1].replicas[0]", `unknown record type "SRV" (want A, AAAA, CNAME, MX, TXT or NS)`},
+		{"dns_expect that no answer could be", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"dns://[::1]/example.com?type=AAAA\"]\ndns_expect = \"192.0.2.1\"\n",
+			14, "probe.service[0].node[1].dns_expect", `"192.0.2.1": not an IPv6 address, which replicas[0] (type AAAA) answers`},
 		{"http replica without host", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"http:///health\"]\n",
 			13, "probe.service[0].node[1].replicas[0]", "missing host"},
 		{"duplicate replica", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"tcp://[::1]:80\", \"tcp://[::1]:80\"]\n",
@@ -126,6 +132,12 @@ replicas = [
 			10, "probe.service[0].node[0].http_method", "HEAD responses have no body"},
 		{"bad header name", pollNode + "http_headers = { \"X Token\" = \"1\" }\n",
 			10, `probe.service[0].node[0].http_headers."X Token"`, `"X Token" is not a valid HTTP header name`},
+		{"tls_expiry_dead_days above tls_expiry_sick_days", pollNode + "tls_expiry_dead_days = 30\n",
+			10, "probe.service[0].node[0].tls_expiry_dead_days", "30 must not be above tls_expiry_sick_days (14)"},
+		{"negative tls_expiry_sick_days", pollNode + "tls_expiry_sick_days = -1\n",
+			10, "probe.service[0].node[0].tls_expiry_sick_days", "-1: must not be negative"},
+		{"negative tls_expiry_dead_days", pollNode + "tls_expiry_dead_days = -1\n",
+			10, "probe.service[0].node[0].tls_expiry_dead_days", "-1: must not be negative"},
 		{"rabbitmq_queue without the plugin", pollNode + "rabbitmq_queue = \"jobs\"\n",
 			10, "probe.service[0].node[0].rabbitmq_queue", "needs a [plugins.rabbitmq] table"},
 		{"link label without link", pollNode + "link_label = \"Docs\"\n",
@@ -164,6 +176,18 @@ replicas = [
 			5, "metrics.poll_parallelism", "must be greater than 0"},
 		{"zero script_parallelism", tokens + "[metrics]\nscript_parallelism = 0\n",
 			5, "metrics.script_parallelism", "must be greater than 0"},
+		{"zero poll_attempts", tokens + "[metrics]\npoll_attempts = 0\n",
+			5, "metrics.poll_attempts", "0: want 1 to 9 attempts per poll"},
+		{"too many poll_attempts on a node", pollNode + "poll_attempts = 20\n",
+			10, "probe.service[0].node[0].poll_attempts", "20: want 1 to 9 attempts per poll"},
+		{"zero poll_interval on a node", pollNode + "poll_interval = 0\n",
+			10, "probe.service[0].node[0].poll_interval", "0: must be greater than 0"},
+		{"script_interval on a poll node", pollNode + "script_interval = 30\n",
+			10, "probe.service[0].node[0].script_interval", `script_interval is only for mode "script" nodes (this node is "poll")`},
+		{"poll_interval on a script node", pollNode + "[[probe.service.node]]\nid = \"s\"\nmode = \"script\"\nscripts = [\"exit 0\"]\npoll_interval = 30\n",
+			14, "probe.service[0].node[1].poll_interval", `poll_interval is only for mode "poll" nodes (this node is "script")`},
+		{"poll_attempts on a push node", pollNode + "[[probe.service.node]]\nid = \"p\"\nmode = \"push\"\npoll_attempts = 3\n",
+			13, "probe.service[0].node[1].poll_attempts", `poll_attempts is only for mode "poll" nodes (this node is "push")`},
 		{"negative poll_retry", tokens + "[metrics]\npoll_retry = -0.5\n",
 			5, "metrics.poll_retry", "-0.5: must not be negative"},
 		{"negative reminder_interval", tokens + "[notify]\nreminder_interval = -60\n",
@@ -257,7 +281,7 @@ mode = "poll"
 replicas = ["htp://x"]
 `
 	_, err := parse("overvakt.toml", []byte(text), noEnv)
-	want := `overvakt.toml:9: probe.service[0].node[0].replicas[0]: "htp://x": unknown scheme "htp" (want http, https, tcp, icmp)`
+	want := `overvakt.toml:9: probe.service[0].node[0].replicas[0]: "htp://x": unknown scheme "htp" (want http, https, tcp, icmp, dns)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
@@ -331,10 +355,12 @@ func TestValidConfigs(t *testing.T) {
 		{"inline tables for services and nodes", tokens +
 			"[probe]\nservice = [{ id = \"web\", node = [{ id = \"a\", mode = \"local\" }] }]\n"},
 		{"replica forms", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = " +
-			`["http://127.0.0.1/", "https://[::1]:8443/x?y=1", "tcp://localhost:22", "tcp://[::1]:80", "icmp://127.0.0.1", "icmp://[::1]"]` + "\n"},
+			`["http://127.0.0.1/", "https://[::1]:8443/x?y=1", "tcp://localhost:22", "tcp://[::1]:80", "icmp://127.0.0.1", "icmp://[::1]", "dns://[::1]:5353/example.com?type=MX", "dns://127.0.0.1/example.com"]` + "\n"},
 		{"POST with a body and a match", pollNode + "http_method = \"POST\"\nhttp_body = \"{}\"\nhttp_body_healthy_match = \"(?i)^ok$\"\n"},
 		{"inet on any free port", "[server]\ninet = \"127.0.0.1:0\"\nmanager_token = \"m\"\nreporter_token = \"r\"\n"},
 		{"fractional seconds", tokens + "[metrics]\npoll_delay_dead = 0.5\npoll_delay_sick = 0.25\n"},
+		{"a node's own schedule", pollNode + "poll_interval = 30\npoll_attempts = 3\n" +
+			"[[probe.service.node]]\nid = \"s\"\nmode = \"script\"\nscripts = [\"exit 0\"]\nscript_interval = 0.5\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,4 +382,34 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("want a config or an error, got %v and %v", cfg, err)
 		}
 	})
+}
+
+func TestNodeSchedule(t *testing.T) {
+	cfg, err := parse("overvakt.toml", []byte(pollNode+"poll_attempts = 3\n"+
+		"[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"tcp://[::1]:80\"]\npoll_interval = 30\n"+
+		"[[probe.service.node]]\nid = \"s\"\nmode = \"script\"\nscripts = [\"exit 0\"]\nscript_interval = 5\n"+
+		"[metrics]\npoll_interval = 60\npoll_attempts = 1\nscript_interval = 600\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &cfg.Metrics
+	nodes := cfg.Probe.Services[0].Nodes
+	for _, tt := range []struct {
+		node     string
+		interval config.Seconds
+		attempts int
+	}{{"core", 60, 3}, {"b", 30, 1}, {"s", 5, 1}} {
+		var n *config.Node
+		for i := range nodes {
+			if nodes[i].ID == tt.node {
+				n = &nodes[i]
+			}
+		}
+		if got := n.Interval(m); got != tt.interval {
+			t.Errorf("node %s: interval %v, want %v", tt.node, got, tt.interval)
+		}
+		if got := n.Attempts(m); got != tt.attempts {
+			t.Errorf("node %s: attempts %d, want %d", tt.node, got, tt.attempts)
+		}
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/notify/zulip"
 	"github.com/overvakt/overvakt/pkg/plugin/rabbitmq"
 	"github.com/overvakt/overvakt/pkg/probe"
+	"github.com/overvakt/overvakt/pkg/probe/dnsprobe"
 	"github.com/overvakt/overvakt/pkg/probe/httpprobe"
 	"github.com/overvakt/overvakt/pkg/probe/icmpprobe"
 	"github.com/overvakt/overvakt/pkg/probe/scriptprobe"
@@ -41,6 +42,7 @@ func All() Set {
 			httpprobe.Kind(),
 			tcpprobe.Kind(),
 			icmpprobe.Kind(),
+			dnsprobe.Kind(),
 			scriptprobe.Kind(),
 			rabbitmq.Kind(),
 		},

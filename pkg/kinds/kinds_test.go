@@ -183,7 +183,7 @@ func TestThrowawayKindsEndToEnd(t *testing.T) {
 
 	t.Run("unknown scheme names the new one", func(t *testing.T) {
 		_, err := config.Parse("throwaway.toml", []byte(strings.Replace(throwawayConfig, "echo://nope", "ech://nope", 1)), nil, set.Config())
-		if err == nil || !strings.Contains(err.Error(), `unknown scheme "ech" (want http, https, tcp, icmp, echo)`) {
+		if err == nil || !strings.Contains(err.Error(), `unknown scheme "ech" (want http, https, tcp, icmp, dns, echo)`) {
 			t.Errorf("err = %v", err)
 		}
 	})

@@ -96,26 +96,23 @@ func rulesFrom(cfg *config.Config, window time.Duration, silenced func(time.Time
 			for _, p := range a.DependsOn {
 				nr.parents = append(nr.parents, parseNodeKey(p))
 			}
-			nr.grace = graceOf(cfg, node.Mode)
+			nr.grace = graceOf(cfg, &node)
 			r.nodes[nodeKey{svc.ID, node.ID}] = &nr
 		}
 	}
 	return r
 }
 
-// graceOf is about one probe interval of a node of the given mode: the
-// time within which each of its replicas has a new result.
-func graceOf(cfg *config.Config, mode string) time.Duration {
-	m := &cfg.Metrics
-	switch mode {
-	case "script":
-		return m.ScriptInterval.Duration()
+// graceOf is about one probe interval of a node: the time within which
+// each of its replicas has a new result.
+func graceOf(cfg *config.Config, n *config.Node) time.Duration {
+	switch n.Mode {
 	case "push":
-		return m.PushDelayDead.Duration()
+		return cfg.Metrics.PushDelayDead.Duration()
 	case "local":
-		return m.LocalDelayDead.Duration()
+		return cfg.Metrics.LocalDelayDead.Duration()
 	default:
-		return m.PollInterval.Duration()
+		return n.Interval(&cfg.Metrics).Duration()
 	}
 }
 

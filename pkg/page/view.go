@@ -275,6 +275,9 @@ func (r *Renderer) pill(tip *strings.Builder, name string, rep *status.Replica, 
 		tip.WriteString(strconv.Itoa(q.Unacked))
 		tip.WriteString(" unacked")
 	}
+	if c := rep.Cert; c != nil {
+		tip.WriteString("\nCertificate: " + certLeft(c.DaysLeft(rep.Checked)))
+	}
 	if now.Sub(rep.Checked) >= freshFor {
 		tip.WriteString("\nChecked ")
 		tip.WriteString(rep.Checked.In(r.loc).Format(time.TimeOnly))
@@ -327,6 +330,22 @@ func repeats(names []string) bool {
 		seen[s] = true
 	}
 	return false
+}
+
+// certLeft says how long a certificate had left, in whole days as
+// status.Cert.DaysLeft counts them: "42 days left", "expired 2 days ago".
+func certLeft(days int) string {
+	switch {
+	case days == 1:
+		return "1 day left"
+	case days >= 0:
+		return strconv.Itoa(days) + " days left"
+	case days == -1:
+		return "expired less than a day ago"
+	case days == -2:
+		return "expired 1 day ago"
+	}
+	return "expired " + strconv.Itoa(-days-1) + " days ago"
 }
 
 // Latency formats a probe duration for people: "87 ms", "1.24 s".

@@ -57,6 +57,21 @@ type Attempt struct {
 	Status  status.Status
 	Latency time.Duration
 	Err     string // why the replica is not healthy, for operators; never a URL password
+
+	// Inconclusive: the probe could not be made because of this server,
+	// not the replica (no file descriptors left, no permission for an ICMP
+	// socket). Status means nothing then and Err says why; the replica
+	// keeps the status it had. Result sets it for the errors it knows;
+	// ServerFault marks others.
+	Inconclusive bool
+	// LookupFailed: the replica's host name could not be resolved, and not
+	// because the name does not exist (the resolver timed out, failed or
+	// could not be reached). The scheduler then asks whether the resolver
+	// fails for every name, which is this server's trouble, or for this
+	// one. Result sets it.
+	LookupFailed bool
+	// Cert is the TLS certificate the replica showed, if any.
+	Cert *status.Cert
 }
 
 // NodeCheck judges a node as a whole. Check may take long: the scheduler

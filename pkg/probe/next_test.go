@@ -7,7 +7,6 @@ import (
 
 func TestNextSlot(t *testing.T) {
 	const I = 100 * time.Millisecond
-	l := &lane{interval: I}
 	scenarios := []struct {
 		name                   string
 		phase, began, finished time.Duration
@@ -21,8 +20,8 @@ func TestNextSlot(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			j := &job{phase: sc.phase, began: sc.began}
-			if got := l.next(j, sc.finished); got != sc.want {
+			j := &job{interval: I, phase: sc.phase, began: sc.began}
+			if got := j.next(sc.finished); got != sc.want {
 				t.Errorf("next = %v, want %v", got, sc.want)
 			}
 		})

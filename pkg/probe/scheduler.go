@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,44 +27,58 @@ type Options struct {
 	Kinds    []Kind           // the probe kinds (pkg/kinds)
 	Logger   *slog.Logger     // nil discards
 	Version  string           // goes into the User-Agent of HTTP probes
+	// LookupHost resolves a host name with this server's resolver, to tell
+	// a resolver that fails for every name from a name that fails (see
+	// resolverWatch); nil is net.DefaultResolver's.
+	LookupHost func(ctx context.Context, host string) error
 }
 
 // Scheduler probes every poll replica once per poll_interval and every script
-// replica once per script_interval, and writes each result into the registry
-// as soon as it is known.
+// replica once per script_interval (its node's own, or [metrics]'), and
+// writes each result into the registry as soon as it is known.
 //
 // Timing. The first sweep starts every replica at once, limited only by the
 // parallelism cap, so first results for all replicas arrive within one sweep.
-// After that, replica i of n (config order) owns the slots
-// start + i·interval/n + k·interval: steady-state load is flat, in steps of
-// releaseTick (the probes due within one tick start together). After each
-// probe the next one is the replica's first slot that is at least half an
-// interval after this probe's slot (for the first sweep: after it really
-// began) and not before it finished. In steady state that is exactly one
-// interval later, even when a probe started late; the first gap, after the
-// first sweep, is between half and one and a half intervals. A probe running
-// longer than an interval skips the slots it overran.
+// After that, each replica has its own interval, and replica i of the n
+// replicas of a lane that share an interval (config order) owns the slots
+// start + i·interval/n + k·interval: the load of each interval is flat, and
+// so is their sum, in steps of releaseTick (the probes due within one tick
+// start together). After each probe the next one is the replica's first
+// slot that is at least half its interval after this probe's slot (for the
+// first sweep: after it really began) and not before it finished. In steady
+// state that is exactly one interval later, even when a probe started late;
+// the first gap, after the first sweep, is between half and one and a half
+// intervals. A probe running longer than an interval skips the slots it
+// overran.
 //
 // Each lane (poll, script) has one dispatcher goroutine holding a min-heap of
 // due times and a fixed pool of `*_parallelism` workers, so a replica costs a
 // small struct, not a goroutine and a timer. A poll retry goes back into the
 // heap: waiting for it holds no worker.
+//
+// An attempt that is inconclusive (the fault is this server's: no file
+// descriptors, no ICMP permission, a resolver failing for every name) is
+// neither a result nor a failure: the replica keeps its status, its error
+// says "could not check: …", it is not retried, and a warning is logged
+// (at most once per faultWarnEvery).
 type Scheduler struct {
 	reg      *status.Registry
 	log      *slog.Logger
 	lanes    []*lane
 	builders []Builder // of every kind, closed when Run ends
 	running  atomic.Bool
+	warn     faultWarn
 }
 
 // lane is the schedule of the kinds of one lane.
 type lane struct {
-	kind      string // LanePoll or LaneScript
-	interval  time.Duration
+	kind      string        // LanePoll or LaneScript
+	interval  time.Duration // the [metrics] one; a job may have its own
 	workers   int
-	retry     bool          // retry a dead attempt once, retryWait later
-	retryWait time.Duration // poll lane
-	rules     *pollRules    // poll lane; nil for scripts
+	retry     bool           // retry a dead poll once, retryWait later
+	retryWait time.Duration  // poll lane
+	rules     *pollRules     // poll lane; nil for scripts
+	resolver  *resolverWatch // poll lane
 	jobs      []*job
 }
 
@@ -74,12 +90,15 @@ type pollRules struct {
 
 // job is one probed replica.
 type job struct {
-	ref    status.Ref
-	name   string // URL without its password, or script-N
-	node   *nodeInfo
-	target Target
-	seq    int           // position in the lane; orders equal due times
-	phase  time.Duration // offset of the replica's slots within the interval
+	ref      status.Ref
+	name     string // URL without its password, or script-N
+	host     string // the host name the replica is reached by; "" for an address or none
+	node     *nodeInfo
+	target   Target
+	interval time.Duration // between two probes
+	attempts int           // per poll; 1 for scripts
+	seq      int           // position in the lane; orders equal due times
+	phase    time.Duration // offset of the replica's slots within its interval
 
 	// Scheduling state, all durations since the lane started. Owned by the
 	// dispatcher while the job waits in the heap and by one worker while it
@@ -112,6 +131,14 @@ func NewScheduler(opts Options) (*Scheduler, error) {
 	poll := &lane{kind: LanePoll, interval: m.PollInterval.Duration(), workers: m.PollParallelism,
 		retry: true, retryWait: m.PollRetry.Duration(),
 		rules: &pollRules{dead: m.PollDelayDead.Duration(), sick: m.PollDelaySick.Duration()}}
+	lookup := opts.LookupHost
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) error {
+			_, err := net.DefaultResolver.LookupHost(ctx, host)
+			return err
+		}
+	}
+	poll.resolver = &resolverWatch{lookup: lookup, timeout: poll.rules.dead}
 	script := &lane{kind: LaneScript, interval: m.ScriptInterval.Duration(), workers: m.ScriptParallelism}
 	prefix := ""
 	if cfg.File != "" {
@@ -163,17 +190,25 @@ func NewScheduler(opts Options) (*Scheduler, error) {
 				s.close()
 				return nil, errRegistryShape
 			}
+			interval, attempts := n.Interval(m).Duration(), n.Attempts(m)
+			if err := checkNodeSchedule(n, interval, attempts); err != "" {
+				s.close()
+				return nil, fmt.Errorf("%s.%s", where, err)
+			}
 			for ri, raw := range entries {
 				k, name, err := kindFor(opts.Kinds, n.Mode, raw, ri)
 				if err == nil {
 					var t Target
 					if t, err = builders[k.Name].Target(n, ri); err == nil {
+						j := &job{ref: status.Ref{Service: si, Node: ni, Replica: ri},
+							name: name, node: info, target: t, interval: interval, attempts: attempts}
 						l := poll
 						if laneOf(k) == LaneScript {
-							l = script
+							l, j.attempts = script, 1
+						} else {
+							j.host = hostName(raw)
 						}
-						l.jobs = append(l.jobs, &job{ref: status.Ref{Service: si, Node: ni, Replica: ri},
-							name: name, node: info, target: t})
+						l.jobs = append(l.jobs, j)
 						continue
 					}
 				}
@@ -181,6 +216,9 @@ func NewScheduler(opts Options) (*Scheduler, error) {
 				return nil, fmt.Errorf("%s.%s[%d]: %w", where, key, ri, err)
 			}
 		}
+	}
+	for _, j := range poll.jobs {
+		poll.resolver.add(j.host)
 	}
 	for _, l := range []*lane{poll, script} {
 		if len(l.jobs) == 0 {
@@ -221,6 +259,41 @@ func kindFor(kinds []Kind, mode, raw string, ri int) (*Kind, string, error) {
 
 var errRegistryShape = errors.New("probe: the registry does not match the config; build it from Config.StatusSpecs()")
 
+// checkNodeSchedule says what is wrong with a node's own interval or
+// attempts, as "key: problem", or "". The [metrics] ones are the lanes'
+// to check.
+func checkNodeSchedule(n *config.Node, interval time.Duration, attempts int) string {
+	own := n.PollInterval
+	key := "poll_interval"
+	if n.Mode == "script" {
+		own, key = n.ScriptInterval, "script_interval"
+	}
+	switch {
+	case own != 0 && interval <= 0:
+		return fmt.Sprintf("%s: %v is not an interval (want > 0)", key, float64(own))
+	case n.PollAttempts != 0 && attempts < 1:
+		return fmt.Sprintf("poll_attempts: %d (want 1 or more)", attempts)
+	}
+	return ""
+}
+
+// hostName is the host name a replica URL reaches its target by, or ""
+// when it names an address (or localhost, which no resolver answers).
+func hostName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	h := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if h == "" || h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return ""
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return ""
+	}
+	return h
+}
+
 func (l *lane) check(prefix string) error {
 	if l.interval <= 0 {
 		return fmt.Errorf("%smetrics.%s_interval: %v is not an interval (want > 0)", prefix, l.kind, l.interval.Seconds())
@@ -230,6 +303,11 @@ func (l *lane) check(prefix string) error {
 	}
 	if l.rules != nil && l.rules.dead <= 0 {
 		return fmt.Errorf("%smetrics.poll_delay_dead: %v is not a timeout (want > 0)", prefix, l.rules.dead.Seconds())
+	}
+	for _, j := range l.jobs {
+		if j.attempts < 1 {
+			return fmt.Errorf("%smetrics.poll_attempts: %d (want 1 or more)", prefix, j.attempts)
+		}
 	}
 	return nil
 }
@@ -281,10 +359,10 @@ func (s *Scheduler) runLane(ctx context.Context, l *lane) {
 	q := make(jobQueue, len(l.jobs))
 	for i, j := range l.jobs {
 		j.seq = i
-		j.phase = time.Duration(float64(l.interval) * float64(i) / float64(len(l.jobs)))
 		j.due = 0 // the first sweep starts at once
 		q[i] = j
 	}
+	spread(l.jobs)
 	heap.Init(&q)
 
 	work := make(chan *job)
@@ -341,44 +419,49 @@ func (s *Scheduler) work(ctx context.Context, l *lane, start time.Time, work <-c
 				j.began = time.Since(start)
 			}
 		}
-		a := l.probe(ctx, j)
+		a := l.poll(ctx, j)
 		if ctx.Err() != nil {
 			return // shutting down: the attempt was cut short, not failed
 		}
-		if a.Status == status.Dead && l.retry && !j.retrying {
+		switch {
+		case a.Inconclusive:
+			// Neither a result nor a failure of the replica: it keeps its
+			// status until the next slot, which comes as usual.
+			j.retrying = false
+			s.couldNotCheck(ctx, j, a)
+			j.swept = true
+			j.due = j.next(time.Since(start))
+		case a.Status == status.Dead && l.retry && !j.retrying:
 			j.retrying = true
 			j.due = time.Since(start) + l.retryWait
 			if s.log.Enabled(ctx, slog.LevelDebug) {
 				s.log.Debug("probe failed, retrying", "service", j.node.service, "node", j.node.node,
 					"replica", j.ref.Replica, "target", j.name, "retry_in", l.retryWait, "error", a.Err)
 			}
-		} else {
+		default:
 			j.retrying = false
-			if !s.record(ctx, l, j, a) {
+			if !s.record(ctx, j, a) {
 				return
 			}
 			j.swept = true
-			j.due = l.next(j, time.Since(start))
+			j.due = j.next(time.Since(start))
 		}
 		done <- j
 	}
 }
 
-// probe runs one attempt of j under the lane's rules: on the poll lane the
-// attempt ends at poll_delay_dead, and a healthy answer slower than
-// poll_delay_sick is sick (and not retried).
-func (l *lane) probe(ctx context.Context, j *job) Attempt {
-	if l.rules == nil {
-		return j.target.Probe(ctx)
+// spread gives each job its phase: the i-th of the n jobs that share an
+// interval starts its slots i·interval/n into it.
+func spread(jobs []*job) {
+	groups := map[time.Duration][]*job{}
+	for _, j := range jobs {
+		groups[j.interval] = append(groups[j.interval], j)
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.rules.dead)
-	defer cancel()
-	a := j.target.Probe(ctx)
-	if a.Status == status.Healthy && a.Latency >= l.rules.sick {
-		a.Status = status.Sick
-		a.Err = j.name + ": answered in " + roundDuration(a.Latency).String() + " (sick from " + l.rules.sick.String() + ")"
+	for interval, group := range groups {
+		for i, j := range group {
+			j.phase = time.Duration(float64(interval) * float64(i) / float64(len(group)))
+		}
 	}
-	return a
 }
 
 // next returns the replica's first slot (phase + k·interval) that is at
@@ -386,24 +469,24 @@ func (l *lane) probe(ctx context.Context, j *job) Attempt {
 // A probe "begins" at its slot, so a late start (a busy or stalled machine)
 // does not shift later probes; only first-sweep probes, which all share slot
 // zero, count from when they really started.
-func (l *lane) next(j *job, finished time.Duration) time.Duration {
-	earliest := max(j.began+l.interval/2, finished)
+func (j *job) next(finished time.Duration) time.Duration {
+	earliest := max(j.began+j.interval/2, finished)
 	if earliest <= j.phase {
 		return j.phase
 	}
-	k := (earliest - j.phase + l.interval - 1) / l.interval
-	return j.phase + k*l.interval
+	k := (earliest - j.phase + j.interval - 1) / j.interval
+	return j.phase + k*j.interval
 }
 
 // record adds the node's checks where it has some, writes the result into
 // the registry and logs changes. It returns false when ctx ended first.
-func (s *Scheduler) record(ctx context.Context, l *lane, j *job, a Attempt) bool {
-	res := status.Result{Status: a.Status, Latency: a.Latency, Err: a.Err}
+func (s *Scheduler) record(ctx context.Context, j *job, a Attempt) bool {
+	res := status.Result{Status: a.Status, Latency: a.Latency, Err: a.Err, Cert: a.Cert}
 	if a.Status != status.Dead {
 		for _, sh := range j.node.checks {
 			// A node's replicas have neighbouring phases, so with a
 			// half-interval cache the node is checked about once per sweep.
-			nr, answered := sh.get(ctx, l.interval/2)
+			nr, answered := sh.get(ctx, j.interval/2)
 			if ctx.Err() != nil {
 				return false
 			}
@@ -450,8 +533,11 @@ func nodeReason(name string, nr NodeResult) string {
 }
 
 func joinErr(a, b string) string {
-	if a == "" {
+	switch {
+	case a == "":
 		return b
+	case b == "":
+		return a
 	}
 	return a + "; " + b
 }

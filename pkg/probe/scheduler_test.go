@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -566,4 +567,366 @@ func TestNewSchedulerRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scriptKind runs the scripts of script nodes with the fake kind's
+// targets, by script text.
+func (f *fakeKind) scriptKind() probe.Kind {
+	return probe.Kind{
+		ProbeKind: config.ProbeKind{Name: "fakescript", Mode: "script"},
+		Prepare: func(*probe.Env, config.Table) (probe.Builder, error) {
+			return fakeScripts{f}, nil
+		},
+	}
+}
+
+type fakeScripts struct{ f *fakeKind }
+
+func (s fakeScripts) Target(n *config.Node, i int) (probe.Target, error) {
+	return &fakeReplica{f: s.f, name: n.Scripts[i]}, nil
+}
+func (fakeScripts) NodeCheck(*config.Node) probe.NodeCheck { return nil }
+func (fakeScripts) Close()                                 {}
+
+// Two poll nodes and a script node with intervals of their own: each
+// replica keeps its own interval exactly, replicas sharing an interval
+// spread over it, and the first sweep still starts everything at once.
+func TestNodeIntervals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fast := probetest.PollNode(nil, "fake://f0", "fake://f1", "fake://f2", "fake://f3")
+		fast.ID, fast.PollInterval = "fast", 1
+		slow := probetest.PollNode(nil, "fake://s0", "fake://s1", "fake://s2")
+		slow.ID, slow.PollInterval = "slow", 3
+		usual := probetest.PollNode(nil, "fake://u0", "fake://u1")
+		usual.ID = "usual"
+		scripts := probetest.ScriptNode("x0", "x1")
+		scripts.ScriptInterval = 2
+		cfg := probetest.Config(fast, slow, usual, scripts)
+		cfg.Metrics.PollInterval = 6
+		cfg.Metrics.ScriptInterval = 60
+		f := newFakeKind()
+		began := time.Now()
+		probetest.Start(t, cfg, []probe.Kind{f.kind(), f.scriptKind()}, nil)
+		time.Sleep(12*time.Second + 100*time.Millisecond)
+
+		groups := []struct {
+			names    []string
+			interval time.Duration
+		}{
+			{[]string{"f0", "f1", "f2", "f3"}, time.Second},
+			{[]string{"s0", "s1", "s2"}, 3 * time.Second},
+			{[]string{"u0", "u1"}, 6 * time.Second},
+			{[]string{"x0", "x1"}, 2 * time.Second},
+		}
+		for _, g := range groups {
+			offsets := map[time.Duration]bool{}
+			for _, name := range g.names {
+				times := f.times(name)
+				if want := int(12 * time.Second / g.interval); len(times) < want || len(times) > want+1 {
+					t.Errorf("%s (every %v) probed %d times in 12 s, want %d or %d", name, g.interval, len(times), want, want+1)
+					continue
+				}
+				if first := times[0].Sub(began); first != 0 {
+					t.Errorf("%s: first probe after %v, want it at once", name, first)
+				}
+				if gap := times[1].Sub(times[0]); gap < g.interval/2 || gap > 3*g.interval/2 {
+					t.Errorf("%s: first gap %v, want between half and one and a half of %v", name, gap, g.interval)
+				}
+				for k := 2; k < len(times); k++ {
+					if gap := times[k].Sub(times[k-1]); gap != g.interval {
+						t.Errorf("%s: gap %d is %v, want exactly %v", name, k, gap, g.interval)
+					}
+				}
+				offsets[times[len(times)-1].Sub(began)%g.interval] = true
+			}
+			// Replicas sharing an interval own slots spread over it.
+			if len(offsets) != len(g.names) {
+				t.Errorf("%v share %d slot offsets within their %v interval, want %d apart", g.names, len(offsets), g.interval, len(g.names))
+			}
+			for off := range offsets {
+				step := g.interval / time.Duration(len(g.names))
+				if rem := off % step; rem > 20*time.Millisecond { // one release tick
+					t.Errorf("%v: slot offset %v is not a multiple of %v", g.names, off, step)
+				}
+			}
+		}
+	})
+}
+
+// counting answers call k (from 0) of a target as answer(k) says.
+func counting(answer func(k int) probe.Attempt) fakeTarget {
+	var calls atomic.Int32
+	return func(ctx context.Context) probe.Attempt {
+		a := answer(int(calls.Add(1) - 1))
+		if a.Latency > 0 {
+			select {
+			case <-time.After(a.Latency):
+			case <-ctx.Done():
+				return probe.Attempt{Status: status.Dead, Latency: a.Latency, Err: "no answer"}
+			}
+		}
+		return a
+	}
+}
+
+func TestPollAttempts(t *testing.T) {
+	ok := func(d time.Duration) probe.Attempt { return probe.Attempt{Status: status.Healthy, Latency: d} }
+	refused := probe.Attempt{Status: status.Dead, Err: "refused"}
+	scenarios := []struct {
+		name      string
+		attempts  int // of the node; [metrics] says 3
+		answers   []probe.Attempt
+		want      status.Status
+		wantErr   string
+		wantTries int
+	}{
+		{name: "all three answer", answers: []probe.Attempt{ok(time.Millisecond)},
+			want: status.Healthy, wantTries: 3},
+		{name: "1 of 3 failed is healthy, and says so",
+			answers: []probe.Attempt{ok(time.Millisecond), refused, ok(time.Millisecond)},
+			want:    status.Healthy, wantErr: "1 of 3 attempts failed: refused", wantTries: 3},
+		{name: "2 of 3 failed is dead after the retry",
+			answers: []probe.Attempt{refused, ok(time.Millisecond), refused},
+			want:    status.Dead, wantErr: "2 of 3 attempts failed: refused", wantTries: 6},
+		{name: "failures are told apart",
+			answers: []probe.Attempt{refused, {Status: status.Dead, Err: "reset"}, ok(time.Millisecond)},
+			want:    status.Dead, wantErr: "2 of 3 attempts failed: refused; reset", wantTries: 6},
+		{name: "the median answer is slow: sick",
+			answers: []probe.Attempt{ok(1200 * time.Millisecond), ok(100 * time.Millisecond), ok(1500 * time.Millisecond)},
+			want:    status.Sick, wantErr: "fake://r0: answered in 1.2s, the median of 3 answers, (sick from 1s)", wantTries: 3},
+		{name: "one slow answer of three is not sick",
+			answers: []probe.Attempt{ok(100 * time.Millisecond), ok(1500 * time.Millisecond), ok(120 * time.Millisecond)},
+			want:    status.Healthy, wantTries: 3},
+		{name: "median of the two answers when one failed",
+			answers: []probe.Attempt{ok(900 * time.Millisecond), refused, ok(1300 * time.Millisecond)},
+			want:    status.Sick, wantErr: "fake://r0: answered in 1.1s, the median of 2 answers, (sick from 1s); 1 of 3 attempts failed: refused", wantTries: 3},
+		{name: "a node's own attempts", attempts: 1, answers: []probe.Attempt{refused, ok(time.Millisecond)},
+			want: status.Healthy, wantTries: 2},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeKind()
+				f.set("r0", counting(func(k int) probe.Attempt { return sc.answers[k%len(sc.answers)] }))
+				n := node("fake://r0")
+				n.PollAttempts = sc.attempts
+				cfg := probetest.Config(n)
+				cfg.Metrics.PollAttempts = 3
+				rep := probetest.FirstResult(t, cfg, []probe.Kind{f.kind()})
+				if rep.Status != sc.want || rep.Error != sc.wantErr {
+					t.Errorf("got %s %q, want %s %q", rep.Status, rep.Error, sc.want, sc.wantErr)
+				}
+				if got := len(f.times("r0")); got != sc.wantTries {
+					t.Errorf("probed %d times, want %d", got, sc.wantTries)
+				}
+			})
+		})
+	}
+}
+
+// An attempt that could not be made because of this server keeps the
+// replica's status: no retry, no dead result, and one warning a minute.
+func TestInconclusiveKeepsStatus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var broken atomic.Bool
+		f := newFakeKind()
+		noFDs := probe.Attempt{Status: status.Dead, Inconclusive: true,
+			Err: "this server has no file descriptors left: dial tcp: socket: too many open files"}
+		f.set("web", func(context.Context) probe.Attempt {
+			if broken.Load() {
+				return noFDs
+			}
+			return probe.Attempt{Status: status.Healthy, Latency: time.Millisecond}
+		})
+		f.set("never", func(context.Context) probe.Attempt { return noFDs })
+		cfg := probetest.Config(node("fake://web", "fake://never"))
+		cfg.Metrics.PollInterval = 1
+		var buf syncBuffer
+		r := probetest.Start(t, cfg, []probe.Kind{f.kind()}, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
+		time.Sleep(1500 * time.Millisecond)
+		broken.Store(true)
+		time.Sleep(90 * time.Second)
+
+		reps := r.Reg.Snapshot().Services[0].Nodes[0].Replicas
+		want := "could not check: " + noFDs.Err
+		if web := reps[0]; web.Status != status.Healthy || web.Error != want || web.Checked.IsZero() {
+			t.Errorf("web = %s %q (checked %v), want healthy as last seen, with %q", web.Status, web.Error, web.Checked, want)
+		}
+		if never := reps[1]; never.Status != status.Healthy || !never.Checked.IsZero() || never.Error != want {
+			t.Errorf("never = %s %q (checked %v), want unchecked with %q", never.Status, never.Error, never.Checked, want)
+		}
+		// One probe per interval, no retries: 91.5 s at 1 s.
+		if got := len(f.times("never")); got < 90 || got > 93 {
+			t.Errorf("an inconclusive replica was probed %d times in 91.5 intervals, want one per interval", got)
+		}
+		r.Stop()
+		logs := buf.String()
+		if strings.Contains(logs, "replica changed") {
+			t.Errorf("an inconclusive attempt changed a replica:\n%s", logs)
+		}
+		if n := strings.Count(logs, "level=WARN"); n != 2 {
+			t.Errorf("%d warnings in 91.5 s, want 2 (one a minute):\n%s", n, logs)
+		}
+		if !strings.Contains(logs, `msg="could not check a replica: the fault is this server's, not the replica's; it keeps its status"`) ||
+			!strings.Contains(logs, "unlogged_since_last=") {
+			t.Errorf("warning lacks its words:\n%s", logs)
+		}
+	})
+}
+
+// startWith runs a scheduler with opts (Config, Kinds and LookupHost set)
+// until the test ends.
+func startWith(t *testing.T, opts probe.Options) *status.Registry {
+	t.Helper()
+	opts.Registry = status.NewRegistry(opts.Config.StatusSpecs(), time.Now())
+	s, err := probe.NewScheduler(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return opts.Registry
+}
+
+func TestResolverFailingForEveryName(t *testing.T) {
+	timeout := &net.DNSError{Err: "i/o timeout", Name: "x", IsTimeout: true}
+	noSuchHost := &net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}
+	lookupFails := func(host string) fakeTarget {
+		return func(context.Context) probe.Attempt {
+			return probe.Attempt{Status: status.Dead, LookupFailed: true, Err: "dial tcp: lookup " + host + ": i/o timeout"}
+		}
+	}
+	scenarios := []struct {
+		name     string
+		replicas []string
+		answers  map[string]fakeTarget // missing: healthy at once
+		peer     string                // a replica of a node of its own, polled every 50 ms
+		lookup   func(host string) error
+		want     map[string]string // status, or "kept: <error>" while unchecked
+		lookups  int
+	}{
+		{
+			name:     "every name fails: could not check",
+			replicas: []string{"fake://a.example:80", "fake://b.example:80", "fake://c.example:80"},
+			answers: map[string]fakeTarget{
+				"a.example:80": lookupFails("a.example"),
+				"b.example:80": lookupFails("b.example"),
+				"c.example:80": lookupFails("c.example"),
+			},
+			lookup: func(string) error { return timeout },
+			want: map[string]string{
+				"a.example:80": "kept: could not check: this server's DNS resolver fails for every name (b.example, c.example fail too): dial tcp: lookup a.example: i/o timeout",
+				"b.example:80": "kept: could not check: this server's DNS resolver fails for every name (b.example, c.example fail too): dial tcp: lookup b.example: i/o timeout",
+				"c.example:80": "kept: could not check: this server's DNS resolver fails for every name (b.example, c.example fail too): dial tcp: lookup c.example: i/o timeout",
+			},
+			lookups: 2, // one check serves all three
+		},
+		{
+			name:     "other names resolve: the name is dead",
+			replicas: []string{"fake://a.example:80", "fake://b.example:80"},
+			answers: map[string]fakeTarget{
+				"a.example:80": lookupFails("a.example"),
+				"b.example:80": takes(500 * time.Millisecond), // answers after a and its retry failed
+			},
+			lookup: func(host string) error {
+				if host == "b.example" {
+					return nil
+				}
+				return timeout
+			},
+			want:    map[string]string{"a.example:80": "dead", "b.example:80": "healthy"},
+			lookups: 2, // for a, and for its retry
+		},
+		{
+			name:     "no such host from the resolver means it works",
+			replicas: []string{"fake://a.example:80", "fake://b.example:80"},
+			answers:  map[string]fakeTarget{"a.example:80": lookupFails("a.example"), "b.example:80": lookupFails("b.example")},
+			lookup:   func(string) error { return noSuchHost },
+			want:     map[string]string{"a.example:80": "dead", "b.example:80": "dead"},
+			lookups:  2, // a's and b's failures share a check, and so do their retries
+		},
+		{
+			name:     "a replica reached by name answered since: no lookup needed",
+			replicas: []string{"fake://a.example:80"},
+			answers: map[string]fakeTarget{"a.example:80": func(ctx context.Context) probe.Attempt {
+				time.Sleep(100 * time.Millisecond) // the peer answers meanwhile
+				return lookupFails("a.example")(ctx)
+			}},
+			peer:    "fake://b.example:80",
+			lookup:  func(string) error { return timeout },
+			want:    map[string]string{"a.example:80": "dead", "b.example:80": "healthy"},
+			lookups: 0,
+		},
+		{
+			name:     "no other name to try: the name is dead",
+			replicas: []string{"fake://a.example:80", "fake://127.0.0.1:80", "fake://localhost:80"},
+			answers:  map[string]fakeTarget{"a.example:80": lookupFails("a.example")},
+			lookup:   func(string) error { return timeout },
+			want:     map[string]string{"a.example:80": "dead", "127.0.0.1:80": "healthy", "localhost:80": "healthy"},
+			lookups:  0,
+		},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeKind()
+				for name, a := range sc.answers {
+					f.set(name, a)
+				}
+				var lookups atomic.Int32
+				nodes := []config.Node{node(sc.replicas...)}
+				if sc.peer != "" {
+					peer := node(sc.peer)
+					peer.ID, peer.PollInterval = "peer", 0.05
+					nodes = append(nodes, peer)
+				}
+				cfg := probetest.Config(nodes...)
+				cfg.Metrics.PollParallelism = 2
+				reg := startWith(t, probe.Options{Config: cfg, Kinds: []probe.Kind{f.kind()},
+					LookupHost: func(ctx context.Context, host string) error {
+						lookups.Add(1)
+						return sc.lookup(host)
+					}})
+				time.Sleep(10 * time.Second)
+				for _, n := range reg.Snapshot().Services[0].Nodes {
+					for _, rep := range n.Replicas {
+						name := strings.TrimPrefix(rep.ID, "fake://")
+						got := rep.Status.String()
+						if rep.Checked.IsZero() {
+							got = "kept: " + rep.Error
+						}
+						if got != sc.want[name] {
+							t.Errorf("%s: %s\n want %s", name, got, sc.want[name])
+						}
+					}
+				}
+				if got := lookups.Load(); got != int32(sc.lookups) {
+					t.Errorf("%d lookups of other names, want %d", got, sc.lookups)
+				}
+			})
+		})
+	}
+}
+
+// The certificate a probe saw reaches the registry, through every attempt
+// of a poll.
+func TestCertReachesTheRegistry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		notAfter := time.Now().Add(42 * 24 * time.Hour)
+		f := newFakeKind()
+		f.set("r0", counting(func(k int) probe.Attempt {
+			if k == 1 {
+				return probe.Attempt{Status: status.Dead, Err: "refused"} // no certificate
+			}
+			return probe.Attempt{Status: status.Healthy, Latency: time.Millisecond, Cert: &status.Cert{NotAfter: notAfter}}
+		}))
+		cfg := probetest.Config(node("fake://r0"))
+		cfg.Metrics.PollAttempts = 3
+		rep := probetest.FirstResult(t, cfg, []probe.Kind{f.kind()})
+		if rep.Cert == nil || !rep.Cert.NotAfter.Equal(notAfter) || rep.Cert.DaysLeft(rep.Checked) != 41 {
+			t.Errorf("certificate %+v, want the one seen, with 41 days left", rep.Cert)
+		}
+	})
 }

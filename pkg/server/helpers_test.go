@@ -65,7 +65,8 @@ func realisticRegistry(now time.Time) *status.Registry {
 	ok := func(ms int) status.Result {
 		return status.Result{Status: status.Healthy, Latency: time.Duration(ms) * time.Millisecond, At: now}
 	}
-	reg.Set(status.Ref{Service: 0, Node: 0, Replica: 0}, ok(84))
+	reg.Set(status.Ref{Service: 0, Node: 0, Replica: 0}, status.Result{Status: status.Healthy, Latency: 84 * time.Millisecond, At: now,
+		Cert: &status.Cert{NotAfter: now.Add(42*24*time.Hour + time.Hour)}})
 	reg.Set(status.Ref{Service: 0, Node: 0, Replica: 1}, ok(91))
 	reg.Set(status.Ref{Service: 0, Node: 1, Replica: 0}, ok(143))
 	reg.Set(status.Ref{Service: 0, Node: 1, Replica: 1}, ok(128))

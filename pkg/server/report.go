@@ -47,6 +47,10 @@ type reportReplica struct {
 	LatencyMS float64      `json:"latency_ms"`
 	Load      *reportLoad  `json:"load,omitempty"`
 	Queue     *reportQueue `json:"queue,omitempty"`
+	// The TLS certificate of an https replica, as of Checked: when it
+	// expires, and the whole days it had left then (negative once expired).
+	CertExpires  *string `json:"cert_expires,omitempty"`
+	CertDaysLeft *int    `json:"cert_days_left,omitempty"`
 }
 
 type reportLoad struct {
@@ -105,6 +109,10 @@ func (s *Server) buildReport(buf *bytes.Buffer, _ docKey) (docKey, error) {
 				}
 				if r.Queue != nil {
 					rr.Queue = &reportQueue{Ready: r.Queue.Ready, Unacked: r.Queue.Unacked}
+				}
+				if c := r.Cert; c != nil {
+					expires, left := rfc3339(c.NotAfter), c.DaysLeft(r.Checked)
+					rr.CertExpires, rr.CertDaysLeft = &expires, &left
 				}
 				rn.Replicas[k] = rr
 			}

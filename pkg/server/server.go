@@ -304,7 +304,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// A capping listener (pkg/connlimit) needs to know which connections
 	// are idle between requests.
-	if l, ok := ln.(interface{ ConnState(net.Conn, http.ConnState) }); ok {
+	if l, ok := ln.(interface {
+		ConnState(net.Conn, http.ConnState)
+	}); ok {
 		srv.ConnState = l.ConnState
 	}
 	s.log.Info("serving the status page", "address", ln.Addr().String(), "version", s.version)

@@ -77,6 +77,7 @@ func TestPageRealistic(t *testing.T) {
 		`<button class="dead"`,
 		"CPU 42% · memory 61%",                                             // push replica load
 		"Queue: 12 ready, 3 unacked",                                       // queue counts
+		"Certificate: 42 days left",                                        // https certificate
 		`href="https://docs.acme.example/api" rel="noopener">API docs</a>`, // node link
 		`<button class="unchecked" title="Not checked since the server started">replica 1 <small>no data yet</small></button>`,
 		`<li class="node dead">`, `<li class="node sick">`,
@@ -265,7 +266,7 @@ func TestStatusReport(t *testing.T) {
 			t.Errorf("replica %s = %v, want %v", k, sick[k], v)
 		}
 	}
-	for _, k := range []string{"id", "load", "queue"} {
+	for _, k := range []string{"id", "load", "queue", "cert_expires", "cert_days_left"} {
 		if _, ok := sick[k]; ok {
 			t.Errorf("replica has %q; want it omitted", k)
 		}
@@ -280,6 +281,9 @@ func TestStatusReport(t *testing.T) {
 	}
 	if q := rep.Services[1].Nodes[1].Replicas[0]["queue"].(map[string]any); q["ready"] != 12.0 || q["unacked"] != 3.0 {
 		t.Errorf("queue: %v", q)
+	}
+	if site := rep.Services[0].Nodes[0].Replicas[0]; site["cert_expires"] != "2025-04-15T06:06:07Z" || site["cert_days_left"] != 42.0 {
+		t.Errorf("certificate: expires %v, %v days left; want 2025-04-15T06:06:07Z, 42", site["cert_expires"], site["cert_days_left"])
 	}
 	mail := rep.Services[2].Nodes[2].Replicas[0]
 	if v, ok := mail["checked"]; !ok || v != nil {

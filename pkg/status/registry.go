@@ -78,6 +78,23 @@ type Replica struct {
 	Error   string        // why the last probe was not healthy, for operators
 	Load    *Load         // push mode only
 	Queue   *Queue        // nodes with a RabbitMQ queue check only
+	Cert    *Cert         // https replicas only: the certificate the last probe saw
+}
+
+// Cert is the TLS certificate a replica showed.
+type Cert struct {
+	NotAfter time.Time // the certificate is not valid after this
+}
+
+// DaysLeft is how many whole days the certificate has left at now:
+// negative once it has expired (-1 on its first day past NotAfter).
+func (c *Cert) DaysLeft(now time.Time) int {
+	left := c.NotAfter.Sub(now)
+	days := int(left / (24 * time.Hour))
+	if left < 0 && left%(24*time.Hour) != 0 {
+		days-- // round towards the past: 3 hours after expiry is day -1
+	}
+	return days
 }
 
 // Load is what a push reporter sends: fractions from 0 to 1.
@@ -94,6 +111,7 @@ type Result struct {
 	At      time.Time
 	Load    *Load
 	Queue   *Queue
+	Cert    *Cert
 }
 
 // Ref addresses a configured replica by position; positions of configured
@@ -176,13 +194,36 @@ func (r *Registry) Set(ref Ref, res Result) bool {
 	old := r.snap.Load()
 	oldRep := old.Services[ref.Service].Nodes[ref.Node].Replicas[ref.Replica]
 	rep := &Replica{ID: oldRep.ID, Status: res.Status, Checked: res.At,
-		Latency: res.Latency, Error: res.Err, Load: res.Load, Queue: res.Queue}
+		Latency: res.Latency, Error: res.Err, Load: res.Load, Queue: res.Queue, Cert: res.Cert}
 	return r.replaceReplicas(old, ref.Service, ref.Node, res.At, func(reps []*Replica) []*Replica {
 		out := make([]*Replica, len(reps))
 		copy(out, reps)
 		out[ref.Replica] = rep
 		return out
 	}, oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), rep)
+}
+
+// Keep records that a configured replica could not be checked, for a
+// reason that is this server's and not the replica's (see probe.Attempt):
+// the replica keeps its status, its last result's time and latency, and
+// stays unchecked if it was; only its error changes, to say why. It is not
+// a result: the recorder hears nothing of it.
+func (r *Registry) Keep(ref Ref, reason string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	oldRep := old.Services[ref.Service].Nodes[ref.Node].Replicas[ref.Replica]
+	if oldRep.Error == reason {
+		return
+	}
+	rep := *oldRep
+	rep.Error = reason
+	r.replaceReplicas(old, ref.Service, ref.Node, now, func(reps []*Replica) []*Replica {
+		out := make([]*Replica, len(reps))
+		copy(out, reps)
+		out[ref.Replica] = &rep
+		return out
+	}, false, 0, nil)
 }
 
 // Upsert records a result for a replica of a push or local node by name,
@@ -193,7 +234,7 @@ func (r *Registry) Upsert(service, node int, replicaID string, res Result) bool 
 	old := r.snap.Load()
 	reps := old.Services[service].Nodes[node].Replicas
 	rep := &Replica{ID: replicaID, Status: res.Status, Checked: res.At,
-		Latency: res.Latency, Error: res.Err, Load: res.Load, Queue: res.Queue}
+		Latency: res.Latency, Error: res.Err, Load: res.Load, Queue: res.Queue, Cert: res.Cert}
 	idx := indexOf(reps, replicaID)
 	structural := idx < 0 || reps[idx].Status != rep.Status || reps[idx].Stale
 	delta := 0
@@ -464,5 +505,5 @@ func (r *Registry) Restore(rs Restored) {
 
 func restored(id string, res Result) *Replica {
 	return &Replica{ID: id, Status: res.Status, Checked: res.At, Latency: res.Latency, Error: res.Err,
-		Load: res.Load, Queue: res.Queue, Stale: true}
+		Load: res.Load, Queue: res.Queue, Cert: res.Cert, Stale: true}
 }

@@ -246,3 +246,62 @@ func TestUncheckedCountsReplicasWithoutResult(t *testing.T) {
 		t.Fatalf("Unchecked after every replica reported = %d, want 0", got)
 	}
 }
+
+// recorded counts what a recorder hears.
+type recorded struct{ results, changes int }
+
+func (r *recorded) Result(string, string, *Replica)                         { r.results++ }
+func (r *recorded) Changed(string, string, Status, time.Time, string, bool) { r.changes++ }
+
+func TestKeepChangesOnlyTheError(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := NewRegistry(testSpecs(), t0)
+	var rec recorded
+	r.SetRecorder(&rec)
+	r.Set(Ref{0, 0, 0}, Result{Status: Sick, Latency: time.Second, Err: "slow", At: t0})
+	heard := rec
+	before := r.Snapshot()
+
+	r.Keep(Ref{0, 0, 0}, "could not check: too many open files", t0.Add(time.Minute))
+	r.Keep(Ref{0, 0, 1}, "could not check: too many open files", t0.Add(time.Minute))
+	after := r.Snapshot()
+	got := after.Services[0].Nodes[0].Replicas[0]
+	if got.Status != Sick || !got.Checked.Equal(t0) || got.Latency != time.Second || got.Error != "could not check: too many open files" {
+		t.Errorf("kept replica = %+v, want sick as of t0, with the new error", got)
+	}
+	if unchecked := after.Services[0].Nodes[0].Replicas[1]; !unchecked.Checked.IsZero() || after.Unchecked != before.Unchecked {
+		t.Errorf("a replica never checked counts as checked after Keep: %+v, Unchecked %d → %d", unchecked, before.Unchecked, after.Unchecked)
+	}
+	if after.StatusVersion != before.StatusVersion || after.Version != before.Version+2 || after.Status != Sick {
+		t.Errorf("versions %d/%d → %d/%d, page %s: want only Version to move", before.Version, before.StatusVersion,
+			after.Version, after.StatusVersion, after.Status)
+	}
+	if rec != heard {
+		t.Errorf("the recorder heard %+v of Keep, want nothing", rec)
+	}
+	r.Keep(Ref{0, 0, 0}, "could not check: too many open files", t0.Add(2*time.Minute))
+	if r.Snapshot().Version != after.Version {
+		t.Error("keeping the same reason again made a new snapshot")
+	}
+}
+
+func TestCertDaysLeft(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		left time.Duration
+		want int
+	}{
+		{90 * 24 * time.Hour, 90},
+		{5*24*time.Hour + 3*time.Hour, 5},
+		{3 * time.Hour, 0},
+		{0, 0},
+		{-3 * time.Hour, -1},
+		{-2 * 24 * time.Hour, -2},
+		{-2*24*time.Hour - time.Hour, -3},
+	} {
+		c := &Cert{NotAfter: now.Add(tc.left)}
+		if got := c.DaysLeft(now); got != tc.want {
+			t.Errorf("DaysLeft with %v left = %d, want %d", tc.left, got, tc.want)
+		}
+	}
+}

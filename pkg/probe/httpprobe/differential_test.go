@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -51,6 +52,8 @@ type diffCase struct {
 	wantKind string // errKind of the message; "" for none
 	wantMsg  string // what both messages say, besides the method and URL
 	wantSlow bool   // latency at or past poll_delay_sick
+
+	wantCertDays int // days the certificate has left (status.Cert.DaysLeft); 0: no certificate
 }
 
 // TestDirectMatchesNetHTTP holds the direct path (direct.go) against the
@@ -147,7 +150,16 @@ func TestDirectMatchesNetHTTP(t *testing.T) {
 				"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")),
 			want: status.Dead, wantKind: "header too large", wantMsg: "larger than 64 KiB"},
 		{name: "TLS sends the server name", serve: tlsTrusted,
-			node: match("^all good$"), want: status.Healthy, wantCode: 200},
+			node: match("^all good$"), want: status.Healthy, wantCode: 200, wantCertDays: 89},
+		{name: "TLS certificate with 90 days left", serve: tlsValidFor(90*24*time.Hour + time.Hour),
+			want: status.Healthy, wantCode: 200, wantCertDays: 90},
+		{name: "TLS certificate expiring within tls_expiry_sick_days is sick", serve: tlsValidFor(5*24*time.Hour + time.Hour),
+			want: status.Sick, wantCode: 200, wantKind: "cert expiry", wantMsg: ": certificate of localhost expires in 5 days (", wantCertDays: 5},
+		{name: "TLS certificate expiring within tls_expiry_dead_days is dead", serve: tlsValidFor(5*24*time.Hour + time.Hour),
+			node: func(n *Node) { n.TLSExpiryDeadDays = 7 },
+			want: status.Dead, wantCode: 200, wantKind: "cert expiry", wantMsg: ": certificate of localhost expires in 5 days (", wantCertDays: 5},
+		{name: "expired TLS certificate", serve: tlsValidFor(-2*24*time.Hour - time.Hour),
+			want: status.Dead, wantKind: "cert expiry", wantMsg: ": certificate of localhost expired 2 days ago", wantCertDays: -3},
 		{name: "TLS certificate that does not verify", serve: tlsUntrusted,
 			want: status.Dead, wantKind: "certificate", wantMsg: "certificate signed by unknown authority"},
 		{name: "TLS server that closes after the client hello", serve: closeAfterHello,
@@ -224,6 +236,9 @@ func TestDirectMatchesNetHTTP(t *testing.T) {
 				t.Errorf("the paths disagree:\n  direct:   %s, code %d, %s, slow %t: %q\n  net/http: %s, code %d, %s, slow %t: %q",
 					d.Status, d.code, errKind(d.Err), d.slow, d.Err, n.Status, n.code, errKind(n.Err), n.slow, n.Err)
 			}
+			if fmt.Sprint(d.Cert) != fmt.Sprint(n.Cert) {
+				t.Errorf("the paths saw different certificates: direct %v, net/http %v", d.Cert, n.Cert)
+			}
 			prefix := direct.node.method + " " + direct.name + ": "
 			for _, p := range paths {
 				s := p.seen
@@ -233,6 +248,12 @@ func TestDirectMatchesNetHTTP(t *testing.T) {
 				}
 				if s.Err != "" && (!strings.HasPrefix(s.Err, prefix) || !strings.Contains(s.Err, c.wantMsg)) {
 					t.Errorf("%s: message %q, want %q and then %q", p.name, s.Err, prefix, c.wantMsg)
+				}
+				switch {
+				case c.wantCertDays == 0 && s.Cert != nil:
+					t.Errorf("%s: certificate %v reported, want none", p.name, s.Cert)
+				case c.wantCertDays != 0 && (s.Cert == nil || s.Cert.DaysLeft(time.Now()) != c.wantCertDays):
+					t.Errorf("%s: certificate %v, want one with %d days left", p.name, s.Cert, c.wantCertDays)
 				}
 			}
 			if srv.after != nil {
@@ -322,6 +343,8 @@ func errKind(msg string) string {
 		return "refused"
 	case strings.Contains(msg, "connection reset"):
 		return "reset"
+	case strings.Contains(msg, ": certificate of "):
+		return "cert expiry"
 	case strings.Contains(msg, "x509: ") || strings.Contains(msg, "tls: "):
 		return "certificate"
 	case statusOutOfRange.MatchString(msg):
@@ -416,9 +439,18 @@ func gzipOf(s string) string {
 }
 
 // tlsTrusted serves https://localhost with a certificate the probes are
-// made to trust, and checks that every handshake named the host.
-func tlsTrusted(t *testing.T) diffServer {
-	cert, roots := localhostCert(t)
+// made to trust, valid 90 days, and checks that every handshake named the
+// host.
+func tlsTrusted(t *testing.T) diffServer { return tlsValidFor(90 * 24 * time.Hour)(t) }
+
+// tlsValidFor is tlsTrusted with a certificate that expires after left
+// (before, when left is negative).
+func tlsValidFor(left time.Duration) func(t *testing.T) diffServer {
+	return func(t *testing.T) diffServer { return tlsServer(t, left) }
+}
+
+func tlsServer(t *testing.T, left time.Duration) diffServer {
+	cert, roots := localhostCert(t, time.Now().Add(left))
 	var mu sync.Mutex
 	var names []string
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -504,9 +536,9 @@ func ipv6(t *testing.T) diffServer {
 	return diffServer{url: srv.URL + "/health"}
 }
 
-// localhostCert is a self-signed certificate for localhost and a pool
-// that trusts it.
-func localhostCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+// localhostCert is a self-signed certificate for localhost, valid until
+// notAfter, and a pool that trusts it.
+func localhostCert(t *testing.T, notAfter time.Time) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -516,8 +548,8 @@ func localhostCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "localhost"},
 		DNSNames:     []string{"localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
+		NotBefore:    notAfter.Add(-120 * 24 * time.Hour),
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IsCA:         true, BasicConstraintsValid: true,

@@ -183,6 +183,10 @@ func (t *httpTarget) roundTripDirect(ctx context.Context, sc *scratch) (*http.Re
 		conn.Close()
 		return nil, err
 	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		state := tc.ConnectionState() // as the Transport reports it
+		resp.TLS = &state
+	}
 	resp.Body = &connBody{body: resp.Body, conn: conn, stop: stop}
 	return resp, nil
 }

@@ -32,14 +32,15 @@ func firstResult(t testing.TB, cfg *config.Config) *status.Replica {
 	return probetest.FirstResult(t, cfg, testKinds)
 }
 
-// keys returns the HTTP keys of node n, adding them when it has none.
+// keys returns the HTTP keys of node n, adding them with their defaults
+// when it has none.
 func keys(n *config.Node) *Node {
 	if n.Tables == nil {
 		n.Tables = map[string]config.NodeTable{}
 	}
 	t, _ := n.Tables["http"].(*Node)
 	if t == nil {
-		t = &Node{}
+		t = Kind().Node().(*Node)
 		n.Tables["http"] = t
 	}
 	return t

@@ -1,8 +1,10 @@
 // Package httpprobe probes http:// and https:// replicas: healthy when the
 // status code is within [metrics] poll_http_status_healthy_above..below and,
 // when the node sets http_body_healthy_match, the body matches. Its node
-// keys are the http_* keys. Redirects are not followed; certificates are
-// verified.
+// keys are the http_* and tls_expiry_* keys. Redirects are not followed;
+// certificates are verified, and a healthy https answer whose certificate
+// expires within tls_expiry_sick_days is sick, within tls_expiry_dead_days
+// dead.
 package httpprobe
 
 import (
@@ -29,13 +31,14 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/probe"
+	"github.com/overvakt/overvakt/pkg/status"
 )
 
 // Kind is the HTTP probe kind.
 func Kind() probe.Kind {
 	return probe.Kind{
 		ProbeKind: config.ProbeKind{Name: "http", Schemes: []string{"http", "https"},
-			CheckURL: checkURL, Node: func() config.NodeTable { return &Node{} }},
+			CheckURL: checkURL, Node: func() config.NodeTable { return &Node{TLSExpirySickDays: 14} }},
 		Prepare: prepare,
 	}
 }
@@ -46,6 +49,12 @@ type Node struct {
 	Method       string            `toml:"http_method"` // default GET with a body match, else HEAD
 	Body         string            `toml:"http_body"`   // sent with POST, PUT and PATCH only
 	HealthyMatch string            `toml:"http_body_healthy_match"`
+
+	// A healthy https answer is sick when the certificate expires within
+	// TLSExpirySickDays days, dead within TLSExpiryDeadDays (0: once it
+	// has expired, which the handshake refuses anyway).
+	TLSExpirySickDays int `toml:"tls_expiry_sick_days"`
+	TLSExpiryDeadDays int `toml:"tls_expiry_dead_days"`
 }
 
 // method is the method the node's probes use.
@@ -87,6 +96,12 @@ func (n *Node) CheckNode(c *config.Check, _ *config.Node) {
 		if _, err := regexp2.Compile(n.HealthyMatch, regexp2.None); err != nil {
 			c.Fail("http_body_healthy_match", "%q: bad regular expression: %v", n.HealthyMatch, err)
 		}
+	}
+	c.NotNegative("tls_expiry_sick_days", float64(n.TLSExpirySickDays))
+	c.NotNegative("tls_expiry_dead_days", float64(n.TLSExpiryDeadDays))
+	if n.TLSExpiryDeadDays > n.TLSExpirySickDays && n.TLSExpirySickDays >= 0 {
+		c.Fail("tls_expiry_dead_days", "%d must not be above tls_expiry_sick_days (%d): a certificate is sick before it is dead",
+			n.TLSExpiryDeadDays, n.TLSExpirySickDays)
 	}
 }
 
@@ -134,7 +149,7 @@ func (b *builder) Target(n *config.Node, i int) (probe.Target, error) {
 		}
 		table, _ := n.Tables["http"].(*Node)
 		if table == nil {
-			table = &Node{}
+			table = Kind().Node().(*Node)
 		}
 		if hn, err = newHTTPNode(b, table); err != nil {
 			return nil, err
@@ -204,6 +219,8 @@ type httpNode struct {
 	codeMin  int // healthy iff codeMin <= code < codeMax
 	codeMax  int
 	deadline time.Duration // poll_delay_dead, for messages
+	certSick time.Duration // a healthy answer is sick when its certificate has less left
+	certDead time.Duration // and dead when it has less than this
 }
 
 func newHTTPNode(b *builder, n *Node) (*httpNode, error) {
@@ -217,6 +234,8 @@ func newHTTPNode(b *builder, n *Node) (*httpNode, error) {
 		codeMin:  m.PollHTTPStatusHealthyAbove,
 		codeMax:  m.PollHTTPStatusHealthyBelow,
 		deadline: m.PollDelayDead.Duration(),
+		certSick: time.Duration(n.TLSExpirySickDays) * 24 * time.Hour,
+		certDead: time.Duration(n.TLSExpiryDeadDays) * 24 * time.Hour,
 	}
 	switch hn.method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
@@ -267,20 +286,92 @@ func newHTTPTarget(node *httpNode, u *url.URL, name string) *httpTarget {
 // Probe runs one request with a scratch buffer of the pool.
 func (t *httpTarget) Probe(ctx context.Context) probe.Attempt {
 	sc := t.node.b.scratch.Get().(*scratch)
-	a := probe.Result(t.check(ctx, sc))
+	latency, cert, err := t.check(ctx, sc)
+	a := probe.Result(latency, err)
 	sc.trim()
 	t.node.b.scratch.Put(sc)
+	if cert != nil {
+		a.Cert = &status.Cert{NotAfter: cert.NotAfter}
+		t.judgeCert(&a, time.Now())
+	}
 	return a
 }
 
-func (t *httpTarget) check(ctx context.Context, sc *scratch) (time.Duration, error) {
+// judgeCert turns a healthy answer sick or dead when its certificate
+// expires soon.
+func (t *httpTarget) judgeCert(a *probe.Attempt, now time.Time) {
+	left := a.Cert.NotAfter.Sub(now)
+	switch {
+	case a.Status != status.Healthy:
+		return
+	case left < t.node.certDead || left < 0:
+		a.Status = status.Dead
+	case left < t.node.certSick:
+		a.Status = status.Sick
+	default:
+		return
+	}
+	a.Err = t.node.method + " " + t.name + ": " + certExpiry(t.url.Hostname(), a.Cert.NotAfter, now)
+}
+
+// certExpiry says when the certificate of host expires or expired:
+// "certificate of example.com expires in 5 days (Sat 7 Dec)",
+// "certificate of example.com expired 2 days ago".
+func certExpiry(host string, notAfter, now time.Time) string {
+	left := notAfter.Sub(now)
+	if left < 0 {
+		ago := "less than a day ago"
+		switch days := int(-left / (24 * time.Hour)); days {
+		case 0:
+		case 1:
+			ago = "1 day ago"
+		default:
+			ago = strconv.Itoa(days) + " days ago"
+		}
+		return "certificate of " + host + " expired " + ago
+	}
+	in := "less than a day"
+	switch days := int(left / (24 * time.Hour)); days {
+	case 0:
+	case 1:
+		in = "1 day"
+	default:
+		in = strconv.Itoa(days) + " days"
+	}
+	layout := "Mon 2 Jan"
+	if notAfter.UTC().Year() != now.UTC().Year() {
+		layout = "Mon 2 Jan 2006"
+	}
+	return "certificate of " + host + " expires in " + in + " (" + notAfter.UTC().Format(layout) + ")"
+}
+
+// check runs the request and judges the answer; cert is the server's
+// certificate when it showed one, even one the handshake refused as
+// expired.
+func (t *httpTarget) check(ctx context.Context, sc *scratch) (latency time.Duration, cert *x509.Certificate, err error) {
 	n := t.node
 	start := time.Now()
 	resp, err := t.roundTrip(ctx, sc)
 	if err != nil {
-		return time.Since(start), t.fail(ctx, err)
+		var invalid x509.CertificateInvalidError
+		if errors.As(err, &invalid) && invalid.Reason == x509.Expired && invalid.Cert != nil && time.Now().After(invalid.Cert.NotAfter) {
+			return time.Since(start), invalid.Cert, errors.New(n.method + " " + t.name + ": " +
+				certExpiry(t.url.Hostname(), invalid.Cert.NotAfter, time.Now()))
+		}
+		return time.Since(start), nil, t.fail(ctx, err)
 	}
 	defer resp.Body.Close()
+	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		cert = resp.TLS.PeerCertificates[0]
+	}
+	latency, err = t.judge(ctx, sc, resp, start)
+	return latency, cert, err
+}
+
+// judge reads what it needs of an answer, which the probe asked for at
+// start, and says what is wrong with it.
+func (t *httpTarget) judge(ctx context.Context, sc *scratch, resp *http.Response, start time.Time) (time.Duration, error) {
+	n := t.node
 	if resp.StatusCode < n.codeMin || resp.StatusCode >= n.codeMax {
 		return time.Since(start), errors.New(n.method + " " + t.name + ": status " + strconv.Itoa(resp.StatusCode) +
 			" (want " + strconv.Itoa(n.codeMin) + ".." + strconv.Itoa(n.codeMax-1) + ")")
@@ -289,6 +380,7 @@ func (t *httpTarget) check(ctx context.Context, sc *scratch) (time.Duration, err
 		return time.Since(start), nil
 	}
 	var r io.Reader = resp.Body
+	var err error
 	if gzipped(resp.Header) {
 		r, err = sc.gunzip(resp.Body)
 	}
@@ -357,6 +449,12 @@ func transportError(err error) error {
 // fail words a transport error for operators.
 func (t *httpTarget) fail(ctx context.Context, err error) error {
 	if ctx.Err() != nil || isTimeout(err) {
+		var dns *net.DNSError
+		if errors.As(err, &dns) {
+			// Keep the lookup's error: the scheduler asks whether the
+			// resolver fails for every name (probe.Attempt.LookupFailed).
+			return fmt.Errorf("%s %s: no answer within %s (%w)", t.node.method, t.name, t.node.deadline, dns)
+		}
 		return fmt.Errorf("%s %s: no answer within %s", t.node.method, t.name, t.node.deadline)
 	}
 	return fmt.Errorf("%s %s: %w", t.node.method, t.name, err)

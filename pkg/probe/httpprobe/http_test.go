@@ -1,8 +1,10 @@
 package httpprobe
 
 import (
+	"context"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -313,5 +315,68 @@ func TestNewSchedulerRejectsBadHTTPNodes(t *testing.T) {
 				t.Errorf("err = %v, want it to contain %s and no password", err, sc.wantErr)
 			}
 		})
+	}
+}
+
+// poll_attempts against a real server that fails some of the requests.
+func TestHTTPPollAttempts(t *testing.T) {
+	scenarios := []struct {
+		name     string
+		fails    func(n int32) bool // request n, from 1
+		want     status.Status
+		wantErr  string
+		requests int
+	}{
+		{"1 of 3 failed is healthy", func(n int32) bool { return n == 2 },
+			status.Healthy, "1 of 3 attempts failed: HEAD http://", 3},
+		{"2 of 3 failed is dead after the retry", func(n int32) bool { return n%3 != 2 },
+			status.Dead, "2 of 3 attempts failed: HEAD http://", 6},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			var n atomic.Int32
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if sc.fails(n.Add(1)) {
+					w.WriteHeader(503)
+				}
+			})
+			cfg := testConfig(pollNode(srv.URL + "/health"))
+			cfg.Metrics.PollAttempts = 3
+			rep := firstResult(t, cfg)
+			if rep.Status != sc.want || !strings.HasPrefix(rep.Error, sc.wantErr) || !strings.HasSuffix(rep.Error, "/health: status 503 (want 200..399)") {
+				t.Errorf("got %s %q, want %s %q…: status 503", rep.Status, rep.Error, sc.want, sc.wantErr)
+			}
+			if got := len(srv.Seen()); got != sc.requests {
+				t.Errorf("server saw %d requests, want %d", got, sc.requests)
+			}
+		})
+	}
+}
+
+// A request this server cannot make for want of file descriptors says
+// nothing about the target, on either path.
+func TestHTTPNoFileDescriptorsIsInconclusive(t *testing.T) {
+	srv := newServer(t, nil)
+	direct, viaNet, _ := diffTargets(t, diffServer{url: srv.URL + "/health"}, nil, nil)
+	for _, tg := range []*httpTarget{direct, viaNet} {
+		var a probe.Attempt
+		probetest.WithoutFDs(t, func() { a = tg.Probe(t.Context()) })
+		if !a.Inconclusive || !strings.HasPrefix(a.Err, "this server has no file descriptors left") || !strings.Contains(a.Err, "too many open files") {
+			t.Errorf("direct path %t: got %+v, want an inconclusive attempt blaming the file descriptors", tg.direct.addr != "", a)
+		}
+	}
+}
+
+// A lookup that times out keeps its error under the timeout's words, so
+// the scheduler can ask whether the resolver fails for every name.
+func TestHTTPLookupTimeoutIsKept(t *testing.T) {
+	srv := newServer(t, nil)
+	direct, _, _ := diffTargets(t, diffServer{url: srv.URL + "/health"}, nil, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	lookup := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "i/o timeout", Name: "api.example", IsTimeout: true}}
+	a := probe.Result(0, direct.fail(ctx, lookup))
+	if !a.LookupFailed || !strings.Contains(a.Err, ": no answer within 2s (lookup api.example: i/o timeout)") {
+		t.Errorf("got %+v, want a failed lookup in a timeout", a)
 	}
 }

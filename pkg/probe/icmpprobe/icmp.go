@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-ping/ping"
@@ -154,7 +155,9 @@ func (t *target) check(ctx context.Context) (time.Duration, error) {
 		addrs, err = net.DefaultResolver.LookupIPAddr(ctx, t.host)
 		if err != nil {
 			if ctx.Err() != nil {
-				return time.Since(start), fmt.Errorf("icmp %s: no address within %s", t.host, t.deadline)
+				// Keep the lookup's error: the scheduler asks whether the
+				// resolver fails for every name (probe.Attempt.LookupFailed).
+				return time.Since(start), fmt.Errorf("icmp %s: no address within %s (%w)", t.host, t.deadline, err)
 			}
 			return time.Since(start), fmt.Errorf("icmp %s: %w", t.host, err)
 		}
@@ -185,6 +188,7 @@ func (t *target) check(ctx context.Context) (time.Duration, error) {
 // in auto mode when a socket cannot be opened.
 func (t *target) ping(ctx context.Context, addr net.IPAddr) (time.Duration, error) {
 	var failures []string
+	denied := true // every socket kind was refused for want of permission
 	for _, kind := range t.sockets.order() {
 		if kind == socketUnknown {
 			break
@@ -201,10 +205,19 @@ func (t *target) ping(ctx context.Context, addr net.IPAddr) (time.Duration, erro
 			}
 			return rtt, fmt.Errorf("icmp %s (%s socket): %w", addr.String(), kind, err)
 		}
+		if probe.ServerFault(se) != "" { // out of file descriptors: the other kind fares no better
+			return 0, fmt.Errorf("icmp %s (%s socket): %w", addr.String(), kind, se)
+		}
 		failures = append(failures, socketFailure(kind, se))
+		denied = denied && (errors.Is(se, syscall.EPERM) || errors.Is(se, syscall.EACCES))
 	}
 	t.sockets.worked.Store(int32(socketUnknown))
-	return 0, fmt.Errorf("icmp %s: %s", addr.String(), strings.Join(failures, "; "))
+	err := fmt.Errorf("icmp %s: %s", addr.String(), strings.Join(failures, "; "))
+	if denied {
+		// Not the host's fault: this server may not send echo requests.
+		err = probe.MarkServerFault(err, "no permission for ICMP sockets")
+	}
+	return 0, err
 }
 
 var errNoReply = errors.New("no echo reply")

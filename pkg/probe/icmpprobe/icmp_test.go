@@ -22,7 +22,7 @@ func TestICMPLoopback(t *testing.T) {
 			cfg := testConfig(pollNode("icmp://" + sc.host))
 			cfg.Plugins = config.Plugins{"icmp": &Plugin{Socket: sc.socket}}
 			rep := firstResult(t, cfg)
-			if rep.Status == status.Healthy {
+			if rep.Status == status.Healthy && !rep.Checked.IsZero() {
 				if rep.Latency <= 0 {
 					t.Errorf("latency = %v, want the echo round trip", rep.Latency)
 				}
@@ -42,6 +42,13 @@ func TestICMPLoopback(t *testing.T) {
 			}
 			if strings.Contains(rep.Error, "raw socket:") && !strings.Contains(rep.Error, "CAP_NET_RAW") {
 				t.Errorf("raw failure does not mention CAP_NET_RAW: %q", rep.Error)
+			}
+			// Without permission the fault is this server's, not the host's:
+			// the replica keeps its status.
+			if denied := strings.Contains(rep.Error, "permission denied") || strings.Contains(rep.Error, "operation not permitted"); denied &&
+				(!rep.Checked.IsZero() || !strings.HasPrefix(rep.Error, "could not check: no permission for ICMP sockets: ")) {
+				t.Errorf("a socket refused for want of permission gave %s %q (checked %v), want the status kept and \"could not check\"",
+					rep.Status, rep.Error, rep.Checked)
 			}
 			if sc.socket != "auto" {
 				t.Skipf("this system forbids %s ICMP sockets: %s", sc.socket, rep.Error)

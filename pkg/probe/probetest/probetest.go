@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,12 +101,22 @@ func WaitChecked(t testing.TB, reg *status.Registry, within time.Duration) *stat
 }
 
 // FirstResult runs cfg (one service, one node, one replica) until the
-// replica has a result.
+// replica has a result, or could not be checked because of this server
+// (then it is unchecked, and its Error says "could not check: …").
 func FirstResult(t testing.TB, cfg *config.Config, kinds []probe.Kind) *status.Replica {
 	t.Helper()
 	r := Start(t, cfg, kinds, nil)
-	snap := WaitChecked(t, r.Reg, 20*time.Second)
-	return snap.Services[0].Nodes[0].Replicas[0]
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rep := r.Reg.Snapshot().Services[0].Nodes[0].Replicas[0]
+		if !rep.Checked.IsZero() || strings.HasPrefix(rep.Error, "could not check: ") {
+			return rep
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replica had no result within 20s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Hit is one request as a test server saw it.
@@ -190,4 +203,30 @@ func OpenPort(t testing.TB) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// WithoutFDs runs f while this process can open no more file descriptors,
+// as a server that ran out of them: its RLIMIT_NOFILE is lowered to the
+// lowest free descriptor for the time f runs.
+func WithoutFDs(t testing.TB, f func()) {
+	t.Helper()
+	probe, err := os.Open(os.DevNull) // takes the lowest free descriptor
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowest := uint64(probe.Fd())
+	probe.Close()
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: lowest, Max: old.Max}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	f()
 }

@@ -80,6 +80,11 @@ func (t *target) Probe(ctx context.Context) probe.Attempt {
 	case errors.As(err, &exitErr):
 		code = exitErr.ExitCode()
 	case err != nil && !errors.Is(err, exec.ErrWaitDelay):
+		if why := probe.ServerFault(err); why != "" {
+			// Not the script's fault: no pipe or process could be made.
+			return probe.Attempt{Status: status.Dead, Inconclusive: true, Latency: latency,
+				Err: why + ": " + t.name + ": cannot run: " + err.Error()}
+		}
 		return probe.Attempt{Status: status.Dead, Latency: latency, Err: t.name + ": cannot run: " + err.Error()}
 	}
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/probe"
 	"github.com/overvakt/overvakt/pkg/probe/probetest"
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -138,5 +139,24 @@ func TestStopKillsRunningScripts(t *testing.T) {
 	r.Stop()
 	if processAlive(pid) {
 		t.Errorf("script process %d still runs after Run returned", pid)
+	}
+}
+
+// A script this server cannot start for want of file descriptors says
+// nothing about what it checks: the attempt is inconclusive.
+func TestNoFileDescriptorsIsInconclusive(t *testing.T) {
+	b, err := Kind().Prepare(&probe.Env{Metrics: &testConfig().Metrics}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := scriptNode("exit 0")
+	target, err := b.Target(&n, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a probe.Attempt
+	probetest.WithoutFDs(t, func() { a = target.Probe(t.Context()) })
+	if !a.Inconclusive || !strings.HasPrefix(a.Err, "this server has no file descriptors left") || !strings.Contains(a.Err, "script-1: cannot run: ") {
+		t.Errorf("got %+v, want an inconclusive attempt blaming the file descriptors", a)
 	}
 }

@@ -66,7 +66,13 @@ func (t *target) Probe(ctx context.Context) probe.Attempt {
 	latency := time.Since(start)
 	if err != nil {
 		var ne net.Error
-		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
+		var dns *net.DNSError
+		switch {
+		case (ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout()) && errors.As(err, &dns):
+			// Keep the lookup's error: the scheduler asks whether the
+			// resolver fails for every name (probe.Attempt.LookupFailed).
+			err = fmt.Errorf("dial tcp %s: no connection within %s (%w)", t.addr, t.b.deadline, dns)
+		case ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout():
 			err = fmt.Errorf("dial tcp %s: no connection within %s", t.addr, t.b.deadline)
 		}
 		// else: "dial tcp 127.0.0.1:9: connect: connection refused"

@@ -1,6 +1,7 @@
 package tcpprobe
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +43,28 @@ func TestNewSchedulerRejectsTCPWithoutPort(t *testing.T) {
 	_, err := probe.NewScheduler(probe.Options{Config: cfg, Registry: status.NewRegistry(cfg.StatusSpecs(), time.Now()), Kinds: testKinds})
 	if err == nil || !strings.Contains(err.Error(), "probe.service[0].node[0].replicas[0]: want tcp://host:port") {
 		t.Errorf("err = %v, want the replica named and tcp://host:port asked for", err)
+	}
+}
+
+// A connection this server cannot open for want of file descriptors says
+// nothing about the target: the attempt is inconclusive.
+func TestNoFileDescriptorsIsInconclusive(t *testing.T) {
+	addr := probetest.OpenPort(t)
+	b, err := Kind().Prepare(&probe.Env{Metrics: &testConfig().Metrics, Dialer: &net.Dialer{KeepAlive: -1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := pollNode("tcp://" + addr)
+	target, err := b.Target(&n, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a probe.Attempt
+	probetest.WithoutFDs(t, func() { a = target.Probe(t.Context()) })
+	if !a.Inconclusive || !strings.HasPrefix(a.Err, "this server has no file descriptors left") || !strings.Contains(a.Err, "too many open files") {
+		t.Errorf("got %+v, want an inconclusive attempt blaming the file descriptors", a)
+	}
+	if a := target.Probe(t.Context()); a.Status != status.Healthy || a.Inconclusive {
+		t.Errorf("with descriptors again: %+v, want healthy", a)
 	}
 }
