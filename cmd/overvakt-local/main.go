@@ -188,8 +188,8 @@ waitFirst:
 
 func allChecked(snap *status.Snapshot) bool {
 	for _, svc := range snap.Services {
-		for _, n := range svc.Nodes {
-			for _, r := range n.Replicas {
+		for _, n := range svc.Nodes.All() {
+			for _, r := range n.Replicas.All() {
 				if r.Checked.IsZero() {
 					return false
 				}
@@ -206,8 +206,8 @@ func (a *agent) round(ctx context.Context, all bool) (fatal, failed bool) {
 	ctx, cancel := context.WithTimeout(ctx, a.interval)
 	defer cancel()
 	for _, svc := range a.reg.Snapshot().Services {
-		for _, n := range svc.Nodes {
-			for _, r := range n.Replicas {
+		for _, n := range svc.Nodes.All() {
+			for _, r := range n.Replicas.All() {
 				key := svc.ID + "/" + n.ID + "/" + r.ID
 				last, sent := a.reported[key]
 				if r.Checked.IsZero() || !all && sent && last == r.Status {

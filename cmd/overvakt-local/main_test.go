@@ -60,7 +60,7 @@ func serverReplica(reg *status.Registry, node, id string) *status.Replica {
 	if !ok {
 		return nil
 	}
-	for _, r := range snap.Services[si].Nodes[ni].Replicas {
+	for _, r := range snap.Services[si].Nodes.At(ni).Replicas.All() {
 		if r.ID == id {
 			return r
 		}
@@ -191,7 +191,7 @@ scripts = ["exit 0", "exit 1"]
 			return r != nil && r.Status == w.status
 		})
 	}
-	for _, r := range reg.Snapshot().Services[0].Nodes[0].Replicas {
+	for _, r := range reg.Snapshot().Services[0].Nodes.At(0).Replicas.All() {
 		if strings.Contains(r.ID, "s3cret") {
 			t.Errorf("replica %q carries the probe's password to the server", r.ID)
 		}

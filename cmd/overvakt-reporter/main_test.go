@@ -53,7 +53,7 @@ func startServer(t *testing.T, ln net.Listener) *apptest.Server {
 }
 
 func hostReplica(reg *status.Registry, id string) *status.Replica {
-	for _, r := range reg.Snapshot().Services[0].Nodes[0].Replicas {
+	for _, r := range reg.Snapshot().Services[0].Nodes.At(0).Replicas.All() {
 		if r.ID == id {
 			return r
 		}

@@ -128,7 +128,7 @@ func (s *testServer) replica(service, node, id string) *status.Replica {
 	if !ok {
 		return nil
 	}
-	for _, r := range snap.Services[si].Nodes[ni].Replicas {
+	for _, r := range snap.Services[si].Nodes.At(ni).Replicas.All() {
 		if r.ID == id {
 			return r
 		}

@@ -117,8 +117,8 @@ func (a *API) Alerts(c echo.Context) error {
 		Sick []alertJSON `json:"sick"`
 	}{Dead: []alertJSON{}, Sick: []alertJSON{}}
 	for _, svc := range a.reg.Snapshot().Services {
-		for _, n := range svc.Nodes {
-			for _, rp := range n.Replicas {
+		for _, n := range svc.Nodes.All() {
+			for _, rp := range n.Replicas.All() {
 				al := alertJSON{Probe: svc.ID, Node: n.ID, Replica: rp.ID}
 				switch rp.Status {
 				case status.Dead:

@@ -167,7 +167,7 @@ func TestReportErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := len(s.reg.Snapshot().Services[1].Nodes[0].Replicas); n != 0 {
+	if n := s.reg.Snapshot().Services[1].Nodes.At(0).Replicas.Len(); n != 0 {
 		t.Errorf("refused reports created %d replicas", n)
 	}
 }
@@ -417,7 +417,7 @@ func TestReportsRace(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(s.reg.Snapshot().Services[1].Nodes[0].Replicas); n != 40 {
+	if n := s.reg.Snapshot().Services[1].Nodes.At(0).Replicas.Len(); n != 40 {
 		t.Fatalf("%d replicas, want 40", n)
 	}
 }

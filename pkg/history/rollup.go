@@ -297,7 +297,7 @@ func (r *Rollups) Hour(ctx context.Context, h time.Time) error {
 			return err
 		}
 		out = append(out, rollupOf(store.Hourly, sc, "", h, attribute(ev, runs, h, end), nil))
-		for _, n := range svc.Nodes {
+		for _, n := range svc.Nodes.All() {
 			nc := store.Component{Service: svc.ID, Node: n.ID}
 			ev, err := r.changes(ctx, nc, h, end)
 			if err != nil {

@@ -223,7 +223,7 @@ func (r *Reader) Build(ctx context.Context, now time.Time) (*View, error) {
 		}
 		dayList := r.days(s, days, daysUntil, hoursUntil, now, runs)
 		v.Services[svc.ID] = r.uptime(s, dayList, dayAgo, weekAgo, hoursUntil, now, runs)
-		for _, n := range svc.Nodes {
+		for _, n := range svc.Nodes.All() {
 			nc := store.Component{Service: svc.ID, Node: n.ID}
 			s := get(nc)
 			if s.tail, err = r.tailEvents(ctx, nc, hoursUntil, now); err != nil {

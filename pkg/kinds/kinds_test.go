@@ -224,7 +224,7 @@ func TestThrowawayKindsEndToEnd(t *testing.T) {
 			t.Errorf("pager for %q got %s %s %v, want the start-up notice naming words:bad:echo://nope", p.team, m.Kind, m.Status, m.Replicas)
 		}
 		snap := a.Registry.Snapshot()
-		good, bad := snap.Services[0].Nodes[0].Replicas[0], snap.Services[0].Nodes[1].Replicas[0]
+		good, bad := snap.Services[0].Nodes.At(0).Replicas.At(0), snap.Services[0].Nodes.At(1).Replicas.At(0)
 		if good.Status != status.Healthy || bad.Status != status.Dead || bad.Error != "echo nope: not ok" {
 			t.Errorf("good %s, bad %s %q", good.Status, bad.Status, bad.Error)
 		}

@@ -57,7 +57,7 @@ func (dr *Drafter) Run(ctx context.Context) error {
 func (dr *Drafter) observe(ctx context.Context, dead map[store.Component]bool, first bool) {
 	snap := dr.reg.Snapshot()
 	for _, svc := range snap.Services {
-		for _, n := range svc.Nodes {
+		for _, n := range svc.Nodes.All() {
 			c := store.Component{Service: svc.ID, Node: n.ID}
 			// A stale status from before a restart is not news.
 			isDead := n.Status == status.Dead && n.Fresh

@@ -93,46 +93,55 @@ func (n *node) setStreak(id string, v int) {
 }
 
 // update takes in the node's new value: every replica whose pointer
-// differs from the one with its id before has had a result since.
+// differs from the one with its id before has had a result since. Chunks
+// of replicas the two values share are skipped, so a result on a node of
+// 10,000 replicas looks at one chunk.
 func (n *node) update(now *status.Node) {
 	before := n.cur
 	n.cur = now
 	if n.streaks == nil || now == before {
 		return
 	}
-	var prev []*status.Replica
+	var prev, reps status.List[*status.Replica]
 	if before != nil {
 		prev = before.Replicas
 	}
-	var reps []*status.Replica
 	if now != nil {
 		reps = now.Replicas
 	}
 	silenceKills := now != nil && (now.Mode == status.ModePush || now.Mode == status.ModeLocal)
-	moved := len(prev) != len(reps) // push replicas came or went
-	var prevByID map[string]*status.Replica
-	for i, r := range reps {
-		var was *status.Replica
-		switch {
-		case i < len(prev) && prev[i].ID == r.ID:
-			was = prev[i]
-		case len(prev) > 0:
-			moved = true
-			if prevByID == nil {
-				prevByID = make(map[string]*status.Replica, len(prev))
-				for _, p := range prev {
-					prevByID[p.ID] = p
+	if prev.Len() == reps.Len() {
+		same := true
+		for c := range reps.Chunks() {
+			if reps.SharesChunk(prev, c) {
+				continue
+			}
+			for i := c * status.ChunkSize; i < min((c+1)*status.ChunkSize, reps.Len()); i++ {
+				r, was := reps.At(i), prev.At(i)
+				if r.ID != was.ID {
+					same = false
+					break
+				}
+				if r != was {
+					n.count(r, was, silenceKills)
 				}
 			}
-			was = prevByID[r.ID]
 		}
-		if r != was {
+		if same {
+			return
+		}
+	}
+	// Push replicas came or went: match them by id.
+	prevByID := make(map[string]*status.Replica, prev.Len())
+	for _, p := range prev.All() {
+		prevByID[p.ID] = p
+	}
+	for _, r := range reps.All() {
+		if was := prevByID[r.ID]; r != was {
 			n.count(r, was, silenceKills)
 		}
 	}
-	if moved {
-		n.dropGone(prev, reps)
-	}
+	n.dropGone(prev, reps)
 }
 
 // count records one new result of replica r; was is its previous value
@@ -153,15 +162,15 @@ func (n *node) count(r, was *status.Replica, silenceKills bool) {
 }
 
 // dropGone forgets the streaks of replicas in prev that are not in now.
-func (n *node) dropGone(prev, now []*status.Replica) {
+func (n *node) dropGone(prev, now status.List[*status.Replica]) {
 	var present map[string]struct{}
-	for _, p := range prev {
+	for _, p := range prev.All() {
 		if p.Status != status.Dead { // only dead replicas have a streak
 			continue
 		}
 		if present == nil {
-			present = make(map[string]struct{}, len(now))
-			for _, r := range now {
+			present = make(map[string]struct{}, now.Len())
+			for _, r := range now.All() {
 				present[r.ID] = struct{}{}
 			}
 		}
@@ -176,7 +185,7 @@ func (n *node) freshSince(t time.Time) bool {
 	if n.cur == nil {
 		return true
 	}
-	for _, r := range n.cur.Replicas {
+	for _, r := range n.cur.Replicas.All() {
 		if r.Stale || r.Checked.Before(t) {
 			return false
 		}
@@ -198,7 +207,7 @@ func (n *node) affectedReplicas(out []affected, includeSick bool) []affected {
 	if n.cur == nil || n.cur.Status == status.Healthy || n.cur.Status == status.Sick && !includeSick {
 		return out
 	}
-	for _, r := range n.cur.Replicas {
+	for _, r := range n.cur.Replicas.All() {
 		st := n.seenReplica(r)
 		if st == status.Dead || includeSick && st == status.Sick {
 			out = append(out, affected{node: n, id: r.ID, name: n.key.String() + ":" + config.MaskPassword(r.ID),
@@ -213,7 +222,7 @@ func (n *node) replica(id string) *status.Replica {
 	if n.cur == nil {
 		return nil
 	}
-	for _, r := range n.cur.Replicas {
+	for _, r := range n.cur.Replicas.All() {
 		if r.ID == id {
 			return r
 		}

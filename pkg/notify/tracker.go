@@ -135,7 +135,7 @@ func (t *tracker) update(snap *status.Snapshot, now time.Time) bool {
 			t.reshape(si, svc, now)
 			relink = true
 		}
-		for ni, sn := range svc.Nodes {
+		for ni, sn := range svc.Nodes.All() {
 			n := t.tree[si][ni]
 			if n.cur == sn {
 				continue
@@ -164,10 +164,10 @@ func (t *tracker) update(snap *status.Snapshot, now time.Time) bool {
 // sameNodes reports whether service si still has the nodes it had.
 func (t *tracker) sameNodes(si int, svc *status.Service) bool {
 	have := t.tree[si]
-	if len(have) != len(svc.Nodes) {
+	if len(have) != svc.Nodes.Len() {
 		return false
 	}
-	for i, n := range svc.Nodes {
+	for i, n := range svc.Nodes.All() {
 		if have[i].key.node != n.ID || have[i].key.service != svc.ID {
 			return false
 		}
@@ -179,8 +179,8 @@ func (t *tracker) sameNodes(si int, svc *status.Service) bool {
 // of those that stay.
 func (t *tracker) reshape(si int, svc *status.Service, now time.Time) {
 	old := t.tree[si]
-	nodes := make([]*node, len(svc.Nodes))
-	for ni, sn := range svc.Nodes {
+	nodes := make([]*node, svc.Nodes.Len())
+	for ni, sn := range svc.Nodes.All() {
 		k := nodeKey{svc.ID, sn.ID}
 		n, ok := t.nodes[k]
 		if !ok {
@@ -213,7 +213,7 @@ func labelOf(svc *status.Service, n *status.Node) string {
 	if label == "" {
 		label = svc.ID
 	}
-	if len(svc.Nodes) == 1 {
+	if svc.Nodes.Len() == 1 {
 		return label
 	}
 	nl := n.Label

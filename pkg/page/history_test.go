@@ -112,7 +112,7 @@ func TestPageHistory(t *testing.T) {
 // not show why it was down either: the reason names them.
 func TestPageHistoryHidesReasons(t *testing.T) {
 	snap := historySnapshot()
-	snap.Services[0].Nodes[0].RevealReplicaName = false
+	snap.Services[0].Nodes.At(0).RevealReplicaName = false
 	r := newRenderer(t, branding())
 	r.loc = time.UTC
 	html, err := renderBytes(r, View{Snapshot: snap, Now: historytest.Now, History: historyView(t)})
@@ -198,7 +198,7 @@ func syntheticHistory(snap *status.Snapshot, now time.Time, b busy) *history.Vie
 	k := 0
 	for _, svc := range snap.Services {
 		var su history.Uptime
-		for _, n := range svc.Nodes {
+		for _, n := range svc.Nodes.All() {
 			nh := &history.NodeHistory{}
 			for i, start := range v.Days {
 				d := history.Day{Start: start, Healthy: day}

@@ -67,7 +67,7 @@ func Records(p Past, published bool) []Record {
 				continue
 			}
 			svc := p.Snapshot.Services[si]
-			n := svc.Nodes[ni]
+			n := svc.Nodes.At(ni)
 			rec := Record{Kind: "outage", ID: "outage-" + o.Of.Service + "-" + o.Of.Node + "-" + strconv.FormatInt(o.From.Unix(), 10),
 				At: o.From, Updated: o.From, Subject: svc.Label + " · " + n.Label, Ended: o.To,
 				Service: o.Of.Service, Node: o.Of.Node}

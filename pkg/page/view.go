@@ -46,11 +46,11 @@ func Banner(snap *status.Snapshot) string {
 		return bannerDegraded
 	}
 	for _, svc := range snap.Services {
-		if len(svc.Nodes) == 0 {
+		if svc.Nodes.Len() == 0 {
 			continue
 		}
 		whole := true
-		for _, n := range svc.Nodes {
+		for _, n := range svc.Nodes.All() {
 			whole = whole && n.Status >= status.Dead
 		}
 		if whole {
@@ -171,13 +171,13 @@ func (r *Renderer) view(v View) *pageView {
 	var tip strings.Builder
 	for i, svc := range snap.Services {
 		sv := serviceView{ID: svc.ID, Label: svc.Label, Status: clamp(svc.Status).String(),
-			Glyph: Glyph(svc.Status), Word: Word(svc.Status), Nodes: make([]nodeView, len(svc.Nodes))}
+			Glyph: Glyph(svc.Status), Word: Word(svc.Status), Nodes: make([]nodeView, svc.Nodes.Len())}
 		if hist != nil {
 			if u, ok := hist.Services[svc.ID]; ok {
 				sv.Uptime = uptimeLine(u, true)
 			}
 		}
-		for j, n := range svc.Nodes {
+		for j, n := range svc.Nodes.All() {
 			nv := nodeView{Label: n.Label, Status: clamp(n.Status).String(), Glyph: Glyph(n.Status),
 				Word: Word(n.Status), Since: r.since(sinceWords[clamp(n.Status)], n.Status, n.Changed, v.Now), LinkURL: n.LinkURL, LinkLabel: n.LinkLabel}
 			if nv.LinkURL != "" && nv.LinkLabel == "" {
@@ -186,9 +186,9 @@ func (r *Renderer) view(v View) *pageView {
 			if n.Status == status.Dead {
 				nv.Because = downParent(snap, n)
 			}
-			nv.Pills = make([]pillView, len(n.Replicas))
+			nv.Pills = make([]pillView, n.Replicas.Len())
 			for k, name := range replicaNames(n) {
-				nv.Pills[k] = r.pill(&tip, name, n.Replicas[k], v.Now)
+				nv.Pills[k] = r.pill(&tip, name, n.Replicas.At(k), v.Now)
 			}
 			if hist != nil {
 				nv.History = r.nodeHistory(hist, svc.ID, n)
@@ -294,8 +294,8 @@ const freshFor = time.Minute
 // reveals names (host:port, or the whole id, where hosts repeat), else
 // "replica 1", "replica 2", ….
 func replicaNames(n *status.Node) []string {
-	names := make([]string, len(n.Replicas))
-	for k, rep := range n.Replicas {
+	names := make([]string, n.Replicas.Len())
+	for k, rep := range n.Replicas.All() {
 		if !n.RevealReplicaName {
 			names[k] = "replica " + strconv.Itoa(k+1)
 			continue
@@ -312,7 +312,7 @@ func replicaNames(n *status.Node) []string {
 		if !repeats(names) {
 			break
 		}
-		for k, rep := range n.Replicas {
+		for k, rep := range n.Replicas.All() {
 			if u, err := url.Parse(rep.ID); err == nil && u.Hostname() != "" {
 				names[k] = part(u)
 			}
@@ -385,8 +385,8 @@ func downParent(snap *status.Snapshot, n *status.Node) string {
 			continue
 		}
 		svc := snap.Services[si]
-		if parent := svc.Nodes[ni]; parent.Status == status.Dead {
-			if len(svc.Nodes) == 1 {
+		if parent := svc.Nodes.At(ni); parent.Status == status.Dead {
+			if svc.Nodes.Len() == 1 {
 				return svc.Label
 			}
 			return svc.Label + " · " + parent.Label

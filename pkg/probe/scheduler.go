@@ -166,7 +166,7 @@ func NewScheduler(opts Options) (*Scheduler, error) {
 	}
 	for si := range cfg.Probe.Services {
 		svc := &cfg.Probe.Services[si]
-		if len(snap.Services[si].Nodes) != len(svc.Nodes) {
+		if snap.Services[si].Nodes.Len() != len(svc.Nodes) {
 			s.close()
 			return nil, errRegistryShape
 		}
@@ -186,7 +186,7 @@ func NewScheduler(opts Options) (*Scheduler, error) {
 			if n.Mode != "poll" && n.Mode != "script" {
 				continue // push and local nodes are fed by reporters
 			}
-			if len(snap.Services[si].Nodes[ni].Replicas) != len(entries) {
+			if snap.Services[si].Nodes.At(ni).Replicas.Len() != len(entries) {
 				s.close()
 				return nil, errRegistryShape
 			}

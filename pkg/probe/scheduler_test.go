@@ -280,11 +280,11 @@ func TestRetryWaitHoldsNoSlot(t *testing.T) {
 		cfg.Metrics.PollRetry = 2.5
 		r := probetest.Start(t, cfg, []probe.Kind{f.kind()}, nil)
 		time.Sleep(100 * time.Millisecond)
-		if r.Reg.Snapshot().Services[0].Nodes[0].Replicas[1].Checked.IsZero() {
+		if r.Reg.Snapshot().Services[0].Nodes.At(0).Replicas.At(1).Checked.IsZero() {
 			t.Fatal("a replica waiting for its retry held the only slot")
 		}
 		snap := probetest.WaitChecked(t, r.Reg, 6*time.Second)
-		if rep := snap.Services[0].Nodes[0].Replicas[0]; rep.Status != status.Dead {
+		if rep := snap.Services[0].Nodes.At(0).Replicas.At(0); rep.Status != status.Dead {
 			t.Errorf("failing replica is %s, want dead after its retry", rep.Status)
 		}
 		if times := f.times("failing"); len(times) != 2 || times[1].Sub(times[0]) < 2500*time.Millisecond {
@@ -451,7 +451,7 @@ func TestNodeCheck(t *testing.T) {
 				cfg.Metrics.PollParallelism = 1
 				r := probetest.Start(t, cfg, []probe.Kind{f.kind()}, nil)
 				snap := probetest.WaitChecked(t, r.Reg, time.Minute)
-				for i, rep := range snap.Services[0].Nodes[0].Replicas {
+				for i, rep := range snap.Services[0].Nodes.At(0).Replicas.All() {
 					if rep.Status != sc.want || !strings.Contains(rep.Error, sc.wantErr) || (sc.wantErr == "" && rep.Error != "") {
 						t.Errorf("replica %d: %s %q, want %s with %q", i, rep.Status, rep.Error, sc.want, sc.wantErr)
 					}
@@ -484,8 +484,8 @@ func TestHangingNodeCheckDoesNotStallProbing(t *testing.T) {
 		r := probetest.Start(t, cfg, []probe.Kind{f.kind()}, nil)
 		time.Sleep(time.Second)
 		n := 0
-		for _, nd := range r.Reg.Snapshot().Services[0].Nodes {
-			for _, rep := range nd.Replicas {
+		for _, nd := range r.Reg.Snapshot().Services[0].Nodes.All() {
+			for _, rep := range nd.Replicas.All() {
 				if !rep.Checked.IsZero() {
 					n++
 				}
@@ -747,12 +747,12 @@ func TestInconclusiveKeepsStatus(t *testing.T) {
 		broken.Store(true)
 		time.Sleep(90 * time.Second)
 
-		reps := r.Reg.Snapshot().Services[0].Nodes[0].Replicas
+		reps := r.Reg.Snapshot().Services[0].Nodes.At(0).Replicas
 		want := "could not check: " + noFDs.Err
-		if web := reps[0]; web.Status != status.Healthy || web.Error != want || web.Checked.IsZero() {
+		if web := reps.At(0); web.Status != status.Healthy || web.Error != want || web.Checked.IsZero() {
 			t.Errorf("web = %s %q (checked %v), want healthy as last seen, with %q", web.Status, web.Error, web.Checked, want)
 		}
-		if never := reps[1]; never.Status != status.Healthy || !never.Checked.IsZero() || never.Error != want {
+		if never := reps.At(1); never.Status != status.Healthy || !never.Checked.IsZero() || never.Error != want {
 			t.Errorf("never = %s %q (checked %v), want unchecked with %q", never.Status, never.Error, never.Checked, want)
 		}
 		// One probe per interval, no retries: 91.5 s at 1 s.
@@ -890,8 +890,8 @@ func TestResolverFailingForEveryName(t *testing.T) {
 						return sc.lookup(host)
 					}})
 				time.Sleep(10 * time.Second)
-				for _, n := range reg.Snapshot().Services[0].Nodes {
-					for _, rep := range n.Replicas {
+				for _, n := range reg.Snapshot().Services[0].Nodes.All() {
+					for _, rep := range n.Replicas.All() {
 						name := strings.TrimPrefix(rep.ID, "fake://")
 						got := rep.Status.String()
 						if rep.Checked.IsZero() {

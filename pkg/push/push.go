@@ -165,8 +165,8 @@ func buildNodes(snap *status.Snapshot, m config.Metrics) (map[string]map[string]
 	nodes := make(map[string]map[string]*Node, len(snap.Services))
 	var reported []*Node
 	for si, svc := range snap.Services {
-		byID := make(map[string]*Node, len(svc.Nodes))
-		for ni, n := range svc.Nodes {
+		byID := make(map[string]*Node, svc.Nodes.Len())
+		for ni, n := range svc.Nodes.All() {
 			nd := &Node{service: si, node: ni, serviceID: svc.ID, nodeID: n.ID, mode: n.Mode}
 			switch n.Mode {
 			case status.ModePush:

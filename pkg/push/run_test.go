@@ -42,7 +42,7 @@ func TestRunMarksSilentReplicasDead(t *testing.T) {
 
 		replica := func() *status.Replica {
 			synctest.Wait()
-			return reg.Snapshot().Services[0].Nodes[0].Replicas[0]
+			return reg.Snapshot().Services[0].Nodes.At(0).Replicas.At(0)
 		}
 		// Silent from start: the deadline is 210 + 300 ms; sweeps run every
 		// 20 ms, so the one at 520 ms finds it.

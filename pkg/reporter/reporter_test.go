@@ -45,7 +45,7 @@ func startServer(t *testing.T) (string, *status.Registry) {
 func replica(reg *status.Registry, node, id string) *status.Replica {
 	snap := reg.Snapshot()
 	si, ni, _ := snap.FindNode("hosts", node)
-	for _, r := range snap.Services[si].Nodes[ni].Replicas {
+	for _, r := range snap.Services[si].Nodes.At(ni).Replicas.All() {
 		if r.ID == id {
 			return r
 		}

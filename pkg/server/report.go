@@ -90,11 +90,11 @@ func (s *Server) buildReport(buf *bytes.Buffer, _ docKey) (docKey, error) {
 		Services:      make([]reportService, len(snap.Services)),
 	}
 	for i, svc := range snap.Services {
-		rs := reportService{ID: svc.ID, Label: svc.Label, Status: svc.Status, Nodes: make([]reportNode, len(svc.Nodes))}
-		for j, n := range svc.Nodes {
+		rs := reportService{ID: svc.ID, Label: svc.Label, Status: svc.Status, Nodes: make([]reportNode, svc.Nodes.Len())}
+		for j, n := range svc.Nodes.All() {
 			rn := reportNode{ID: n.ID, Label: n.Label, Mode: n.Mode, Status: n.Status,
-				Replicas: make([]reportReplica, len(n.Replicas))}
-			for k, r := range n.Replicas {
+				Replicas: make([]reportReplica, n.Replicas.Len())}
+			for k, r := range n.Replicas.All() {
 				rr := reportReplica{Index: k + 1, Status: r.Status, Stale: r.Stale,
 					LatencyMS: math.Round(float64(r.Latency)/float64(time.Microsecond)) / 1000}
 				if n.RevealReplicaName {

@@ -49,7 +49,8 @@ type Service struct {
 	Status    Status
 	Changed   time.Time // when Status took its current value
 	Fresh     bool      // some node has a result since the start
-	Nodes     []*Node
+	Nodes     List[*Node]
+	count     tally // of its nodes by status
 }
 
 type Node struct {
@@ -64,7 +65,21 @@ type Node struct {
 	// DependsOn are the "service:node" parents whose outage takes this
 	// node down with them (config depends_on).
 	DependsOn []string
-	Replicas  []*Replica
+	Replicas  List[*Replica]
+	count     tally // of its replicas by status
+}
+
+// tally counts items by status, so that the worst needs no walk.
+type tally [Dead + 1]int
+
+func (t *tally) worst() Status {
+	switch {
+	case t[Dead] > 0:
+		return Dead
+	case t[Sick] > 0:
+		return Sick
+	}
+	return Healthy
 }
 
 type Replica struct {
@@ -119,13 +134,18 @@ type Result struct {
 type Ref struct{ Service, Node, Replica int }
 
 // Registry owns the mutable state. Writers call Set; every write builds a new
-// snapshot that shares all untouched subtrees with the previous one, so an
-// update costs O(replicas in node + nodes in service + services), not O(all).
+// snapshot that shares all untouched subtrees with the previous one: one
+// chunk of the node's replicas, one chunk of the service's nodes and the
+// list of services are copied, so an update costs about the same in a
+// node of 10 replicas as in one of 10,000.
 type Registry struct {
 	mu       sync.Mutex
 	snap     atomic.Pointer[Snapshot]
 	subs     map[chan struct{}]struct{}
 	recorder Recorder // nil: none
+	// index finds the replicas of push and local nodes by id: per
+	// {service, node} id, replica id → position. Writers keep it.
+	index map[[2]string]map[string]int
 }
 
 // Recorder hears every result and every status change of a node or
@@ -153,20 +173,32 @@ func NewRegistry(specs []ServiceSpec, now time.Time) *Registry {
 	s := &Snapshot{Version: 1, StatusVersion: 1, Changed: now, Updated: now}
 	for _, ss := range specs {
 		svc := &Service{ID: ss.ID, Label: ss.Label, Changed: now}
+		nodes := make([]*Node, 0, len(ss.Nodes))
 		for _, ns := range ss.Nodes {
-			n := &Node{ID: ns.ID, Label: ns.Label, Mode: ns.Mode, LinkURL: ns.LinkURL,
-				LinkLabel: ns.LinkLabel, RevealReplicaName: ns.RevealReplicaName, DependsOn: ns.DependsOn, Changed: now}
-			for _, id := range ns.Replicas {
-				n.Replicas = append(n.Replicas, &Replica{ID: id})
-			}
-			s.Unchecked += len(ns.Replicas)
-			svc.Nodes = append(svc.Nodes, n)
+			n := newNode(ns, now)
+			s.Unchecked += n.Replicas.Len()
+			svc.count[n.Status]++
+			nodes = append(nodes, n)
 		}
+		svc.Nodes = ListOf(nodes...)
 		s.Services = append(s.Services, svc)
 	}
-	r := &Registry{subs: map[chan struct{}]struct{}{}}
+	r := &Registry{subs: map[chan struct{}]struct{}{}, index: map[[2]string]map[string]int{}}
 	r.snap.Store(s)
 	return r
+}
+
+// newNode is a node of spec whose replicas have no result yet.
+func newNode(ns NodeSpec, now time.Time) *Node {
+	n := &Node{ID: ns.ID, Label: ns.Label, Mode: ns.Mode, LinkURL: ns.LinkURL,
+		LinkLabel: ns.LinkLabel, RevealReplicaName: ns.RevealReplicaName, DependsOn: ns.DependsOn, Changed: now}
+	reps := make([]*Replica, len(ns.Replicas))
+	for i, id := range ns.Replicas {
+		reps[i] = &Replica{ID: id}
+	}
+	n.Replicas = ListOf(reps...)
+	n.count[Healthy] = len(reps)
+	return n
 }
 
 // Snapshot returns the current snapshot without locking.
@@ -192,15 +224,15 @@ func (r *Registry) Set(ref Ref, res Result) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.snap.Load()
-	oldRep := old.Services[ref.Service].Nodes[ref.Node].Replicas[ref.Replica]
-	rep := &Replica{ID: oldRep.ID, Status: res.Status, Checked: res.At,
+	oldRep := old.Services[ref.Service].Nodes.At(ref.Node).Replicas.At(ref.Replica)
+	rep := replicaOf(oldRep.ID, res)
+	return r.replace(old, ref.Service, ref.Node, ref.Replica, oldRep, rep, res.At,
+		oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), true)
+}
+
+func replicaOf(id string, res Result) *Replica {
+	return &Replica{ID: id, Status: res.Status, Checked: res.At,
 		Latency: res.Latency, Error: res.Err, Load: res.Load, Queue: res.Queue, Cert: res.Cert}
-	return r.replaceReplicas(old, ref.Service, ref.Node, res.At, func(reps []*Replica) []*Replica {
-		out := make([]*Replica, len(reps))
-		copy(out, reps)
-		out[ref.Replica] = rep
-		return out
-	}, oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), rep)
 }
 
 // Keep records that a configured replica could not be checked, for a
@@ -212,18 +244,27 @@ func (r *Registry) Keep(ref Ref, reason string, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.snap.Load()
-	oldRep := old.Services[ref.Service].Nodes[ref.Node].Replicas[ref.Replica]
+	oldRep := old.Services[ref.Service].Nodes.At(ref.Node).Replicas.At(ref.Replica)
 	if oldRep.Error == reason {
 		return
 	}
 	rep := *oldRep
 	rep.Error = reason
-	r.replaceReplicas(old, ref.Service, ref.Node, now, func(reps []*Replica) []*Replica {
-		out := make([]*Replica, len(reps))
-		copy(out, reps)
-		out[ref.Replica] = &rep
-		return out
-	}, false, 0, nil)
+	r.replace(old, ref.Service, ref.Node, ref.Replica, oldRep, &rep, now, false, 0, false)
+}
+
+// replicas is the index of a push or local node's replicas, built on first use.
+func (r *Registry) replicas(svc *Service, n *Node) map[string]int {
+	k := [2]string{svc.ID, n.ID}
+	idx, ok := r.index[k]
+	if !ok {
+		idx = make(map[string]int, n.Replicas.Len())
+		for i, rep := range n.Replicas.All() {
+			idx[rep.ID] = i
+		}
+		r.index[k] = idx
+	}
+	return idx
 }
 
 // Upsert records a result for a replica of a push or local node by name,
@@ -232,28 +273,22 @@ func (r *Registry) Upsert(service, node int, replicaID string, res Result) bool 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.snap.Load()
-	reps := old.Services[service].Nodes[node].Replicas
-	rep := &Replica{ID: replicaID, Status: res.Status, Checked: res.At,
-		Latency: res.Latency, Error: res.Err, Load: res.Load, Queue: res.Queue, Cert: res.Cert}
-	idx := indexOf(reps, replicaID)
-	structural := idx < 0 || reps[idx].Status != rep.Status || reps[idx].Stale
-	delta := 0
-	if idx >= 0 {
-		delta = checkedDelta(reps[idx], rep)
-	} else if unchecked(rep) {
-		delta = 1
-	}
-	return r.replaceReplicas(old, service, node, res.At, func(reps []*Replica) []*Replica {
-		if idx < 0 {
-			out := make([]*Replica, len(reps), len(reps)+1)
-			copy(out, reps)
-			return append(out, rep)
+	svc := old.Services[service]
+	n := svc.Nodes.At(node)
+	idx := r.replicas(svc, n)
+	rep := replicaOf(replicaID, res)
+	i, ok := idx[replicaID]
+	if !ok {
+		idx[replicaID] = n.Replicas.Len()
+		delta := 0
+		if unchecked(rep) {
+			delta = 1
 		}
-		out := make([]*Replica, len(reps))
-		copy(out, reps)
-		out[idx] = rep
-		return out
-	}, structural, delta, rep)
+		return r.replace(old, service, node, -1, nil, rep, res.At, true, delta, true)
+	}
+	oldRep := n.Replicas.At(i)
+	structural := oldRep.Status != rep.Status || oldRep.Stale
+	return r.replace(old, service, node, i, oldRep, rep, res.At, structural, checkedDelta(oldRep, rep), true)
 }
 
 // Remove drops a replica of a push or local node by name. It reports whether
@@ -262,20 +297,24 @@ func (r *Registry) Remove(service, node int, replicaID string, now time.Time) bo
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.snap.Load()
-	reps := old.Services[service].Nodes[node].Replicas
-	idx := indexOf(reps, replicaID)
-	if idx < 0 {
+	svc := old.Services[service]
+	n := svc.Nodes.At(node)
+	idx := r.replicas(svc, n)
+	i, ok := idx[replicaID]
+	if !ok {
 		return false
 	}
+	oldRep := n.Replicas.At(i)
 	delta := 0
-	if unchecked(reps[idx]) {
+	if unchecked(oldRep) {
 		delta = -1
 	}
-	r.replaceReplicas(old, service, node, now, func(reps []*Replica) []*Replica {
-		out := make([]*Replica, 0, len(reps)-1)
-		out = append(out, reps[:idx]...)
-		return append(out, reps[idx+1:]...)
-	}, true, delta, nil)
+	// Those after it move up a place.
+	delete(idx, replicaID)
+	for k := i + 1; k < n.Replicas.Len(); k++ {
+		idx[n.Replicas.At(k).ID] = k - 1
+	}
+	r.replace(old, service, node, i, oldRep, nil, now, true, delta, false)
 	return true
 }
 
@@ -285,7 +324,7 @@ func (s *Snapshot) FindNode(serviceID, nodeID string) (service, node int, ok boo
 		if svc.ID != serviceID {
 			continue
 		}
-		for ni, n := range svc.Nodes {
+		for ni, n := range svc.Nodes.All() {
 			if n.ID == nodeID {
 				return si, ni, true
 			}
@@ -309,63 +348,68 @@ func checkedDelta(old, new *Replica) int {
 	return 0
 }
 
-func indexOf(reps []*Replica, id string) int {
-	for i, r := range reps {
-		if r.ID == id {
-			return i
-		}
-	}
-	return -1
-}
-
-// replaceReplicas rebuilds the path from the root to one node with a new
-// replica list, recomputes the aggregates on that path and publishes the new
-// snapshot. result is the new replica when the edit is a result (the
-// recorder hears it), nil otherwise. Caller holds r.mu.
-func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edit func([]*Replica) []*Replica, structural bool, uncheckedDelta int, result *Replica) bool {
+// replace publishes a snapshot in which replica i of node ni of service si
+// is rep instead of was: i is -1 and was nil when rep is added, rep is nil
+// when was is dropped. It updates the aggregates on the path from the root
+// to the node and tells the recorder (result: rep is a new result) and the
+// subscribers. Caller holds r.mu.
+func (r *Registry) replace(old *Snapshot, si, ni, i int, was, rep *Replica, now time.Time, structural bool, uncheckedDelta int, result bool) bool {
 	oldSvc := old.Services[si]
-	oldNode := oldSvc.Nodes[ni]
+	oldNode := oldSvc.Nodes.At(ni)
 
 	node := *oldNode
-	node.Replicas = edit(oldNode.Replicas)
-	node.Status = Healthy
-	for _, rep := range node.Replicas {
-		node.Status = Worst(node.Status, rep.Status)
+	switch {
+	case was == nil:
+		node.Replicas = oldNode.Replicas.Append(rep)
+	case rep == nil:
+		node.Replicas = oldNode.Replicas.Delete(i)
+	default:
+		node.Replicas = oldNode.Replicas.With(i, rep)
 	}
+	if was != nil {
+		node.count[was.Status]--
+	}
+	if rep != nil {
+		node.count[rep.Status]++
+	}
+	node.Status = node.count.worst()
 	if node.Status != oldNode.Status {
 		node.Changed = now
 	}
-	node.Fresh = oldNode.Fresh || result != nil
+	node.Fresh = oldNode.Fresh || result
 
 	svc := *oldSvc
-	svc.Nodes = make([]*Node, len(oldSvc.Nodes))
-	copy(svc.Nodes, oldSvc.Nodes)
-	svc.Nodes[ni] = &node
-	svc.Status = Healthy
-	for _, n := range svc.Nodes {
-		svc.Status = Worst(svc.Status, n.Status)
-	}
+	svc.Nodes = oldSvc.Nodes.With(ni, &node)
+	svc.count[oldNode.Status]--
+	svc.count[node.Status]++
+	svc.Status = svc.count.worst()
 	if svc.Status != oldSvc.Status {
 		svc.Changed = now
 	}
 	svc.Fresh = oldSvc.Fresh || node.Fresh
 	if rec := r.recorder; rec != nil {
-		if result != nil {
-			rec.Result(svc.ID, node.ID, result)
+		if result {
+			rec.Result(svc.ID, node.ID, rep)
 		}
 		if node.Status != oldNode.Status || node.Fresh != oldNode.Fresh {
-			rec.Changed(svc.ID, node.ID, node.Status, now, Reason(&node), node.Status == oldNode.Status)
+			rec.Changed(svc.ID, node.ID, node.Status, now, reasonOf(&node, rep), node.Status == oldNode.Status)
 		}
 		if svc.Status != oldSvc.Status || svc.Fresh != oldSvc.Fresh {
-			rec.Changed(svc.ID, "", svc.Status, now, serviceReason(&svc), svc.Status == oldSvc.Status)
+			rec.Changed(svc.ID, "", svc.Status, now, serviceReason(&svc, &node, rep), svc.Status == oldSvc.Status)
 		}
 	}
+	r.publish(old, si, &svc, now, structural, uncheckedDelta)
+	return structural
+}
 
+// publish stores a snapshot with service si replaced and tells the
+// subscribers. Caller holds r.mu.
+func (r *Registry) publish(old *Snapshot, si int, svc *Service, now time.Time, structural bool, uncheckedDelta int) {
 	snap := &Snapshot{Version: old.Version + 1, StatusVersion: old.StatusVersion,
 		Changed: old.Changed, Updated: now, Unchecked: old.Unchecked + uncheckedDelta}
 	snap.Services = make([]*Service, len(old.Services))
 	copy(snap.Services, old.Services)
-	snap.Services[si] = &svc
+	snap.Services[si] = svc
 	for _, s := range snap.Services {
 		snap.Status = Worst(snap.Status, s.Status)
 	}
@@ -382,16 +426,23 @@ func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edi
 		default:
 		}
 	}
-	return structural
 }
 
 // Reason is why a node is not healthy: the error of its first replica in
 // the node's status ("" when it is healthy).
-func Reason(n *Node) string {
+func Reason(n *Node) string { return reasonOf(n, nil) }
+
+// reasonOf is Reason, looking first at hint (the replica that just
+// changed, nil for none): when it is in the node's status its error is
+// the reason, without a walk over every replica.
+func reasonOf(n *Node, hint *Replica) string {
 	if n.Status == Healthy {
 		return ""
 	}
-	for _, r := range n.Replicas {
+	if hint != nil && hint.Status == n.Status {
+		return hint.Error
+	}
+	for _, r := range n.Replicas.All() {
 		if r.Status == n.Status {
 			return r.Error
 		}
@@ -399,21 +450,30 @@ func Reason(n *Node) string {
 	return ""
 }
 
-// serviceReason is why a service is not healthy: its first node in the
-// service's status, and that node's reason.
-func serviceReason(s *Service) string {
+// serviceReason is why a service is not healthy: the node that just
+// changed when it is in the service's status, else its first node in that
+// status; and that node's reason.
+func serviceReason(s *Service, changed *Node, hint *Replica) string {
 	if s.Status == Healthy {
 		return ""
 	}
-	for _, n := range s.Nodes {
-		if n.Status == s.Status {
-			if why := Reason(n); why != "" {
-				return n.Label + ": " + why
+	n := changed
+	if n.Status != s.Status {
+		n = nil
+		for _, c := range s.Nodes.All() {
+			if c.Status == s.Status {
+				n, hint = c, nil
+				break
 			}
-			return n.Label
 		}
 	}
-	return ""
+	if n == nil {
+		return ""
+	}
+	if why := reasonOf(n, hint); why != "" {
+		return n.Label + ": " + why
+	}
+	return n.Label
 }
 
 // Restored is what a registry remembers from before the server started.
@@ -437,18 +497,18 @@ func (r *Registry) Restore(rs Restored) {
 	s := &Snapshot{Version: old.Version + 1, StatusVersion: old.StatusVersion + 1, Changed: old.Changed, Updated: old.Updated}
 	for _, oldSvc := range old.Services {
 		svc := *oldSvc
-		svc.Nodes = make([]*Node, len(oldSvc.Nodes))
-		svc.Status = Healthy
-		for ni, oldNode := range oldSvc.Nodes {
+		svc.count = tally{}
+		nodes := make([]*Node, 0, oldSvc.Nodes.Len())
+		for _, oldNode := range oldSvc.Nodes.All() {
 			n := *oldNode
-			n.Replicas = make([]*Replica, 0, len(oldNode.Replicas))
+			reps := make([]*Replica, 0, oldNode.Replicas.Len())
 			seen := map[string]bool{}
-			for _, rep := range oldNode.Replicas {
+			for _, rep := range oldNode.Replicas.All() {
 				seen[rep.ID] = true
 				if res, ok := rs.Results[[3]string{svc.ID, n.ID, rep.ID}]; ok {
 					rep = restored(rep.ID, res)
 				}
-				n.Replicas = append(n.Replicas, rep)
+				reps = append(reps, rep)
 			}
 			if n.Mode == ModePush || n.Mode == ModeLocal {
 				var extra []*Replica
@@ -458,21 +518,26 @@ func (r *Registry) Restore(rs Restored) {
 					}
 				}
 				slices.SortFunc(extra, func(a, b *Replica) int { return strings.Compare(a.ID, b.ID) })
-				n.Replicas = append(n.Replicas, extra...)
+				reps = append(reps, extra...)
+				delete(r.index, [2]string{svc.ID, n.ID})
 			}
-			n.Status = Healthy
-			for _, rep := range n.Replicas {
-				n.Status = Worst(n.Status, rep.Status)
+			n.Replicas = ListOf(reps...)
+			n.count = tally{}
+			for _, rep := range reps {
+				n.count[rep.Status]++
 				if unchecked(rep) {
 					s.Unchecked++
 				}
 			}
+			n.Status = n.count.worst()
 			if at, ok := rs.Changed[[2]string{svc.ID, n.ID}]; ok {
 				n.Changed = at
 			}
-			svc.Nodes[ni] = &n
-			svc.Status = Worst(svc.Status, n.Status)
+			svc.count[n.Status]++
+			nodes = append(nodes, &n)
 		}
+		svc.Nodes = ListOf(nodes...)
+		svc.Status = svc.count.worst()
 		if at, ok := rs.Changed[[2]string{svc.ID, ""}]; ok {
 			svc.Changed = at
 		}

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestAggregation(t *testing.T) {
 				r.Set(s.ref, Result{Status: s.st, At: t0.Add(time.Duration(i+1) * time.Second)})
 			}
 			snap := r.Snapshot()
-			if got := snap.Services[0].Nodes[0].Status; got != tc.api {
+			if got := snap.Services[0].Nodes.At(0).Status; got != tc.api {
 				t.Errorf("node web/api = %v, want %v", got, tc.api)
 			}
 			if got := snap.Services[0].Status; got != tc.web {
@@ -74,11 +75,11 @@ func TestSnapshotsAreImmutable(t *testing.T) {
 	if !changed {
 		t.Fatal("Set reported no change for healthy → dead")
 	}
-	if before.Status != Healthy || before.Services[0].Nodes[0].Replicas[0].Status != Healthy {
+	if before.Status != Healthy || before.Services[0].Nodes.At(0).Replicas.At(0).Status != Healthy {
 		t.Fatal("an earlier snapshot changed under its reader")
 	}
-	if after.Status != Dead || after.Services[0].Nodes[0].Replicas[0].Error != "refused" {
-		t.Fatalf("new snapshot = %v / %+v", after.Status, after.Services[0].Nodes[0].Replicas[0])
+	if after.Status != Dead || after.Services[0].Nodes.At(0).Replicas.At(0).Error != "refused" {
+		t.Fatalf("new snapshot = %v / %+v", after.Status, after.Services[0].Nodes.At(0).Replicas.At(0))
 	}
 	if before.Services[1] != after.Services[1] {
 		t.Error("an untouched service was copied instead of shared")
@@ -103,7 +104,7 @@ func TestLatencyOnlyKeepsStatusVersion(t *testing.T) {
 	if s.StatusVersion != sv {
 		t.Errorf("StatusVersion moved on a latency-only change: %d → %d", sv, s.StatusVersion)
 	}
-	if s.Services[0].Nodes[0].Replicas[0].Latency != 2*time.Millisecond {
+	if s.Services[0].Nodes.At(0).Replicas.At(0).Latency != 2*time.Millisecond {
 		t.Error("latency not recorded")
 	}
 }
@@ -120,18 +121,18 @@ func TestUpsertAndRemove(t *testing.T) {
 	}
 	r.Upsert(si, ni, "host-1", Result{Status: Healthy, At: t0, Load: &Load{CPU: 0.1, RAM: 0.2}})
 	r.Upsert(si, ni, "host-2", Result{Status: Sick, At: t0})
-	n := r.Snapshot().Services[si].Nodes[ni]
-	if len(n.Replicas) != 2 || n.Status != Sick || n.Replicas[0].Load.RAM != 0.2 {
-		t.Fatalf("after upserts: %d replicas, node %v", len(n.Replicas), n.Status)
+	n := r.Snapshot().Services[si].Nodes.At(ni)
+	if n.Replicas.Len() != 2 || n.Status != Sick || n.Replicas.At(0).Load.RAM != 0.2 {
+		t.Fatalf("after upserts: %d replicas, node %v", n.Replicas.Len(), n.Status)
 	}
 	r.Upsert(si, ni, "host-2", Result{Status: Healthy, At: t0})
-	if got := r.Snapshot().Services[si].Nodes[ni]; len(got.Replicas) != 2 || got.Status != Healthy {
-		t.Fatalf("upsert of a known replica: %d replicas, node %v", len(got.Replicas), got.Status)
+	if got := r.Snapshot().Services[si].Nodes.At(ni); got.Replicas.Len() != 2 || got.Status != Healthy {
+		t.Fatalf("upsert of a known replica: %d replicas, node %v", got.Replicas.Len(), got.Status)
 	}
 	if !r.Remove(si, ni, "host-1", t0) || r.Remove(si, ni, "host-1", t0) {
 		t.Fatal("Remove should succeed once")
 	}
-	if got := r.Snapshot().Services[si].Nodes[ni].Replicas; len(got) != 1 || got[0].ID != "host-2" {
+	if got := r.Snapshot().Services[si].Nodes.At(ni).Replicas; got.Len() != 1 || got.At(0).ID != "host-2" {
 		t.Fatalf("after remove: %+v", got)
 	}
 }
@@ -265,11 +266,11 @@ func TestKeepChangesOnlyTheError(t *testing.T) {
 	r.Keep(Ref{0, 0, 0}, "could not check: too many open files", t0.Add(time.Minute))
 	r.Keep(Ref{0, 0, 1}, "could not check: too many open files", t0.Add(time.Minute))
 	after := r.Snapshot()
-	got := after.Services[0].Nodes[0].Replicas[0]
+	got := after.Services[0].Nodes.At(0).Replicas.At(0)
 	if got.Status != Sick || !got.Checked.Equal(t0) || got.Latency != time.Second || got.Error != "could not check: too many open files" {
 		t.Errorf("kept replica = %+v, want sick as of t0, with the new error", got)
 	}
-	if unchecked := after.Services[0].Nodes[0].Replicas[1]; !unchecked.Checked.IsZero() || after.Unchecked != before.Unchecked {
+	if unchecked := after.Services[0].Nodes.At(0).Replicas.At(1); !unchecked.Checked.IsZero() || after.Unchecked != before.Unchecked {
 		t.Errorf("a replica never checked counts as checked after Keep: %+v, Unchecked %d → %d", unchecked, before.Unchecked, after.Unchecked)
 	}
 	if after.StatusVersion != before.StatusVersion || after.Version != before.Version+2 || after.Status != Sick {
@@ -304,4 +305,44 @@ func TestCertDaysLeft(t *testing.T) {
 			t.Errorf("DaysLeft with %v left = %d, want %d", tc.left, got, tc.want)
 		}
 	}
+}
+
+// BenchmarkStatusChange: one replica of a big node, or one node of a big
+// service, changing status (healthy ↔ dead) in a registry that holds
+// 10,000 of them.
+func BenchmarkStatusChange(b *testing.B) {
+	const n = 10000
+	b.Run("push replica of 10000", func(b *testing.B) {
+		r := NewRegistry([]ServiceSpec{{ID: "s", Nodes: []NodeSpec{{ID: "hosts", Mode: ModePush}}}}, time.Now())
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("host-%05d", i)
+			r.Upsert(0, 0, names[i], Result{Status: Healthy, At: time.Now()})
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			st := Healthy
+			if i%2 == 0 {
+				st = Dead
+			}
+			r.Upsert(0, 0, names[(i/2*7919)%n], Result{Status: st, At: time.Now()})
+		}
+	})
+	b.Run("node of 10000", func(b *testing.B) {
+		spec := ServiceSpec{ID: "s"}
+		for i := range n {
+			spec.Nodes = append(spec.Nodes, NodeSpec{ID: fmt.Sprintf("n%d", i), Mode: ModePoll, Replicas: []string{"https://x/"}})
+		}
+		r := NewRegistry([]ServiceSpec{spec}, time.Now())
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			st := Healthy
+			if i%2 == 0 {
+				st = Dead
+			}
+			r.Set(Ref{Node: (i / 2 * 7919) % n}, Result{Status: st, At: time.Now()})
+		}
+	})
 }

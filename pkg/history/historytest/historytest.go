@@ -35,8 +35,8 @@ func At(d int, h float64) time.Time {
 
 // Tree is the service and nodes of the history, as the registry has them.
 func Tree() []*status.Service {
-	return []*status.Service{{ID: "web", Label: "Web", Nodes: []*status.Node{
-		{ID: "api", Label: "API", Mode: status.ModePoll}, {ID: "new", Label: "New", Mode: status.ModePoll}}}}
+	return []*status.Service{{ID: "web", Label: "Web", Nodes: status.ListOf(
+		&status.Node{ID: "api", Label: "API", Mode: status.ModePoll}, &status.Node{ID: "new", Label: "New", Mode: status.ModePoll})}}
 }
 
 // Write writes the 90 days into a store, as the registry and the writer
@@ -101,5 +101,5 @@ func Write(t testing.TB, st store.Store) {
 }
 
 func tree() []*status.Service {
-	return []*status.Service{{ID: "web", Nodes: []*status.Node{{ID: "api"}, {ID: "new"}}}}
+	return []*status.Service{{ID: "web", Nodes: status.ListOf(&status.Node{ID: "api"}, &status.Node{ID: "new"})}}
 }

@@ -117,8 +117,8 @@ func benchConfig(bases []string, replicas int) *config.Config {
 
 func countChecked(snap *status.Snapshot) (checked, healthy int) {
 	for _, svc := range snap.Services {
-		for _, n := range svc.Nodes {
-			for _, r := range n.Replicas {
+		for _, n := range svc.Nodes.All() {
+			for _, r := range n.Replicas.All() {
 				if !r.Checked.IsZero() {
 					checked++
 					if r.Status == status.Healthy {

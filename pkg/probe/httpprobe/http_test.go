@@ -234,7 +234,7 @@ func TestHTTPRetry(t *testing.T) {
 	cfg.Metrics.PollRetry = 0.3
 	r := start(t, cfg, nil)
 	snap := probetest.WaitChecked(t, r.Reg, 20*time.Second)
-	rep := snap.Services[0].Nodes[0].Replicas[0]
+	rep := snap.Services[0].Nodes.At(0).Replicas.At(0)
 	if rep.Status != status.Healthy {
 		t.Errorf("status = %s (%s), want healthy after the retry", rep.Status, rep.Error)
 	}

@@ -108,7 +108,7 @@ func FirstResult(t testing.TB, cfg *config.Config, kinds []probe.Kind) *status.R
 	r := Start(t, cfg, kinds, nil)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		rep := r.Reg.Snapshot().Services[0].Nodes[0].Replicas[0]
+		rep := r.Reg.Snapshot().Services[0].Nodes.At(0).Replicas.At(0)
 		if !rep.Checked.IsZero() || strings.HasPrefix(rep.Error, "could not check: ") {
 			return rep
 		}
