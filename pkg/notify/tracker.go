@@ -123,7 +123,11 @@ func (t *tracker) open(now time.Time) {
 func (t *tracker) update(snap *status.Snapshot, now time.Time) bool {
 	pending, relink := false, false
 	for si, svc := range snap.Services {
-		if si < len(t.services) && t.services[si] == svc {
+		var prev *status.Service
+		if si < len(t.services) {
+			prev = t.services[si]
+		}
+		if prev == svc {
 			continue
 		}
 		if si >= len(t.services) {
@@ -131,18 +135,23 @@ func (t *tracker) update(snap *status.Snapshot, now time.Time) bool {
 			t.tree = append(t.tree, nil)
 		}
 		t.services[si] = svc
-		if !t.sameNodes(si, svc) {
-			t.reshape(si, svc, now)
-			relink = true
+		if !t.sameNodes(si, prev, svc) {
+			t.reshape(si, svc)
+			relink, prev = true, nil
 		}
-		for ni, sn := range svc.Nodes.All() {
-			n := t.tree[si][ni]
-			if n.cur == sn {
-				continue
+		for c := range svc.Nodes.Chunks() {
+			if prev != nil && svc.Nodes.SharesChunk(prev.Nodes, c) {
+				continue // no node in it changed
 			}
-			wasDown := n.down()
-			n.update(sn)
-			pending = t.touched(n, wasDown, now) || pending
+			for ni := c * status.ChunkSize; ni < min((c+1)*status.ChunkSize, svc.Nodes.Len()); ni++ {
+				n, sn := t.tree[si][ni], svc.Nodes.At(ni)
+				if n.cur == sn {
+					continue
+				}
+				wasDown := n.down()
+				n.update(sn)
+				pending = t.touched(n, wasDown, now) || pending
+			}
 		}
 	}
 	if len(snap.Services) < len(t.services) {
@@ -161,15 +170,21 @@ func (t *tracker) update(snap *status.Snapshot, now time.Time) bool {
 	return pending
 }
 
-// sameNodes reports whether service si still has the nodes it had.
-func (t *tracker) sameNodes(si int, svc *status.Service) bool {
+// sameNodes reports whether service si still has the nodes it had, as of
+// prev (nil: unknown); only chunks that changed since are looked at.
+func (t *tracker) sameNodes(si int, prev, svc *status.Service) bool {
 	have := t.tree[si]
 	if len(have) != svc.Nodes.Len() {
 		return false
 	}
-	for i, n := range svc.Nodes.All() {
-		if have[i].key.node != n.ID || have[i].key.service != svc.ID {
-			return false
+	for c := range svc.Nodes.Chunks() {
+		if prev != nil && svc.Nodes.SharesChunk(prev.Nodes, c) {
+			continue
+		}
+		for i := c * status.ChunkSize; i < min((c+1)*status.ChunkSize, svc.Nodes.Len()); i++ {
+			if n := svc.Nodes.At(i); have[i].key.node != n.ID || have[i].key.service != svc.ID {
+				return false
+			}
 		}
 	}
 	return true
@@ -177,9 +192,10 @@ func (t *tracker) sameNodes(si int, svc *status.Service) bool {
 
 // reshape matches the nodes of service si to svc's, keeping what is known
 // of those that stay.
-func (t *tracker) reshape(si int, svc *status.Service, now time.Time) {
+func (t *tracker) reshape(si int, svc *status.Service) {
 	old := t.tree[si]
 	nodes := make([]*node, svc.Nodes.Len())
+	kept := make(map[*node]bool, len(nodes))
 	for ni, sn := range svc.Nodes.All() {
 		k := nodeKey{svc.ID, sn.ID}
 		n, ok := t.nodes[k]
@@ -190,10 +206,11 @@ func (t *tracker) reshape(si int, svc *status.Service, now time.Time) {
 		n.order = si<<32 | ni
 		n.label = labelOf(svc, sn)
 		nodes[ni] = n
+		kept[n] = true
 	}
 	t.tree[si] = nodes
 	for _, n := range old {
-		if !slices.Contains(nodes, n) {
+		if !kept[n] {
 			t.gone(n)
 		}
 	}
