@@ -496,3 +496,60 @@ func TestDeadNodeNamesItsDeadParent(t *testing.T) {
 		t.Error("the reason is not on API's row")
 	}
 }
+
+// A node of 10,000 push hosts and a service of 500 nodes: the page shows
+// what is broken and counts the rest, and stays small.
+func TestBigNodesAndServicesAreSummed(t *testing.T) {
+	now := time.Now()
+	var nodes []status.NodeSpec
+	for i := range 500 {
+		nodes = append(nodes, status.NodeSpec{ID: fmt.Sprintf("t%d", i), Label: fmt.Sprintf("target-%d", i), Replicas: []string{"https://x/"}})
+	}
+	reg := status.NewRegistry([]status.ServiceSpec{
+		{ID: "hosts", Label: "Hosts", Nodes: []status.NodeSpec{{ID: "all", Label: "All", Mode: status.ModePush, RevealReplicaName: true}}},
+		{ID: "dynamic", Label: "Customers", Nodes: nodes},
+	}, now)
+	for i := range 10000 {
+		st := status.Healthy
+		if i == 7777 || i == 9999 {
+			st = status.Dead
+		}
+		reg.Upsert(0, 0, fmt.Sprintf("host-%05d", i), status.Result{Status: st, At: now})
+	}
+	for i := range 500 {
+		st := status.Healthy
+		if i == 450 {
+			st = status.Sick
+		}
+		reg.Set(status.Ref{Service: 1, Node: i}, status.Result{Status: st, At: now})
+	}
+	r := newRenderer(t, branding())
+	html, err := renderBytes(r, View{Snapshot: reg.Snapshot(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(html)
+	for _, want := range []string{
+		">host-07777</button>", ">host-09999</button>", // the dead are shown
+		">host-00000</button>", // then the healthy in order
+		`<span class="more">and 9,952 more, all healthy</span>`,
+		">target-450<", // the sick node is shown
+		`<li class="more">400 more nodes, all healthy</li>`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if n := strings.Count(s, "<button"); n != 48+100 {
+		t.Errorf("%d pills, want 48 for the big node and 100 for the nodes shown", n)
+	}
+	if strings.Contains(s, ">host-00046</button>") {
+		t.Error("more than 46 healthy hosts shown besides the 2 dead")
+	}
+	if len(html) > 200<<10 {
+		t.Errorf("page of %d KB", len(html)>>10)
+	}
+	if got := moreText([status.Dead + 1]int{status.Healthy: 118, status.Dead: 2}, ""); got != "and 120 more: 2 dead, 118 healthy" {
+		t.Errorf("moreText = %q", got)
+	}
+}

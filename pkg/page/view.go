@@ -115,6 +115,7 @@ type serviceView struct {
 	ID, Label, Status, Glyph, Word string
 	Uptime                         string // "" without history
 	Nodes                          []nodeView
+	MoreNodes                      string // the nodes left out: "9,900 more nodes, all healthy"
 }
 
 type nodeView struct {
@@ -123,6 +124,7 @@ type nodeView struct {
 	Because                    string     // the parent (depends_on) that is down while this node is dead: "Database"
 	LinkURL, LinkLabel         string
 	Pills                      []pillView
+	MorePills                  string       // the replicas left out: "and 9,952 more: 2 dead, 9,950 healthy"
 	History                    *nodeHistory // nil without history
 }
 
@@ -171,13 +173,17 @@ func (r *Renderer) view(v View) *pageView {
 	var tip strings.Builder
 	for i, svc := range snap.Services {
 		sv := serviceView{ID: svc.ID, Label: svc.Label, Status: clamp(svc.Status).String(),
-			Glyph: Glyph(svc.Status), Word: Word(svc.Status), Nodes: make([]nodeView, svc.Nodes.Len())}
+			Glyph: Glyph(svc.Status), Word: Word(svc.Status), Nodes: make([]nodeView, min(svc.Nodes.Len(), maxNodes))}
 		if hist != nil {
 			if u, ok := hist.Services[svc.ID]; ok {
 				sv.Uptime = uptimeLine(u, true)
 			}
 		}
-		for j, n := range svc.Nodes.All() {
+		shownNodes, moreNodes := shown(svc.Nodes, func(n *status.Node) status.Status { return n.Status }, maxNodes)
+		sv.Nodes = sv.Nodes[:len(shownNodes)]
+		sv.MoreNodes = moreText(moreNodes, "node")
+		for j, ni := range shownNodes {
+			n := svc.Nodes.At(ni)
 			nv := nodeView{Label: n.Label, Status: clamp(n.Status).String(), Glyph: Glyph(n.Status),
 				Word: Word(n.Status), Since: r.since(sinceWords[clamp(n.Status)], n.Status, n.Changed, v.Now), LinkURL: n.LinkURL, LinkLabel: n.LinkLabel}
 			if nv.LinkURL != "" && nv.LinkLabel == "" {
@@ -186,10 +192,12 @@ func (r *Renderer) view(v View) *pageView {
 			if n.Status == status.Dead {
 				nv.Because = downParent(snap, n)
 			}
-			nv.Pills = make([]pillView, n.Replicas.Len())
-			for k, name := range replicaNames(n) {
-				nv.Pills[k] = r.pill(&tip, name, n.Replicas.At(k), v.Now)
+			shownReps, moreReps := shown(n.Replicas, func(r *status.Replica) status.Status { return r.Status }, maxPills)
+			nv.Pills = make([]pillView, len(shownReps))
+			for k, name := range replicaNames(n, shownReps) {
+				nv.Pills[k] = r.pill(&tip, name, n.Replicas.At(shownReps[k]), v.Now)
 			}
+			nv.MorePills = moreText(moreReps, "")
 			if hist != nil {
 				nv.History = r.nodeHistory(hist, svc.ID, n)
 			}
@@ -293,11 +301,12 @@ const freshFor = time.Minute
 // replicaNames names a node's replicas on the page: by host where the node
 // reveals names (host:port, or the whole id, where hosts repeat), else
 // "replica 1", "replica 2", ….
-func replicaNames(n *status.Node) []string {
-	names := make([]string, n.Replicas.Len())
-	for k, rep := range n.Replicas.All() {
+func replicaNames(n *status.Node, which []int) []string {
+	names := make([]string, len(which))
+	for k, i := range which {
+		rep := n.Replicas.At(i)
 		if !n.RevealReplicaName {
-			names[k] = "replica " + strconv.Itoa(k+1)
+			names[k] = "replica " + strconv.Itoa(i+1)
 			continue
 		}
 		names[k] = rep.ID
@@ -312,8 +321,8 @@ func replicaNames(n *status.Node) []string {
 		if !repeats(names) {
 			break
 		}
-		for k, rep := range n.Replicas.All() {
-			if u, err := url.Parse(rep.ID); err == nil && u.Hostname() != "" {
+		for k, i := range which {
+			if u, err := url.Parse(n.Replicas.At(i).ID); err == nil && u.Hostname() != "" {
 				names[k] = part(u)
 			}
 		}
@@ -393,4 +402,92 @@ func downParent(snap *status.Snapshot, n *status.Node) string {
 		}
 	}
 	return ""
+}
+
+// A node shows at most maxPills replicas and a service at most maxNodes
+// nodes: a page of 10,000 push hosts or dynamic targets would be
+// megabytes, and nobody reads 10,000 pills. The rest are counted.
+const (
+	maxPills = 48
+	maxNodes = 100
+)
+
+// shown picks which items of l the page shows, in their order: all when
+// they fit in max; else every one that is not healthy (up to max), then
+// healthy ones in order. more counts the others by status.
+func shown[T any](l status.List[T], statusOf func(T) status.Status, max int) (which []int, more [status.Dead + 1]int) {
+	if l.Len() <= max {
+		which = make([]int, l.Len())
+		for i := range which {
+			which[i] = i
+		}
+		return which, more
+	}
+	pick := make([]bool, l.Len())
+	n := 0
+	for i, v := range l.All() {
+		if n < max && statusOf(v) != status.Healthy {
+			pick[i] = true
+			n++
+		}
+	}
+	for i := range pick {
+		if n == max {
+			break
+		}
+		if !pick[i] && statusOf(l.At(i)) == status.Healthy {
+			pick[i] = true
+			n++
+		}
+	}
+	which = make([]int, 0, max)
+	for i, v := range l.All() {
+		if pick[i] {
+			which = append(which, i)
+		} else {
+			more[statusOf(v)]++
+		}
+	}
+	return which, more
+}
+
+// moreText counts what was left out: "and 9,950 more, all healthy" or "and 120 more:
+// 118 healthy, 2 dead"; noun ("node") follows the count when given.
+func moreText(more [status.Dead + 1]int, noun string) string {
+	total := more[status.Healthy] + more[status.Sick] + more[status.Dead]
+	if total == 0 {
+		return ""
+	}
+	head := "and " + thousands(total) + " more"
+	if noun != "" {
+		head = thousands(total) + " more " + noun
+		if total != 1 {
+			head += "s"
+		}
+	}
+	var parts []string
+	for _, st := range []status.Status{status.Dead, status.Sick, status.Healthy} {
+		if more[st] > 0 {
+			parts = append(parts, thousands(more[st])+" "+st.String())
+		}
+	}
+	if len(parts) == 1 {
+		return head + ", all " + st1(parts[0])
+	}
+	return head + ": " + strings.Join(parts, ", ")
+}
+
+// st1 is the status word of "12 healthy".
+func st1(part string) string {
+	_, word, _ := strings.Cut(part, " ")
+	return word
+}
+
+// thousands writes n with commas: 10,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 type doc struct {
 	key   docKey
 	built time.Time
+	took  time.Duration // to build
 
 	body, gz             []byte // gz is nil when compression does not pay
 	etag, etagGz         []string
@@ -109,10 +111,61 @@ type docCache struct {
 	caching     []string
 	buf         bytes.Buffer
 	gzip        *gzipPool
+
+	// A cache that runs (see run) builds in the background when states
+	// follow each other faster than it can build: want is the newest
+	// state asked for, kick wakes the builder.
+	running atomic.Bool
+	want    atomic.Pointer[docKey]
+	kick    chan struct{}
 }
 
 func newDocCache(contentType, caching string, zp *gzipPool, build func(*bytes.Buffer, docKey) (docKey, error)) *docCache {
-	return &docCache{build: build, contentType: []string{contentType}, caching: []string{caching}, gzip: zp}
+	return &docCache{build: build, contentType: []string{contentType}, caching: []string{caching}, gzip: zp,
+		kick: make(chan struct{}, 1)}
+}
+
+// fresh returns a doc for want. Usually it is built there and then. When
+// the last build ended less than twice its own length ago (statuses that
+// flap many times a second), the current doc is served and a build in the
+// background catches up, so that building takes at most a third of the
+// server's time and no request waits for it.
+func (c *docCache) fresh(want docKey) (*doc, error) {
+	d := c.cur.Load()
+	if d != nil && c.running.Load() && time.Since(d.built) < 2*d.took {
+		c.want.Store(&want)
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+		return d, nil
+	}
+	return c.rebuild(want)
+}
+
+// run builds in the background what fresh asks for, until ctx ends.
+func (c *docCache) run(ctx context.Context) {
+	c.running.Store(true)
+	defer c.running.Store(false)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+		}
+		if d := c.cur.Load(); d != nil {
+			wait := time.NewTimer(time.Until(d.built.Add(2 * d.took)))
+			select {
+			case <-ctx.Done():
+				wait.Stop()
+				return
+			case <-wait.C:
+			}
+		}
+		if want := c.want.Load(); want != nil {
+			_, _ = c.rebuild(*want) // a failure keeps the last good doc; requests log it
+		}
+	}
 }
 
 // rebuild returns a doc at least as new as want, built by the calling
@@ -131,6 +184,7 @@ func (c *docCache) rebuild(want docKey) (*doc, error) {
 		return d, nil // built while we waited
 	}
 	c.buf.Reset()
+	start := time.Now()
 	key, err := c.build(&c.buf, want)
 	if err != nil {
 		prev := c.cur.Load()
@@ -147,6 +201,7 @@ func (c *docCache) rebuild(want docKey) (*doc, error) {
 	d.compress(c.gzip)
 	d.key = key
 	d.built = time.Now()
+	d.took = d.built.Sub(start)
 	c.cur.Store(d)
 	return d, nil
 }

@@ -23,7 +23,7 @@ func (s *Server) handlePage(c echo.Context) error {
 	d := s.page.cur.Load()
 	if d == nil || d.key != want && (!d.key.sameStatus(want) || time.Since(d.built) >= latencyRefresh) {
 		var err error
-		if d, err = s.page.rebuild(want); err != nil {
+		if d, err = s.page.fresh(want); err != nil {
 			s.log.Error("rendering the status page failed; serving the last good one", "err", err)
 			if d == nil {
 				return err

@@ -70,7 +70,7 @@ func (s *Server) handleReport(c echo.Context) error {
 	d := s.report.cur.Load()
 	if d == nil || d.key.version != want.version {
 		var err error
-		if d, err = s.report.rebuild(want); err != nil {
+		if d, err = s.report.fresh(want); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -310,6 +311,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		srv.ConnState = l.ConnState
 	}
 	s.log.Info("serving the status page", "address", ln.Addr().String(), "version", s.version)
+	// The page and the report catch up in the background while statuses
+	// flap faster than they can be built.
+	builders, stopBuilders := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, c := range []*docCache{s.page, s.report} {
+		wg.Go(func() { c.run(builders) })
+	}
+	defer func() {
+		stopBuilders()
+		wg.Wait()
+	}()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
