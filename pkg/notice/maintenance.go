@@ -148,24 +148,12 @@ func (s *Schedule) Active(t time.Time) []Window {
 // empty, service) c: a window for a service covers its nodes.
 func (s *Schedule) Covers(c store.Component, t time.Time) bool {
 	for _, w := range s.Active(t) {
-		if affects(w, c) {
+		if w.Affects(c) {
 			return true
 		}
 	}
 	return false
 }
-
-func affects(w Window, c store.Component) bool {
-	for _, a := range w.Affected {
-		if a == c || a.Node == "" && a.Service == c.Service {
-			return true
-		}
-	}
-	return false
-}
-
-// Affects reports whether window w affects node or service c.
-func Affects(w Window, c store.Component) bool { return affects(w, c) }
 
 // NextChange is the first start or end of a window after t, within eight
 // days; zero when there is none.

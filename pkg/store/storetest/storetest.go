@@ -388,7 +388,7 @@ func testRollups(t *testing.T, b Backend) {
 		{Level: store.Hourly, Of: api, Start: hour, Healthy: 50 * time.Minute, Dead: 5 * time.Minute, NoData: 5 * time.Minute,
 			LatencySum: 120 * time.Millisecond, LatencyCount: 110, LatencyMax: 2 * time.Second, LatencyP95: 300 * time.Millisecond},
 		{Level: store.Hourly, Of: api, Replica: web1.Replica, Start: hour, Healthy: time.Hour, LatencyCount: 120},
-		{Level: store.Hourly, Of: store.Component{Service: "web"}, Start: hour.Add(time.Hour), Sick: time.Hour},
+		{Level: store.Hourly, Of: store.Component{Service: "web"}, Start: hour.Add(time.Hour), Sick: 40 * time.Minute, Maintenance: 20 * time.Minute},
 		{Level: store.Daily, Of: api, Start: hour.Truncate(24 * time.Hour), Healthy: 23 * time.Hour, NoData: time.Hour},
 	}
 	must(t, s.PutRollups(ctx, rs))
