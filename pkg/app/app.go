@@ -141,6 +141,7 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		Components: components, Now: opts.Now, Logger: log}); err != nil {
 		return nil, fmt.Errorf("maintenance: %w", err)
 	}
+	a.rollups.SetMaintenance(a.Schedule)
 	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
 		Desk: a.Desk, Schedule: a.Schedule, Silence: a.Silence, Logger: log, Now: opts.Now}); err != nil {
 		return nil, err
