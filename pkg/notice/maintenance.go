@@ -211,6 +211,7 @@ func (s *Schedule) Add(ctx context.Context, n NewWindow) (Window, error) {
 	w := Window{ID: rand.Text(), Title: strings.TrimSpace(n.Title), Text: strings.TrimSpace(strings.ReplaceAll(n.Text, "\r\n", "\n")),
 		Start: n.Start, End: n.End}
 	now := s.now()
+	w.Created = now
 	switch {
 	case w.Title == "":
 		return Window{}, &Invalid{`missing "title"`}

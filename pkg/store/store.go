@@ -103,6 +103,7 @@ type Window struct {
 	Text       string
 	Affected   []Component
 	Start, End time.Time
+	Created    time.Time // when it was scheduled; zero for the config's
 }
 
 // Affects reports whether the window affects node or service c: a window

@@ -118,8 +118,10 @@ var migrations = []string{
 	);`,
 
 	// 3: the time of a rollup inside maintenance windows, counted apart
-	// from its statuses. Rollups made before it had none.
-	`ALTER TABLE rollups ADD COLUMN maintenance_ms INTEGER NOT NULL DEFAULT 0;`,
+	// from its statuses (rollups made before it had none), and when a
+	// window was scheduled (0: not known).
+	`ALTER TABLE rollups ADD COLUMN maintenance_ms INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE windows ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrate brings the schema up to date. It also reads the file, so a file

@@ -188,7 +188,8 @@ func testIncidents(t *testing.T, b Backend) {
 
 func testWindows(t *testing.T, b Backend) {
 	s := open(t, b)
-	w1 := store.Window{ID: "w1", Title: "Upgrade", Text: "Tonight", Affected: []store.Component{{Service: "db"}}, Start: at(2 * time.Hour), End: at(3 * time.Hour)}
+	w1 := store.Window{ID: "w1", Title: "Upgrade", Text: "Tonight", Affected: []store.Component{{Service: "db"}}, Start: at(2 * time.Hour), End: at(3 * time.Hour),
+		Created: at(0)}
 	w2 := store.Window{ID: "w2", Title: "Network", Affected: []store.Component{{Service: "web", Node: "api"}}, Start: at(time.Hour), End: at(90 * time.Minute)}
 	must(t, s.PutWindow(ctx, w1))
 	must(t, s.PutWindow(ctx, w2))
