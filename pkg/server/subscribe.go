@@ -59,7 +59,7 @@ func (s *Server) handleSubscribe(c echo.Context) error {
 	case err == nil:
 		return s.message(c, http.StatusOK, msgCheckInbox)
 	case errors.As(err, &invalid):
-		return s.message(c, http.StatusBadRequest, page.Message{Title: "Please check the address", Text: upper(invalid.Msg) + "."})
+		return s.message(c, http.StatusBadRequest, page.Message{Title: "Please check the form", Text: upper(invalid.Msg) + "."})
 	case errors.Is(err, notice.ErrRateLimited):
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(3600/notice.PerIP)))
 		return s.message(c, http.StatusTooManyRequests, page.Message{Title: "Too many requests", Text: "Too many subscriptions were asked from your address; try again in a while."})
