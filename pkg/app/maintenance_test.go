@@ -56,7 +56,9 @@ func TestMaintenanceEndToEnd(t *testing.T) {
 		if midnight.Hour() != 0 || midnight.Minute() != 0 {
 			t.Fatalf("the bubble starts at %v, not at midnight", midnight)
 		}
-		at := func(h, m int) time.Time { return midnight.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+		at := func(h, m int) time.Time {
+			return midnight.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+		}
 		cfg, err := config.Parse("test.toml", []byte(`
 [server]
 manager_token = "m"

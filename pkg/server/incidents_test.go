@@ -115,7 +115,9 @@ func TestWindowEdges(t *testing.T) {
 		start := time.Now().Add(time.Hour)
 		ws := schedule{{ID: "w", Title: "Upgrade", Affected: []store.Component{{Service: "web"}}, Start: start, End: start.Add(time.Hour)}}
 		s := incidentServer(t, &desk{}, ws)
-		version := func() string { return jsonField(t, do(s, http.MethodGet, "/status/version").Body.Bytes(), "page_version") }
+		version := func() string {
+			return jsonField(t, do(s, http.MethodGet, "/status/version").Body.Bytes(), "page_version")
+		}
 
 		v0 := version()
 		mustContain(t, do(s, http.MethodGet, "/").Body.String(), "Scheduled: ", "All systems operational")
