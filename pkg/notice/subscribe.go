@@ -446,7 +446,7 @@ func (s *Subscriptions) Maintenance(event string, w Window) {
 	fmt.Fprintf(&b, "\nAffected: %s\n", strings.Join(names(w.Affected), ", "))
 	s.enqueue(message{subject: verb + ": " + w.Title, text: b.String(), affected: w.Affected,
 		payload: map[string]any{"type": "maintenance", "event": event, "window": map[string]any{
-			"id": w.ID, "title": w.Title, "text": w.Text, "affected": names(w.Affected), "start": w.Start.UTC(), "end": w.End.UTC()}}})
+			"id": w.ID, "title": w.Title, "text": w.Text, "affected": names(w.Affected), "start": utc(w.Start), "end": utc(w.End)}}})
 }
 
 func (s *Subscriptions) enqueue(m message) {
@@ -468,18 +468,23 @@ func names(cs []store.Component) []string {
 	return out
 }
 
+// incidentDoc is an incident in a webhook's document, as the manager API
+// writes it.
 func incidentDoc(inc Incident) map[string]any {
 	ups := make([]map[string]any, len(inc.Updates))
 	for i, u := range inc.Updates {
-		ups[i] = map[string]any{"at": u.At.UTC(), "status": u.Status, "text": u.Text}
+		ups[i] = map[string]any{"at": utc(u.At), "status": u.Status, "text": u.Text}
 	}
 	doc := map[string]any{"id": inc.ID, "title": inc.Title, "impact": inc.Impact, "status": inc.Status,
-		"affected": names(inc.Affected), "created": inc.Created.UTC(), "updates": ups}
+		"affected": names(inc.Affected), "created": utc(inc.Created), "updates": ups}
 	if !inc.Resolved.IsZero() {
-		doc["resolved"] = inc.Resolved.UTC()
+		doc["resolved"] = utc(inc.Resolved)
 	}
 	return doc
 }
+
+// utc is a time as the APIs write it: UTC, to the second.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 // concerns reports whether a message about affected concerns sub.
 func concerns(sub Subscriber, affected []store.Component) bool {
