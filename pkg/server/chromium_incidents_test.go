@@ -100,8 +100,7 @@ func TestChromiumIncidents(t *testing.T) {
 	}
 	url := serveOnLoopback(t, s)
 
-	t.Run("the timeline", func(t *testing.T) {
-		f := probeFacts(t, string(chromium(t, "--window-size=1280,900", "--virtual-time-budget=3000", "--dump-dom", url)))
+	checkTimeline := func(t *testing.T, f map[string]any) {
 		if errs := f["errors"].([]any); len(errs) > 0 {
 			t.Errorf("errors in the browser: %v", errs)
 		}
@@ -123,7 +122,12 @@ func TestChromiumIncidents(t *testing.T) {
 		if f["scrollWidth"].(float64) > f["clientWidth"].(float64) {
 			t.Errorf("page is %v px wide in a %v px window", f["scrollWidth"], f["clientWidth"])
 		}
-	})
+	}
+	for _, width := range []string{"1280", "360"} {
+		t.Run("the timeline at "+width+" px", func(t *testing.T) {
+			checkTimeline(t, probeFacts(t, string(chromium(t, "--window-size="+width+",900", "--virtual-time-budget=3000", "--dump-dom", url))))
+		})
+	}
 	t.Run("without scripts", func(t *testing.T) {
 		wd := noScriptBrowser(t)
 		wd.open(url)
