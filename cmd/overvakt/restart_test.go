@@ -186,8 +186,10 @@ func waitUp(t *testing.T, base string) {
 }
 
 // TestRestartKeepsState stops the server (as SIGTERM does) and starts it
-// again on the same file: announcements, the silence and push replicas
-// are back, and what was already notified is not notified again.
+// again on the same file: announcements, the silence, push replicas,
+// incidents with their updates, maintenance windows and webhook
+// subscribers are back, and what was already notified is not notified
+// again.
 func TestRestartKeepsState(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
 	defer target.Close()
@@ -231,6 +233,26 @@ func TestRestartKeepsState(t *testing.T) {
 	if code, _, _ := c.do("PUT", "/manager/prober/alerts/ignored", managerToken, `{"reminders_seconds":3600}`); code != 200 {
 		t.Fatalf("silence: %d", code)
 	}
+	// An incident with two updates, a window and a webhook subscriber
+	// (made last: it is told of nothing before the restart).
+	code, body, _ = c.do("POST", "/manager/incident", managerToken, `{"title":"API down","impact":"major","affected":["web:api"],"text":"Looking."}`)
+	var inc struct{ ID string }
+	if json.Unmarshal([]byte(body), &inc); code != 200 {
+		t.Fatalf("open an incident: %d %s", code, body)
+	}
+	if code, body, _ := c.do("POST", "/manager/incident/"+inc.ID+"/update", managerToken, `{"status":"identified","text":"Found it."}`); code != 200 {
+		t.Fatalf("update: %d %s", code, body)
+	}
+	from := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	until := time.Now().Add(25 * time.Hour).UTC().Format(time.RFC3339)
+	code, body, _ = c.do("POST", "/manager/maintenance", managerToken, `{"title":"Upgrade","affected":["web"],"start":"`+from+`","end":"`+until+`"}`)
+	var win struct{ ID string }
+	if json.Unmarshal([]byte(body), &win); code != 200 {
+		t.Fatalf("schedule: %d %s", code, body)
+	}
+	if code, body, _ := c.do("POST", "/manager/subscribers", managerToken, `{"url":"http://127.0.0.1:9/status"}`); code != 200 {
+		t.Fatalf("webhook subscriber: %d %s", code, body)
+	}
 	first := hooks.waitFor(t, 1, 10*time.Second)
 	if first[0]["type"] != "startup" || first[0]["status"] != "dead" {
 		t.Fatalf("first webhook %v, want the start-up notice: dead", first[0])
@@ -250,6 +272,19 @@ func TestRestartKeepsState(t *testing.T) {
 	json.Unmarshal([]byte(body), &silence)
 	if s := silence.RemindersSeconds; s == nil || *s < 3500 || *s > 3600 {
 		t.Errorf("silence after the restart: %s, want about 3600 s left", body)
+	}
+	_, body, _ = c.do("GET", "/manager/incident/"+inc.ID, managerToken, "")
+	if !strings.Contains(body, `"text":"Looking."`) || !strings.Contains(body, `"status":"identified","text":"Found it."`) {
+		t.Errorf("the incident after the restart: %s", body)
+	}
+	if _, body, _ = c.do("GET", "/manager/maintenance", managerToken, ""); !strings.Contains(body, `"id":"`+win.ID+`"`) {
+		t.Errorf("windows after the restart: %s", body)
+	}
+	if _, body, _ = c.do("GET", "/manager/subscribers", managerToken, ""); !strings.Contains(body, "http://127.0.0.1:9/status") {
+		t.Errorf("webhook subscribers after the restart: %s", body)
+	}
+	if _, body, _ = c.do("GET", "/", "", ""); !strings.Contains(body, `id="incident-`+inc.ID+`"`) || !strings.Contains(body, "Found it.") {
+		t.Error("the page does not show the incident after the restart")
 	}
 	reps := c.replicas(t, "agents", "hosts")
 	if reps["h1"] != "healthy" || reps["h2"] != "healthy" {

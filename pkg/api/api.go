@@ -2,14 +2,16 @@
 //
 //   - /reporter/…: push agents report their host load and local agents report
 //     replica health (reporter_token);
-//   - /manager/…: operators publish announcements, read alerts and silence
-//     reminders (manager_token).
+//   - /manager/…: operators publish announcements, open and update
+//     incidents, schedule maintenance, register webhook subscribers, read
+//     alerts and silence reminders (manager_token).
 //
 // The protocol is described in docs/protocol.md. Its handlers only decode,
 // authenticate and answer: the state they change is owned elsewhere (push
 // and local replicas by pkg/push, announcements by pkg/notice, the reminder
-// silence by pkg/silence). pkg/server mounts them in its route table. Every
-// error body is {"error":"…"}.
+// silence by pkg/silence, incidents, windows and subscribers by
+// pkg/notice). pkg/server mounts them in its route table. Every error body
+// is {"error":"…"}.
 package api
 
 import (
@@ -40,6 +42,7 @@ type Options struct {
 	Board    *notice.Board
 	Desk     *notice.Desk     // incidents
 	Schedule *notice.Schedule // maintenance windows
+	Subs     *notice.Subscriptions
 	Silence  *silence.Silence
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
@@ -52,6 +55,7 @@ type API struct {
 	board    *notice.Board
 	desk     *notice.Desk
 	schedule *notice.Schedule
+	subs     *notice.Subscriptions
 	silence  *silence.Silence
 	log      *slog.Logger
 	now      func() time.Time
@@ -65,8 +69,8 @@ type API struct {
 // New builds the API.
 func New(opts Options) (*API, error) {
 	if opts.Config == nil || opts.Registry == nil || opts.Agents == nil || opts.Board == nil || opts.Silence == nil ||
-		opts.Desk == nil || opts.Schedule == nil {
-		return nil, errors.New("api: Options.Config, Registry, Agents, Board, Desk, Schedule and Silence are required")
+		opts.Desk == nil || opts.Schedule == nil || opts.Subs == nil {
+		return nil, errors.New("api: Options.Config, Registry, Agents, Board, Desk, Schedule, Subs and Silence are required")
 	}
 	a := &API{
 		reg:          opts.Registry,
@@ -74,6 +78,7 @@ func New(opts Options) (*API, error) {
 		board:        opts.Board,
 		desk:         opts.Desk,
 		schedule:     opts.Schedule,
+		subs:         opts.Subs,
 		silence:      opts.Silence,
 		log:          opts.Logger,
 		now:          opts.Now,

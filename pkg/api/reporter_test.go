@@ -463,7 +463,13 @@ func startCapped(t *testing.T, max int) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Options{Config: cfg, Registry: reg, Agents: agents, Board: board, Desk: desk, Schedule: sched, Silence: &silence.Silence{}})
+	st := memory.New()
+	subs, err := notice.NewSubscriptions(context.Background(), notice.SubscriptionOptions{Store: st, State: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Options{Config: cfg, Registry: reg, Agents: agents, Board: board, Desk: desk, Schedule: sched, Subs: subs,
+		Silence: &silence.Silence{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Package app wires the server's parts together: the status registry and
-// the owners of state around it (push replicas, announcements, the reminder
-// silence), the APIs and the HTTP server, the prober and the notifier. The
+// the owners of state around it (push replicas, announcements, incidents,
+// maintenance, subscribers, the reminder silence), the APIs and the HTTP
+// server, the prober and the notifier. The
 // overvakt command runs it; tests build it the same way, so they serve
 // exactly what production serves.
 package app
@@ -66,6 +67,7 @@ type App struct {
 	Desk       *notice.Desk     // incidents
 	Schedule   *notice.Schedule // maintenance windows
 	Drafter    *notice.Drafter  // nil unless [incidents] draft_on_dead
+	Subs       *notice.Subscriptions
 	Silence    *silence.Silence
 	API        *api.API
 	Server     *server.Server
@@ -131,7 +133,28 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		return nil, err
 	}
 	components := componentsOf{cfg.Probe.Services}
-	if a.Desk, err = notice.NewDesk(ctx, notice.DeskOptions{Store: a.Store, Components: components, Now: opts.Now, Logger: log}); err != nil {
+	client := opts.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	chans, err := notify.Build(opts.Kinds.Channels, &cfg.Notify, notify.Deps{HTTP: client, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	// Subscribers are mailed through [notify.email]; their links need the
+	// page's address.
+	mail := mailerOf(chans)
+	if mail != nil && cfg.Branding.PageURL == "" {
+		log.Warn("e-mail subscriptions are off: set [branding] page_url, the address the links in their mails start with")
+		mail = nil
+	}
+	if a.Subs, err = notice.NewSubscriptions(ctx, notice.SubscriptionOptions{Store: a.Store, State: a.Store, Mailer: mail,
+		HTTP: client, PageURL: cfg.Branding.PageURL, PageTitle: cfg.Branding.PageTitle, Components: components,
+		Now: opts.Now, Logger: log}); err != nil {
+		return nil, fmt.Errorf("subscriptions: %w", err)
+	}
+	if a.Desk, err = notice.NewDesk(ctx, notice.DeskOptions{Store: a.Store, Components: components, Now: opts.Now, Logger: log,
+		Events: a.Subs.Incident}); err != nil {
 		return nil, fmt.Errorf("incidents: %w", err)
 	}
 	if cfg.Incidents.DraftOnDead {
@@ -141,24 +164,18 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		Components: components, Now: opts.Now, Logger: log}); err != nil {
 		return nil, fmt.Errorf("maintenance: %w", err)
 	}
+	a.rollups.SetMaintenance(a.Schedule)
 	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
-		Desk: a.Desk, Schedule: a.Schedule, Silence: a.Silence, Logger: log, Now: opts.Now}); err != nil {
+		Desk: a.Desk, Schedule: a.Schedule, Subs: a.Subs, Silence: a.Silence, Logger: log, Now: opts.Now}); err != nil {
 		return nil, err
 	}
 	if a.Server, err = server.New(server.Options{Config: cfg, Registry: a.Registry, Logger: log, Version: opts.Version,
-		Announcements: a.Board, API: a.API, Health: a.Health, History: a.Views, Retracted: a.Board}); err != nil {
+		Announcements: a.Board, API: a.API, Health: a.Health, History: a.Views, Retracted: a.Board,
+		Incidents: a.Desk, Maintenance: a.Schedule, Subscriptions: a.Subs}); err != nil {
 		return nil, err
 	}
 	if a.Scheduler, err = probe.NewScheduler(probe.Options{Config: cfg, Registry: a.Registry, Kinds: opts.Kinds.Probes,
 		Logger: log, Version: opts.Version}); err != nil {
-		return nil, err
-	}
-	client := opts.HTTP
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	chans, err := notify.Build(opts.Kinds.Channels, &cfg.Notify, notify.Deps{HTTP: client, Logger: log})
-	if err != nil {
 		return nil, err
 	}
 	a.Dispatcher = notify.NewDispatcher(notify.DispatcherOptions{
@@ -243,6 +260,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.Drafter != nil {
 		start("incident drafts", a.Drafter.Run)
 	}
+	start("subscriptions", func(ctx context.Context) error { return a.Subs.Run(ctx, a.Schedule) })
 	wg.Wait()
 	// Everything that writes has stopped: the writer's last flush holds all.
 	a.History.Flush(context.WithoutCancel(ctx))

@@ -29,9 +29,10 @@ type event struct {
 	st status.Status
 }
 
-// span sums the time in [from, to) per status, and without data.
+// span sums the time in [from, to) per status, under maintenance, and
+// without data.
 type span struct {
-	healthy, sick, dead, noData time.Duration
+	healthy, sick, dead, maint, noData time.Duration
 }
 
 func (s *span) add(st status.Status, d time.Duration) {
@@ -46,45 +47,10 @@ func (s *span) add(st status.Status, d time.Duration) {
 }
 
 // attribute sums [from, to) of one component whose events (sorted, the
-// one in force at from included) happened during runs (sorted).
-func attribute(events []event, runs []store.Run, from, to time.Time) span {
-	var s span
-	covered := time.Duration(0)
-	for _, r := range runs {
-		a, b := maxTime(from, r.Started), minTime(to, r.End())
-		if !a.Before(b) {
-			continue
-		}
-		covered += b.Sub(a)
-		t := a
-		var st status.Status
-		have := false // an event of this run is in force at t
-		for _, e := range events {
-			if e.at.Before(r.Started) {
-				continue // from an earlier run: no data in this one
-			}
-			if !e.at.After(t) {
-				st, have = e.st, true
-				continue
-			}
-			if !e.at.Before(b) {
-				break
-			}
-			if have {
-				s.add(st, e.at.Sub(t))
-			} else {
-				s.noData += e.at.Sub(t)
-			}
-			t, st, have = e.at, e.st, true
-		}
-		if have {
-			s.add(st, b.Sub(t))
-		} else {
-			s.noData += b.Sub(t)
-		}
-	}
-	s.noData += to.Sub(from) - covered
-	return s
+// one in force at from included) happened during runs (sorted); its time
+// with data inside cover counts as maintenance.
+func attribute(events []event, runs []store.Run, from, to time.Time, cover []interval) span {
+	return sum(timeline(events, runs, from, to), cover)
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -130,11 +96,12 @@ func (l *latencies) fill(r *store.Rollup) {
 
 // Rollups sums hours and days up, and prunes, in the background.
 type Rollups struct {
-	st  store.Store
-	cfg config.Storage
-	log *slog.Logger
-	loc *time.Location // days start at midnight here; hours on the hour here
-	now func() time.Time
+	st    store.Store
+	cfg   config.Storage
+	log   *slog.Logger
+	maint Maintenance    // nil: no windows
+	loc   *time.Location // days start at midnight here; hours on the hour here
+	now   func() time.Time
 	// Tree lists the nodes (by service) to sum up; the current config.
 	tree func() []*status.Service
 }
@@ -152,6 +119,19 @@ func NewRollups(st store.Store, cfg config.Storage, tree func() []*status.Servic
 // benchmark's made-up history.
 func (r *Rollups) SetClock(now func() time.Time, loc *time.Location) {
 	r.now, r.loc = now, loc
+}
+
+// SetMaintenance tells the rollups and the views read through them when
+// what was under maintenance; call it before Run.
+func (r *Rollups) SetMaintenance(m Maintenance) { r.maint = m }
+
+// windows returns the windows overlapping [from, to); none without a
+// schedule.
+func (r *Rollups) windows(from, to time.Time) []store.Window {
+	if r.maint == nil {
+		return nil
+	}
+	return r.maint.Windows(from, to)
 }
 
 // Run sums up every minute what is complete, and prunes hourly, until ctx
@@ -289,20 +269,18 @@ func (r *Rollups) Hour(ctx context.Context, h time.Time) error {
 	if err != nil || len(runs) == 0 {
 		return err
 	}
+	ws := r.windows(h, end)
 	var out []store.Rollup
 	for _, svc := range r.tree() {
-		sc := store.Component{Service: svc.ID}
-		ev, err := r.changes(ctx, sc, h, end)
-		if err != nil {
-			return err
-		}
-		out = append(out, rollupOf(store.Hourly, sc, "", h, attribute(ev, runs, h, end), nil))
-		for _, n := range svc.Nodes.All() {
+		nodes := make([]nodeTime, svc.Nodes.Len())
+		for i, n := range svc.Nodes.All() {
 			nc := store.Component{Service: svc.ID, Node: n.ID}
 			ev, err := r.changes(ctx, nc, h, end)
 			if err != nil {
 				return err
 			}
+			cover := covered(ws, nc, h, end)
+			nodes[i] = nodeTime{events: ev, cover: cover}
 			results, err := r.st.Results(ctx, nc, h, end)
 			if err != nil {
 				return err
@@ -317,11 +295,17 @@ func (r *Rollups) Hour(ctx context.Context, h time.Time) error {
 					lat.add(results[j], h, end)
 					nodeLat.add(results[j], h, end)
 				}
-				out = append(out, rollupOf(store.Hourly, nc, results[i].Key.Replica, h, attribute(rev, runs, h, end), &lat))
+				out = append(out, rollupOf(store.Hourly, nc, results[i].Key.Replica, h, attribute(rev, runs, h, end, cover), &lat))
 				i = j
 			}
-			out = append(out, rollupOf(store.Hourly, nc, "", h, attribute(ev, runs, h, end), &nodeLat))
+			out = append(out, rollupOf(store.Hourly, nc, "", h, attribute(ev, runs, h, end, cover), &nodeLat))
 		}
+		sc := store.Component{Service: svc.ID}
+		ev, err := r.changes(ctx, sc, h, end)
+		if err != nil {
+			return err
+		}
+		out = append(out, rollupOf(store.Hourly, sc, "", h, serviceSpan(ev, nodes, serviceCover(ws, svc.ID, h, end), runs, h, end), nil))
 	}
 	return r.st.PutRollups(ctx, out)
 }
@@ -340,7 +324,7 @@ func (r *Rollups) changes(ctx context.Context, c store.Component, from, to time.
 
 func rollupOf(level store.Level, of store.Component, replica string, start time.Time, s span, lat *latencies) store.Rollup {
 	r := store.Rollup{Level: level, Of: of, Replica: replica, Start: start,
-		Healthy: s.healthy, Sick: s.sick, Dead: s.dead, NoData: s.noData}
+		Healthy: s.healthy, Sick: s.sick, Dead: s.dead, NoData: s.noData, Maintenance: s.maint}
 	if lat != nil {
 		lat.fill(&r)
 	}
@@ -374,6 +358,7 @@ func (r *Rollups) Day(ctx context.Context, d time.Time) error {
 		day.Sick += h.Sick
 		day.Dead += h.Dead
 		day.NoData += h.NoData
+		day.Maintenance += h.Maintenance
 		day.LatencySum += h.LatencySum
 		day.LatencyCount += h.LatencyCount
 		day.LatencyMax = max(day.LatencyMax, h.LatencyMax)
@@ -383,7 +368,7 @@ func (r *Rollups) Day(ctx context.Context, d time.Time) error {
 	length := end.Sub(d)
 	for _, k := range order {
 		day := days[k]
-		day.NoData += length - (day.Healthy + day.Sick + day.Dead + day.NoData)
+		day.NoData += length - (day.Healthy + day.Sick + day.Dead + day.NoData + day.Maintenance)
 		out = append(out, *day)
 	}
 	return r.st.PutRollups(ctx, out)

@@ -37,10 +37,12 @@ type NodeHistory struct {
 	Latency []LatencyPoint // the last 24 hours, hour by hour, oldest first
 }
 
-// Day is how one day went (today: so far).
+// Day is how one day went (today: so far). Maintenance is its time with
+// data inside maintenance windows, which counts as neither up nor down.
 type Day struct {
 	Start                       time.Time
 	Healthy, Sick, Dead, NoData time.Duration
+	Maintenance                 time.Duration
 }
 
 // Worst is the worst status the day saw; ok is false when it had no data.
@@ -66,7 +68,7 @@ type Uptime struct {
 
 // Ratio is up time against time with data: healthy or sick counts as up,
 // dead as down, and time without data (the server not running, a replica
-// not checked yet) not at all.
+// not checked yet) or under maintenance not at all.
 type Ratio struct {
 	Up, Data time.Duration
 }
@@ -150,7 +152,9 @@ func (r *Reader) Refresh(ctx context.Context) error {
 type sums struct {
 	daily  map[int64]store.Rollup // by day start (ms)
 	hourly map[int64]store.Rollup // by hour start (ms)
-	tail   []event                // changes since hours are summed up, with the one in force
+	// live sums [from, to) after the last summed hour: its changes, with
+	// the windows of the time.
+	live func(from, to time.Time) span
 }
 
 // Build reads the store and builds the view as of now.
@@ -215,27 +219,42 @@ func (r *Reader) Build(ctx context.Context, now time.Time) (*View, error) {
 
 	v := &View{At: now, Version: r.version.Add(1), Days: days,
 		Nodes: map[store.Component]*NodeHistory{}, Services: map[string]Uptime{}}
+	ws := ru.windows(hoursUntil, now) // for the live part only: rollups have theirs
 	for _, svc := range r.tree() {
-		sc := store.Component{Service: svc.ID}
-		s := get(sc)
-		if s.tail, err = r.tailEvents(ctx, sc, hoursUntil, now); err != nil {
-			return nil, err
-		}
-		dayList := r.days(s, days, daysUntil, hoursUntil, now, runs)
-		v.Services[svc.ID] = r.uptime(s, dayList, dayAgo, weekAgo, hoursUntil, now, runs)
-		for _, n := range svc.Nodes.All() {
+		nodeTails := make([][]event, svc.Nodes.Len())
+		for i, n := range svc.Nodes.All() {
 			nc := store.Component{Service: svc.ID, Node: n.ID}
 			s := get(nc)
-			if s.tail, err = r.tailEvents(ctx, nc, hoursUntil, now); err != nil {
+			tail, err := r.tailEvents(ctx, nc, hoursUntil, now)
+			if err != nil {
 				return nil, err
 			}
-			nh := &NodeHistory{Days: r.days(s, days, daysUntil, hoursUntil, now, runs)}
-			nh.Uptime = r.uptime(s, nh.Days, dayAgo, weekAgo, hoursUntil, now, runs)
+			nodeTails[i] = tail
+			s.live = func(from, to time.Time) span {
+				return attribute(tail, runs, from, to, covered(ws, nc, from, to))
+			}
+			nh := &NodeHistory{Days: r.days(s, days, daysUntil, hoursUntil, now)}
+			nh.Uptime = r.uptime(s, nh.Days, dayAgo, weekAgo, hoursUntil, now)
 			if nh.Latency, err = r.latency(ctx, nc, s, dayAgo, hoursUntil, now); err != nil {
 				return nil, err
 			}
 			v.Nodes[nc] = nh
 		}
+		sc := store.Component{Service: svc.ID}
+		s := get(sc)
+		tail, err := r.tailEvents(ctx, sc, hoursUntil, now)
+		if err != nil {
+			return nil, err
+		}
+		s.live = func(from, to time.Time) span {
+			nodes := make([]nodeTime, svc.Nodes.Len())
+			for i, n := range svc.Nodes.All() {
+				nodes[i] = nodeTime{events: nodeTails[i], cover: covered(ws, store.Component{Service: svc.ID, Node: n.ID}, from, to)}
+			}
+			return serviceSpan(tail, nodes, serviceCover(ws, svc.ID, from, to), runs, from, to)
+		}
+		dayList := r.days(s, days, daysUntil, hoursUntil, now)
+		v.Services[svc.ID] = r.uptime(s, dayList, dayAgo, weekAgo, hoursUntil, now)
 	}
 	if v.Outages, err = r.outages(ctx, first, now); err != nil {
 		return nil, err
@@ -260,7 +279,7 @@ func (r *Reader) tailEvents(ctx context.Context, c store.Component, from, to tim
 
 // days sums each day of the bars: its daily rollup when it has one, else
 // its hourly rollups and, after the last summed hour, its changes.
-func (r *Reader) days(s *sums, days []time.Time, daysUntil, hoursUntil, now time.Time, runs []store.Run) []Day {
+func (r *Reader) days(s *sums, days []time.Time, daysUntil, hoursUntil, now time.Time) []Day {
 	out := make([]Day, len(days))
 	for i, d := range days {
 		end := r.rollups.nextDay(d)
@@ -269,7 +288,7 @@ func (r *Reader) days(s *sums, days []time.Time, daysUntil, hoursUntil, now time
 		}
 		day := Day{Start: d}
 		if ro, ok := s.daily[d.UnixMilli()]; ok && !daysUntil.IsZero() && d.Before(daysUntil) {
-			day.Healthy, day.Sick, day.Dead, day.NoData = ro.Healthy, ro.Sick, ro.Dead, ro.NoData
+			day.Healthy, day.Sick, day.Dead, day.NoData, day.Maintenance = ro.Healthy, ro.Sick, ro.Dead, ro.NoData, ro.Maintenance
 			out[i] = day
 			continue
 		}
@@ -280,15 +299,17 @@ func (r *Reader) days(s *sums, days []time.Time, daysUntil, hoursUntil, now time
 				day.Sick += ro.Sick
 				day.Dead += ro.Dead
 				day.NoData += ro.NoData
+				day.Maintenance += ro.Maintenance
 				covered += r.rollups.nextHour(h).Sub(h)
 			}
 		}
 		if a := maxTime(d, hoursUntil); a.Before(end) {
-			sp := attribute(s.tail, runs, a, end)
+			sp := s.live(a, end)
 			day.Healthy += sp.healthy
 			day.Sick += sp.sick
 			day.Dead += sp.dead
 			day.NoData += sp.noData
+			day.Maintenance += sp.maint
 			covered += end.Sub(a)
 		}
 		day.NoData += end.Sub(d) - covered
@@ -300,7 +321,7 @@ func (r *Reader) days(s *sums, days []time.Time, daysUntil, hoursUntil, now time
 // uptime sums the last 24 hours and 7 days (whole hours, this one
 // included) from hourly rollups and the tail, and the last 30 and 90 days
 // from the days.
-func (r *Reader) uptime(s *sums, days []Day, dayAgo, weekAgo, hoursUntil, now time.Time, runs []store.Run) Uptime {
+func (r *Reader) uptime(s *sums, days []Day, dayAgo, weekAgo, hoursUntil, now time.Time) Uptime {
 	var u Uptime
 	window := func(from time.Time) Ratio {
 		var ra Ratio
@@ -310,7 +331,7 @@ func (r *Reader) uptime(s *sums, days []Day, dayAgo, weekAgo, hoursUntil, now ti
 			}
 		}
 		if a := maxTime(from, hoursUntil); a.Before(now) {
-			sp := attribute(s.tail, runs, a, now)
+			sp := s.live(a, now)
 			ra = ra.plus(Ratio{Up: sp.healthy + sp.sick, Data: sp.healthy + sp.sick + sp.dead})
 		}
 		return ra
@@ -406,6 +427,7 @@ type Range struct {
 type Bucket struct {
 	Start                       time.Time
 	Healthy, Sick, Dead, NoData time.Duration
+	Maintenance                 time.Duration
 	Latency                     LatencyPoint // mean of healthy and sick results; no data for days
 }
 
@@ -434,7 +456,8 @@ func (r *Reader) NodeRange(ctx context.Context, c store.Component, span string, 
 	if length > 7*24*time.Hour {
 		days := int(length / (24 * time.Hour))
 		for _, d := range nh.Days[len(nh.Days)-days:] {
-			out.Buckets = append(out.Buckets, Bucket{Start: d.Start, Healthy: d.Healthy, Sick: d.Sick, Dead: d.Dead, NoData: d.NoData})
+			out.Buckets = append(out.Buckets, Bucket{Start: d.Start, Healthy: d.Healthy, Sick: d.Sick, Dead: d.Dead, NoData: d.NoData,
+				Maintenance: d.Maintenance})
 			out.Uptime = out.Uptime.plus(d.Ratio())
 		}
 		out.From = out.Buckets[0].Start
@@ -476,17 +499,18 @@ func (r *Reader) NodeRange(ctx context.Context, c store.Component, span string, 
 	if err != nil {
 		return nil, err
 	}
+	ws := ru.windows(hoursUntil, v.At)
 	for h := from; !h.After(this); h = ru.nextHour(h) {
 		end := minTime(ru.nextHour(h), v.At)
 		b := Bucket{Start: h, Latency: LatencyPoint{Start: h}}
 		if ro, ok := byHour[h.UnixMilli()]; ok && h.Before(hoursUntil) {
-			b.Healthy, b.Sick, b.Dead, b.NoData = ro.Healthy, ro.Sick, ro.Dead, ro.NoData
+			b.Healthy, b.Sick, b.Dead, b.NoData, b.Maintenance = ro.Healthy, ro.Sick, ro.Dead, ro.NoData, ro.Maintenance
 			if ro.LatencyCount > 0 {
 				b.Latency.Count, b.Latency.Mean = ro.LatencyCount, ro.LatencySum/time.Duration(ro.LatencyCount)
 			}
 		} else if !h.Before(hoursUntil) {
-			sp := attribute(tail, runs, h, end)
-			b.Healthy, b.Sick, b.Dead, b.NoData = sp.healthy, sp.sick, sp.dead, sp.noData
+			sp := attribute(tail, runs, h, end, covered(ws, c, h, end))
+			b.Healthy, b.Sick, b.Dead, b.NoData, b.Maintenance = sp.healthy, sp.sick, sp.dead, sp.noData, sp.maint
 			var sum time.Duration
 			for _, res := range results {
 				if res.Status != status.Dead && !res.At.Before(h) && res.At.Before(end) {

@@ -38,6 +38,9 @@ type Schedule struct {
 	mu   sync.Mutex // serializes writes
 	api  atomic.Pointer[[]Window]
 	vers atomic.Uint64
+
+	subMu sync.Mutex
+	subs  map[chan struct{}]struct{} // told of every change
 }
 
 // ScheduleOptions configure a Schedule; Store and Components are required.
@@ -51,7 +54,8 @@ type ScheduleOptions struct {
 
 // NewSchedule reads the windows kept in the store.
 func NewSchedule(ctx context.Context, o ScheduleOptions) (*Schedule, error) {
-	s := &Schedule{config: o.Config, st: o.Store, components: o.Components, now: o.Now, log: o.Logger}
+	s := &Schedule{config: o.Config, st: o.Store, components: o.Components, now: o.Now, log: o.Logger,
+		subs: map[chan struct{}]struct{}{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -82,11 +86,35 @@ func (s *Schedule) reload(ctx context.Context) error {
 	}
 	s.api.Store(&ws)
 	s.vers.Add(1)
+	s.subMu.Lock()
+	for ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
+	s.subMu.Unlock()
 	return nil
 }
 
 // Version grows with every change of the windows made through the API.
 func (s *Schedule) Version() uint64 { return s.vers.Load() }
+
+// Subscribe returns a channel that receives a value after windows are
+// added or removed (changes in a row may come as one), and a function
+// that stops it. Windows starting and ending send nothing: NextChange
+// says when that happens.
+func (s *Schedule) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.subMu.Lock()
+	s.subs[ch] = struct{}{}
+	s.subMu.Unlock()
+	return ch, func() {
+		s.subMu.Lock()
+		delete(s.subs, ch)
+		s.subMu.Unlock()
+	}
+}
 
 // Windows returns every window overlapping [from, to), by start: the
 // config's (each occurrence of a repeating one) and the API's.
@@ -148,24 +176,12 @@ func (s *Schedule) Active(t time.Time) []Window {
 // empty, service) c: a window for a service covers its nodes.
 func (s *Schedule) Covers(c store.Component, t time.Time) bool {
 	for _, w := range s.Active(t) {
-		if affects(w, c) {
+		if w.Affects(c) {
 			return true
 		}
 	}
 	return false
 }
-
-func affects(w Window, c store.Component) bool {
-	for _, a := range w.Affected {
-		if a == c || a.Node == "" && a.Service == c.Service {
-			return true
-		}
-	}
-	return false
-}
-
-// Affects reports whether window w affects node or service c.
-func Affects(w Window, c store.Component) bool { return affects(w, c) }
 
 // NextChange is the first start or end of a window after t, within eight
 // days; zero when there is none.
@@ -188,10 +204,14 @@ type NewWindow struct {
 	Start, End  time.Time
 }
 
-// Add schedules a window.
+// Add schedules a window. A window starts no earlier than it is made: a
+// start in the past becomes now, so downtime cannot be turned into
+// maintenance after the fact.
 func (s *Schedule) Add(ctx context.Context, n NewWindow) (Window, error) {
 	w := Window{ID: rand.Text(), Title: strings.TrimSpace(n.Title), Text: strings.TrimSpace(strings.ReplaceAll(n.Text, "\r\n", "\n")),
 		Start: n.Start, End: n.End}
+	now := s.now()
+	w.Created = now
 	switch {
 	case w.Title == "":
 		return Window{}, &Invalid{`missing "title"`}
@@ -199,10 +219,15 @@ func (s *Schedule) Add(ctx context.Context, n NewWindow) (Window, error) {
 		return Window{}, &Invalid{`missing "start" or "end": RFC 3339 times like "2026-12-05T22:00:00Z"`}
 	case !n.End.After(n.Start):
 		return Window{}, &Invalid{`"end" (` + n.End.Format(time.RFC3339) + `) is not after "start" (` + n.Start.Format(time.RFC3339) + `)`}
+	case !n.End.After(now):
+		return Window{}, &Invalid{`"end" (` + n.End.Format(time.RFC3339) + `) is in the past: a window cannot be made after the fact`}
 	case len(n.Affected) == 0:
 		return Window{}, &Invalid{`missing "affected": the services and nodes it affects, e.g. ["db", "web:api"]`}
 	case w.Text != "" && checkText(w.Text) != "":
 		return Window{}, &Invalid{checkText(w.Text)}
+	}
+	if w.Start.Before(now) {
+		w.Start = now
 	}
 	for _, name := range n.Affected {
 		if !s.components.Known(name) {
@@ -217,7 +242,7 @@ func (s *Schedule) Add(ctx context.Context, n NewWindow) (Window, error) {
 	defer s.mu.Unlock()
 	ahead := 0
 	for _, old := range *s.api.Load() {
-		if old.End.After(s.now()) {
+		if old.End.After(now) {
 			ahead++
 		}
 	}

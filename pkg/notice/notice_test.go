@@ -200,6 +200,7 @@ func TestMaintenanceSchedule(t *testing.T) {
 	for name, n := range map[string]NewWindow{
 		"end before start":  {Title: "x", Affected: []string{"db"}, Start: now, End: now.Add(-time.Minute)},
 		"unknown component": {Title: "x", Affected: []string{"dbs"}, Start: now, End: now.Add(time.Hour)},
+		"over already":      {Title: "x", Affected: []string{"db"}, Start: now.Add(-2 * time.Hour), End: now.Add(-time.Hour)},
 	} {
 		var inv *Invalid
 		if _, err := s.Add(ctx, n); !errors.As(err, &inv) {

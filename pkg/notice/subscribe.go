@@ -48,6 +48,10 @@ const (
 	queueSize = 1024
 	// ConfirmWithin is how long a confirmation link works.
 	ConfirmWithin = 48 * time.Hour
+	// ResendAfter is how long an address waits for another confirmation
+	// mail: asking again sooner sends nothing, so nobody can flood a
+	// mailbox from many addresses.
+	ResendAfter = 10 * time.Minute
 )
 
 // Errors of subscriptions.
@@ -206,6 +210,11 @@ func (s *Subscriptions) Subscribe(ctx context.Context, address string, component
 		s.log.Info("subscription asked for a confirmed address; nothing sent")
 		return nil
 	}
+	if i >= 0 && s.now().Sub(s.subs[i].Created) < ResendAfter {
+		s.mu.Unlock()
+		s.log.Info("subscription asked again too soon; nothing sent", "id", s.subs[i].ID)
+		return nil
+	}
 	if i < 0 && len(s.subs) >= MaxSubscribers {
 		s.mu.Unlock()
 		return ErrListFull
@@ -221,8 +230,12 @@ func (s *Subscriptions) Subscribe(ctx context.Context, address string, component
 		return err
 	}
 	link := s.pageURL + "subscribe/confirm?token=" + url.QueryEscape(confirm)
+	what := "all services"
+	if len(comps) > 0 {
+		what = strings.Join(names(comps), ", ")
+	}
 	text := "Someone, probably you, asked to be told by e-mail of incidents and maintenance on " + s.pageTitle +
-		" (" + strings.TrimSuffix(s.pageURL, "/") + ").\n\nConfirm with this link within 48 hours:\n\n" + link +
+		" (" + strings.TrimSuffix(s.pageURL, "/") + "), for " + what + ".\n\nConfirm with this link within 48 hours:\n\n" + link +
 		"\n\nIf it was not you, ignore this mail: nothing more will be sent.\n"
 	if err := s.mailer.Send(ctx, Mail{To: email, Subject: "[" + s.pageTitle + "] Confirm your subscription", Text: text}); err != nil {
 		s.log.Error("subscription: the confirmation mail was not sent", "err", err)
@@ -232,14 +245,32 @@ func (s *Subscriptions) Subscribe(ctx context.Context, address string, component
 	return nil
 }
 
+// CanConfirm reports whether a confirmation link works: its token is
+// known and not too old.
+func (s *Subscriptions) CanConfirm(tok string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pending(tok) >= 0
+}
+
+// pending finds the subscriber a confirmation token confirms; -1 when
+// none. Caller holds s.mu.
+func (s *Subscriptions) pending(tok string) int {
+	h := hashOf(tok)
+	i := slices.IndexFunc(s.subs, func(x Subscriber) bool { return x.ConfirmHash != "" && x.ConfirmHash == h })
+	if i < 0 || s.now().Sub(s.subs[i].Created) > ConfirmWithin {
+		return -1
+	}
+	return i
+}
+
 // Confirm confirms the subscription of a confirmation link; false when the
 // token is unknown or too old.
 func (s *Subscriptions) Confirm(ctx context.Context, tok string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := hashOf(tok)
-	i := slices.IndexFunc(s.subs, func(x Subscriber) bool { return x.ConfirmHash != "" && x.ConfirmHash == h })
-	if i < 0 || s.now().Sub(s.subs[i].Created) > ConfirmWithin {
+	i := s.pending(tok)
+	if i < 0 {
 		return false, nil
 	}
 	sub := s.subs[i]
@@ -251,19 +282,34 @@ func (s *Subscriptions) Confirm(ctx context.Context, tok string) (bool, error) {
 	return true, nil
 }
 
+// CanUnsubscribe reports whether an unsubscribe link works: its token is
+// genuine and its subscriber still there.
+func (s *Subscriptions) CanUnsubscribe(tok string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subscribed(tok) >= 0
+}
+
+// subscribed finds the subscriber an unsubscribe token names; -1 when the
+// token is not genuine or the subscriber is gone. Caller holds s.mu.
+func (s *Subscriptions) subscribed(tok string) int {
+	id, mac, ok := strings.Cut(tok, ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(s.mac(id))) {
+		return -1
+	}
+	return slices.IndexFunc(s.subs, func(x Subscriber) bool { return x.ID == id && x.Email != "" })
+}
+
 // Unsubscribe ends the subscription of an unsubscribe link; false when the
 // token is unknown (already unsubscribed).
 func (s *Subscriptions) Unsubscribe(ctx context.Context, tok string) (bool, error) {
-	id, mac, ok := strings.Cut(tok, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(s.mac(id))) {
-		return false, nil
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.IndexFunc(s.subs, func(x Subscriber) bool { return x.ID == id && x.Email != "" })
+	i := s.subscribed(tok)
 	if i < 0 {
 		return false, nil
 	}
+	id := s.subs[i].ID
 	if _, err := s.st.DeleteSubscriber(ctx, id); err != nil {
 		return false, err
 	}
@@ -400,7 +446,7 @@ func (s *Subscriptions) Maintenance(event string, w Window) {
 	fmt.Fprintf(&b, "\nAffected: %s\n", strings.Join(names(w.Affected), ", "))
 	s.enqueue(message{subject: verb + ": " + w.Title, text: b.String(), affected: w.Affected,
 		payload: map[string]any{"type": "maintenance", "event": event, "window": map[string]any{
-			"id": w.ID, "title": w.Title, "text": w.Text, "affected": names(w.Affected), "start": w.Start.UTC(), "end": w.End.UTC()}}})
+			"id": w.ID, "title": w.Title, "text": w.Text, "affected": names(w.Affected), "start": utc(w.Start), "end": utc(w.End)}}})
 }
 
 func (s *Subscriptions) enqueue(m message) {
@@ -422,18 +468,23 @@ func names(cs []store.Component) []string {
 	return out
 }
 
+// incidentDoc is an incident in a webhook's document, as the manager API
+// writes it.
 func incidentDoc(inc Incident) map[string]any {
 	ups := make([]map[string]any, len(inc.Updates))
 	for i, u := range inc.Updates {
-		ups[i] = map[string]any{"at": u.At.UTC(), "status": u.Status, "text": u.Text}
+		ups[i] = map[string]any{"at": utc(u.At), "status": u.Status, "text": u.Text}
 	}
 	doc := map[string]any{"id": inc.ID, "title": inc.Title, "impact": inc.Impact, "status": inc.Status,
-		"affected": names(inc.Affected), "created": inc.Created.UTC(), "updates": ups}
+		"affected": names(inc.Affected), "created": utc(inc.Created), "updates": ups}
 	if !inc.Resolved.IsZero() {
-		doc["resolved"] = inc.Resolved.UTC()
+		doc["resolved"] = utc(inc.Resolved)
 	}
 	return doc
 }
+
+// utc is a time as the APIs write it: UTC, to the second.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 // concerns reports whether a message about affected concerns sub.
 func concerns(sub Subscriber, affected []store.Component) bool {
@@ -451,17 +502,28 @@ func concerns(sub Subscriber, affected []store.Component) bool {
 }
 
 // Run sends what is queued until ctx ends, and tells subscribers when a
-// window of schedule starts and ends.
+// window of schedule starts and ends (or is removed while open). Windows
+// open when it starts were told of before.
 func (s *Subscriptions) Run(ctx context.Context, schedule *Schedule) error {
+	var changed <-chan struct{}
+	open := map[string]Window{}
 	var next <-chan time.Time
-	var boundary time.Time
+	if schedule != nil {
+		ch, stop := schedule.Subscribe()
+		defer stop()
+		changed = ch
+		for _, w := range schedule.Active(s.now()) {
+			open[w.ID] = w
+		}
+	}
 	arm := func() {
 		next = nil
 		if schedule == nil {
 			return
 		}
-		if boundary = schedule.NextChange(s.now()); !boundary.IsZero() {
-			next = time.After(boundary.Sub(s.now()))
+		now := s.now()
+		if at := schedule.NextChange(now); !at.IsZero() {
+			next = time.After(at.Sub(now))
 		}
 	}
 	arm()
@@ -472,16 +534,40 @@ func (s *Subscriptions) Run(ctx context.Context, schedule *Schedule) error {
 		case m := <-s.queue:
 			s.send(ctx, m)
 		case <-next:
-			for _, w := range schedule.Windows(boundary.Add(-time.Nanosecond), boundary.Add(time.Nanosecond)) {
-				switch {
-				case w.Start.Equal(boundary):
-					s.Maintenance("started", w)
-				case w.End.Equal(boundary):
-					s.Maintenance("ended", w)
-				}
-			}
+			s.boundaries(schedule, open)
+			arm()
+		case <-changed:
+			s.boundaries(schedule, open)
 			arm()
 		}
+	}
+}
+
+// boundaries tells of windows that opened or closed since open was last
+// brought up to date, and brings it up to date.
+func (s *Subscriptions) boundaries(schedule *Schedule, open map[string]Window) {
+	now := s.now()
+	active := map[string]bool{}
+	for _, w := range schedule.Active(now) {
+		active[w.ID] = true
+		if _, ok := open[w.ID]; !ok {
+			open[w.ID] = w
+			s.Maintenance("started", w)
+		}
+	}
+	var ended []Window
+	for id, w := range open {
+		if !active[id] {
+			delete(open, id)
+			if w.End.After(now) {
+				w.End = now // removed while open: it ended now
+			}
+			ended = append(ended, w)
+		}
+	}
+	slices.SortFunc(ended, func(a, b Window) int { return strings.Compare(a.ID, b.ID) })
+	for _, w := range ended {
+		s.Maintenance("ended", w)
 	}
 }
 

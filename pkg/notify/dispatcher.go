@@ -49,6 +49,7 @@ type DispatcherOptions struct {
 type Maintenance interface {
 	Active(t time.Time) []store.Window // the windows open at t
 	NextChange(t time.Time) time.Time  // the next start or end after t; zero: none soon
+	Version() uint64                   // grows when windows are added or removed
 }
 
 // Dispatcher watches the registry and sends notifications: changes of the
@@ -173,10 +174,13 @@ func (d *Dispatcher) loop(ctx context.Context) {
 	// timer wakes the loop at every start and end.
 	var maintTimer <-chan time.Time
 	var heldUntil time.Time
+	var heldVersion uint64
 	hold := func(now time.Time) {
-		if d.maint == nil || now.Before(heldUntil) {
+		// A window made since the last look may start before heldUntil.
+		if d.maint == nil || now.Before(heldUntil) && d.maint.Version() == heldVersion {
 			return
 		}
+		heldVersion = d.maint.Version()
 		held := map[store.Component]bool{}
 		for _, w := range d.maint.Active(now) {
 			for _, c := range w.Affected {

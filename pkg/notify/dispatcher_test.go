@@ -518,6 +518,8 @@ func TestRestartRepeatsNothing(t *testing.T) {
 // oneWindow is a maintenance schedule of one window.
 type oneWindow struct{ w store.Window }
 
+func (o oneWindow) Version() uint64 { return 1 }
+
 func (o oneWindow) Active(t time.Time) []store.Window {
 	if !t.Before(o.w.Start) && t.Before(o.w.End) {
 		return []store.Window{o.w}
@@ -598,5 +600,76 @@ func TestDispatcherRoutesNodesToTheirChannels(t *testing.T) {
 		}
 		chat.none(t)
 		pager.none(t)
+	})
+}
+
+// laterWindow is a schedule whose one window is made while the
+// dispatcher runs, as through the manager API.
+type laterWindow struct {
+	mu sync.Mutex
+	oneWindow
+	made bool
+}
+
+func (l *laterWindow) make() {
+	l.mu.Lock()
+	l.made = true
+	l.mu.Unlock()
+}
+
+func (l *laterWindow) Version() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.made {
+		return 2
+	}
+	return 1
+}
+
+func (l *laterWindow) Active(t time.Time) []store.Window {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.made {
+		return nil
+	}
+	return l.oneWindow.Active(t)
+}
+
+func (l *laterWindow) NextChange(t time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.made {
+		return time.Time{}
+	}
+	return l.oneWindow.NextChange(t)
+}
+
+// TestMaintenanceMadeWhileRunning: a window made after the dispatcher
+// started holds alerts as one known from the start does.
+func TestMaintenanceMadeWhileRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		reg := oneReplicaRegistry()
+		cfg := config.Default()
+		w := &laterWindow{oneWindow: oneWindow{store.Window{Title: "Upgrade", Affected: []store.Component{{Service: "web"}},
+			Start: start.Add(time.Hour), End: start.Add(2 * time.Hour)}}}
+		rec := newRecorder("all")
+		runDispatcher(t, NewDispatcher(DispatcherOptions{Config: &cfg, Registry: reg,
+			Channels: []Channel{{Notifier: rec}}, Maintenance: w}))
+		reg.Set(status.Ref{}, status.Result{Status: status.Healthy, At: start})
+		reg.Set(status.Ref{Replica: 1}, status.Result{Status: status.Healthy, At: start})
+		sleepUntil(start.Add(time.Minute))
+		w.make()
+
+		sleepUntil(start.Add(90 * time.Minute))
+		reg.Set(status.Ref{}, status.Result{Status: status.Dead, At: time.Now()})
+		sleepUntil(w.w.End.Add(-time.Nanosecond))
+		rec.none(t)
+		sleepUntil(w.w.End.Add(2 * time.Second))
+		if m := rec.next(t); m.Kind != Changed || m.Status != status.Dead {
+			t.Fatalf("after the window: %s, want one change to dead", describe([]*Message{m}))
+		}
+		time.Sleep(time.Hour)
+		rec.none(t)
 	})
 }

@@ -62,7 +62,7 @@ func contentSecurityPolicy(b config.Branding, brandStyle string) string {
 		"; style-src " + strings.Join(styles, " ") +
 		"; img-src " + strings.Join(images, " ") +
 		"; font-src " + strings.Join(fonts, " ") +
-		"; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+		"; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 
 func hashSource(s string) string {

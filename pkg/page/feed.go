@@ -3,16 +3,20 @@ package page
 import (
 	"encoding/xml"
 	"fmt"
+	"html/template"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/overvakt/overvakt/pkg/status"
 )
 
 // FeedEntries is the most entries the Atom feed holds.
 const FeedEntries = 100
 
 // Feed is the Atom feed (RFC 4287) of announcements, published and
-// retracted, and outages.
+// retracted, incidents with their updates, maintenance windows and
+// outages.
 type Feed struct {
 	Past
 	// Base is the page's address ending in "/" (page_url, or the one the
@@ -65,9 +69,12 @@ type atomText struct {
 }
 
 // RenderFeed writes the Atom feed: every announcement (a retracted one
-// updated when it was taken down) and every outage (updated when it
-// ended), newest first, at most FeedEntries. An entry's id is the
-// address of its record on /history, and never changes.
+// updated when it was taken down), every public incident (updated with
+// each update, its whole timeline in its content), the maintenance
+// windows (updated when they start and end) and every outage (updated
+// when it ended), newest first, at most FeedEntries. An entry's id is
+// the address of its record on /history (of maintenance, on the page),
+// and never changes.
 func (r *Renderer) RenderFeed(w io.Writer, f Feed) error {
 	base := f.Base
 	if !strings.HasSuffix(base, "/") {
@@ -76,7 +83,7 @@ func (r *Renderer) RenderFeed(w io.Writer, f Feed) error {
 	out := atomFeed{
 		ID:       base,
 		Title:    r.head.Title,
-		Subtitle: "Announcements and outages of " + r.head.Company,
+		Subtitle: "Incidents, maintenance, announcements and outages of " + r.head.Company,
 		Links: []atomLink{
 			{Rel: "self", Type: "application/atom+xml", Href: base + "feed.atom"},
 			{Rel: "alternate", Type: "text/html", Href: base + "history"},
@@ -102,6 +109,28 @@ func (r *Renderer) RenderFeed(w io.Writer, f Feed) error {
 			Content:   atomText{Type: "text"},
 		}
 		switch rec.Kind {
+		case "incident":
+			inc := rec.Incident
+			e.Title = inc.Title + " — " + phaseWords[inc.Status]
+			if inc.Resolved.IsZero() {
+				e.Link.Href = base + "#" + rec.ID // still on the page
+			}
+			e.Content = atomText{Type: "html", Text: r.incidentHTML(*inc, f.Snapshot)}
+		case "maintenance":
+			w := rec.Window
+			e.ID = base + "#" + rec.ID
+			e.Link.Href = e.ID
+			v := r.window(*w, f.Snapshot, f.Now)
+			switch {
+			case !rec.Ended.IsZero():
+				e.Title = "Maintenance done: " + w.Title
+			case v.Active:
+				e.Title = "Under maintenance: " + w.Title
+			default:
+				e.Title = "Scheduled maintenance: " + w.Title
+			}
+			text := "<p>" + template.HTMLEscapeString(v.When+" · Affects "+v.Affected) + "</p>"
+			e.Content = atomText{Type: "html", Text: text + string(v.Text)}
 		case "outage":
 			e.Content.Text = rec.Subject + " was " + r.outageWhen(rec) + ", " + ZoneName(rec.At.In(r.loc)) + "."
 			if rec.Ended.IsZero() {
@@ -135,3 +164,26 @@ func (r *Renderer) RenderFeed(w io.Writer, f Feed) error {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// incidentHTML is an incident's entry: its impact, what it affects, and
+// its updates, newest first, each with its time and zone.
+func (r *Renderer) incidentHTML(inc Incident, snap *status.Snapshot) string {
+	var b strings.Builder
+	b.WriteString("<p>")
+	b.WriteString(template.HTMLEscapeString(impactWords[inc.Impact] + " impact"))
+	if len(inc.Affected) > 0 {
+		b.WriteString(template.HTMLEscapeString(" · Affects " + r.labels(inc.Affected, snap)))
+	}
+	b.WriteString("</p>")
+	for i := len(inc.Updates) - 1; i >= 0; i-- {
+		u := inc.Updates[i]
+		at := u.At.In(r.loc)
+		b.WriteString("<p><strong>")
+		b.WriteString(template.HTMLEscapeString(phaseWords[u.Status]))
+		b.WriteString("</strong> · ")
+		b.WriteString(at.Format("Mon 2 Jan 2006 15:04 ") + template.HTMLEscapeString(ZoneName(at)))
+		b.WriteString("</p>")
+		b.WriteString(string(r.md.HTML(u.Text)))
+	}
+	return b.String()
+}

@@ -27,7 +27,7 @@ type nodeHistory struct {
 
 // cell is one day of a bar, or a run of days that look the same, drawn
 // over the bar's healthy days: Class is the look (h healthy, s sick, d
-// dead, n no data), where it starts (p1 … p89: days after the first; the
+// dead, m maintenance, n no data), where it starts (p1 … p89: days after the first; the
 // first without) and the run's length (w2 … w90; one day without).
 type cell struct {
 	Class, Title string
@@ -133,16 +133,27 @@ func dayName(t time.Time) string { return t.Format("Mon 2 Jan") }
 // its tooltip to say so (and the day to get a cell of its own).
 const noDataNote = 30 * time.Minute
 
-// dayLook is how a day is drawn (h, s, d or n), what its tooltip says
-// after the date, and whether it has something to say of its own.
+// dayLook is how a day is drawn (h, s, d, m or n), what its tooltip says
+// after the date, and whether it has something to say of its own. A day
+// with maintenance is blue unless it was also down or degraded outside it.
 func dayLook(d history.Day, outages []history.Outage, now time.Time) (look, text string, alone bool) {
 	worst, ok := d.Worst()
-	if !ok {
+	if !ok && d.Maintenance == 0 {
 		return "n", "No data", false
 	}
 	var b strings.Builder
-	b.WriteString(Uptime(d.Ratio()))
-	b.WriteString(" up")
+	if ok {
+		b.WriteString(Uptime(d.Ratio()))
+		b.WriteString(" up")
+	}
+	if d.Maintenance > 0 {
+		look, alone = "m", true
+		if ok {
+			b.WriteString(" · ")
+		}
+		b.WriteString("maintenance ")
+		b.WriteString(span(d.Maintenance))
+	}
 	switch worst {
 	case status.Dead:
 		look, alone = "d", true
@@ -157,7 +168,9 @@ func dayLook(d history.Day, outages []history.Outage, now time.Time) (look, text
 		b.WriteString(" · degraded ")
 		b.WriteString(span(d.Sick))
 	default:
-		look = "h"
+		if look == "" {
+			look = "h"
+		}
 	}
 	if d.NoData >= noDataNote {
 		alone = true

@@ -18,6 +18,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/history"
+	"github.com/overvakt/overvakt/pkg/markdown"
 	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -38,16 +39,27 @@ type View struct {
 	// History draws each node's 90 days, uptime and response times; nil
 	// draws none.
 	History *history.View
+	// Incidents open on the page (drafts left out), in any order; the
+	// page lists them newest first.
+	Incidents []Incident
+	// Windows of maintenance around Now, in any order: Listed picks those
+	// shown, and those open at Now mark what they cover.
+	Windows []Window
+	// MailOn offers the subscription by e-mail; the Atom feed is always
+	// offered.
+	MailOn bool
 }
 
 // Renderer turns views into HTML. It is safe for concurrent use.
 type Renderer struct {
 	page, errPage *template.Template
 	past          *template.Template // /history
+	message       *template.Template // answers of the subscription pages
 	head          head
 	csp           string
 	fsys          fs.FS
 	loc           *time.Location
+	md            *markdown.Renderer
 	assetURLs     sync.Map // asset name → "/assets/name?v=hash"
 }
 
@@ -60,10 +72,10 @@ type head struct {
 	CustomHTML                   template.HTML
 }
 
-// New parses templates/page.html, history.html and error.html from fsys and
+// New parses templates/page.html, history.html, message.html and error.html from fsys and
 // prepares the parts of the page that depend on the branding alone.
 func New(b config.Branding, fsys fs.FS) (*Renderer, error) {
-	r := &Renderer{fsys: fsys, loc: time.Local}
+	r := &Renderer{fsys: fsys, loc: time.Local, md: markdown.New()}
 	funcs := template.FuncMap{"asset": r.AssetURL}
 	var err error
 	if r.page, err = parse(fsys, "templates/page.html", funcs); err != nil {
@@ -73,6 +85,9 @@ func New(b config.Branding, fsys fs.FS) (*Renderer, error) {
 		return nil, err
 	}
 	if r.past, err = parse(fsys, "templates/history.html", funcs); err != nil {
+		return nil, err
+	}
+	if r.message, err = parse(fsys, "templates/message.html", funcs); err != nil {
 		return nil, err
 	}
 
@@ -175,6 +190,28 @@ func (r *Renderer) RenderError(w io.Writer, code int, message string) error {
 	}{&r.head, code, message}
 	if err := r.errPage.Execute(w, data); err != nil {
 		return fmt.Errorf("page: render templates/error.html: %w", err)
+	}
+	return nil
+}
+
+// Message is a short page: what happened (Title, Text) and, with Action,
+// one button that posts to Action.URL.
+type Message struct {
+	Title, Text string
+	Action      *Action
+}
+
+// Action is a message's button.
+type Action struct{ URL, Label string }
+
+// RenderMessage writes a Message page.
+func (r *Renderer) RenderMessage(w io.Writer, m Message) error {
+	data := struct {
+		Head *head
+		Message
+	}{&r.head, m}
+	if err := r.message.Execute(w, data); err != nil {
+		return fmt.Errorf("page: render templates/message.html: %w", err)
 	}
 	return nil
 }

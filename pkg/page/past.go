@@ -12,21 +12,31 @@ import (
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
-// Past is what /history and the Atom feed show: announcements taken down
-// and outages, over the current status tree (for labels, and for which
-// nodes show replica names and so the reasons of their outages).
+// Past is what /history and the Atom feed show: announcements taken down,
+// incidents and outages (and in the feed, maintenance), over the current
+// status tree (for labels, and for which nodes show replica names and so
+// the reasons of their outages).
 type Past struct {
 	Snapshot *status.Snapshot
 	// Announcements still published, and Retracted ones, in any order.
 	Announcements, Retracted []Announcement
-	History                  *history.View // nil: no outages known
-	Now                      time.Time
+	// Incidents: public ones, open and resolved, in any order.
+	Incidents []Incident
+	// Windows of maintenance around Now, in any order: the feed has those
+	// Listed, and those that ended within FeedWindowsPast and do not repeat.
+	Windows []Window
+	History *history.View // nil: no outages known
+	Now     time.Time
 }
 
-// Record is one event of the past: an announcement or an outage.
+// FeedWindowsPast is how long the feed keeps a window that ended.
+const FeedWindowsPast = 30 * 24 * time.Hour
+
+// Record is one event of the past: an announcement, an incident, an
+// outage or (in the feed) a maintenance window.
 type Record struct {
-	Kind     string    // "announcement" or "outage"
-	ID       string    // unique and stable: "announcement-<id>", "outage-<service>-<node>-<unix seconds>"
+	Kind     string    // "announcement", "incident", "outage" or "maintenance"
+	ID       string    // unique and stable: "announcement-<id>", "incident-<id>", "outage-<service>-<node>-<unix seconds>", "maintenance-<id>"
 	At       time.Time // when it began: published, or down from
 	Updated  time.Time // its last change: retracted, recovered, or At
 	Title    string    // "Database maintenance", "Web · API down"
@@ -35,15 +45,60 @@ type Record struct {
 	Ended    time.Time // retracted, or recovered; zero while it lasts
 	Service  string    // outages: the service's and node's ids
 	Node     string
-	Duration time.Duration // outages: how long (so far)
+	Duration time.Duration // outages and incidents: how long (so far)
+	Incident *Incident     // incidents
+	Window   *Window       // maintenance
 }
 
-// Records lists the past newest first: retracted announcements (and,
-// with published, those still up) and the outages of nodes still in
-// the tree. Outages of nodes since removed are left out: their labels are
-// gone, and whether they showed names is unknown.
-func Records(p Past, published bool) []Record {
+// Records lists the past newest first: retracted announcements, resolved
+// incidents and the outages of nodes still in the tree; for the feed
+// (feed set) also the announcements still up, open incidents and
+// maintenance windows. Outages of nodes since removed are left out: their
+// labels are gone, and whether they showed names is unknown.
+func Records(p Past, feed bool) []Record {
 	var out []Record
+	for i := range p.Incidents {
+		inc := &p.Incidents[i]
+		if inc.Draft || !feed && inc.Resolved.IsZero() {
+			continue
+		}
+		rec := Record{Kind: "incident", ID: "incident-" + inc.ID, At: inc.Created, Updated: inc.Created, Title: inc.Title,
+			Ended: inc.Resolved, Incident: inc}
+		if n := len(inc.Updates); n > 0 {
+			rec.Updated = inc.Updates[n-1].At
+		}
+		end := inc.Resolved
+		if end.IsZero() {
+			end = p.Now
+		}
+		rec.Duration = end.Sub(inc.Created)
+		out = append(out, rec)
+	}
+	if feed {
+		listed := Listed(p.Windows, p.Now)
+		for _, w := range p.Windows {
+			if _, repeating := seriesOf(w.ID); !w.End.After(p.Now) && w.End.After(p.Now.Add(-FeedWindowsPast)) && !repeating {
+				listed = append(listed, w)
+			}
+		}
+		for i := range listed {
+			w := &listed[i]
+			// Dated when it was announced: when it was scheduled, or for
+			// the config's, when it came within Ahead.
+			rec := Record{Kind: "maintenance", ID: "maintenance-" + w.ID, At: w.Created, Title: w.Title, Window: w}
+			if rec.At.IsZero() || rec.At.After(w.Start) {
+				rec.At = w.Start.Add(-Ahead)
+			}
+			rec.Updated = rec.At
+			switch {
+			case !w.End.After(p.Now):
+				rec.Updated, rec.Ended = w.End, w.End
+			case !w.Start.After(p.Now):
+				rec.Updated = w.Start
+			}
+			out = append(out, rec)
+		}
+	}
 	add := func(a Announcement) {
 		rec := Record{Kind: "announcement", ID: "announcement-" + a.ID, At: a.Published, Updated: a.Published,
 			Title: a.Title, Text: a.Text, Ended: a.Retracted}
@@ -55,7 +110,7 @@ func Records(p Past, published bool) []Record {
 	for _, a := range p.Retracted {
 		add(a)
 	}
-	if published {
+	if feed {
 		for _, a := range p.Announcements {
 			add(a)
 		}
@@ -112,6 +167,7 @@ type recordView struct {
 	Text            template.HTML // escaped, with links
 	Ended           string        // announcements: "retracted …"
 	Ongoing         bool
+	Incident        *incidentView // incidents, with their timeline
 }
 
 // RenderPast writes the /history page: past announcements and outages by
@@ -136,6 +192,10 @@ func (r *Renderer) RenderPast(w io.Writer, p Past) error {
 		}
 		rv := recordView{Kind: rec.Kind, ID: rec.ID, Title: title, WhenISO: at.Format(time.RFC3339)}
 		switch rec.Kind {
+		case "incident":
+			iv := r.incident(*rec.Incident, p.Snapshot, p.Now)
+			rv.Incident = &iv
+			rv.When = "From " + at.Format("Mon 2 Jan 15:04") + " to " + iv.Resolved + " (" + iv.Duration + ")"
 		case "outage":
 			rv.When, rv.Ongoing = r.outageWhen(rec), rec.Ended.IsZero()
 			rv.Text = template.HTML(template.HTMLEscapeString(rec.Text)) // a probe's words: no links

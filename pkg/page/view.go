@@ -3,12 +3,14 @@ package page
 import (
 	"html/template"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/store"
 )
 
 // What the page says for each status: glyph and word.
@@ -94,8 +96,15 @@ type pageView struct {
 	Version                       uint64
 	Year                          int
 	Announcements                 []announcementView
+	Incidents                     []incidentView
+	Windows                       []windowView
 	Services                      []serviceView
+	MailOn                        bool
+	Choices                       []choice // services to subscribe to
 }
+
+// choice is a service a visitor may subscribe to alone.
+type choice struct{ ID, Label string }
 
 // sinceView is "since 14:02 (38 min)": when a broken status began and
 // for how long it has lasted, in whole minutes (page.js counts on).
@@ -114,6 +123,7 @@ type announcementView struct {
 type serviceView struct {
 	ID, Label, Status, Glyph, Word string
 	Uptime                         string // "" without history
+	Marks                          []incRef
 	Nodes                          []nodeView
 	MoreNodes                      string // the nodes left out: "9,900 more nodes, all healthy"
 }
@@ -122,6 +132,8 @@ type nodeView struct {
 	Label, Status, Glyph, Word string
 	Since                      *sinceView // nil while healthy
 	Because                    string     // the parent (depends_on) that is down while this node is dead: "Database"
+	Until                      string     // under maintenance: when it ends
+	Marks                      []incRef
 	LinkURL, LinkLabel         string
 	Pills                      []pillView
 	MorePills                  string       // the replicas left out: "and 9,952 more: 2 dead, 9,950 healthy"
@@ -143,17 +155,44 @@ func (r *Renderer) view(v View) *pageView {
 		refreshed = v.Now
 	}
 	refreshed = refreshed.In(r.loc)
+	var open []Window
+	for _, w := range v.Windows {
+		if !v.Now.Before(w.Start) && v.Now.Before(w.End) {
+			open = append(open, w)
+		}
+	}
+	looks := lookAt(snap, open)
 	pv := &pageView{
 		Head:         &r.head,
-		Status:       clamp(snap.Status).String(),
-		Glyph:        Glyph(snap.Status),
-		Banner:       Banner(snap),
-		Since:        r.since("since", snap.Status, snap.Changed, v.Now),
+		Status:       looks.page.st.String(),
+		Glyph:        Glyph(looks.page.st),
+		Banner:       looks.banner(snap),
 		Refreshed:    refreshed.Format(time.TimeOnly),
 		RefreshedISO: refreshed.Format(time.RFC3339),
 		Zone:         ZoneName(refreshed),
 		Version:      v.Version,
 		Year:         v.Now.In(r.loc).Year(),
+		MailOn:       v.MailOn,
+	}
+	if looks.page.maint {
+		pv.Status, pv.Glyph = "maint", maintGlyph
+	}
+	if looks.page.st == clamp(snap.Status) {
+		pv.Since = r.since("since", snap.Status, snap.Changed, v.Now)
+	}
+	incs := slices.Clone(v.Incidents)
+	slices.SortStableFunc(incs, func(a, b Incident) int { return b.Created.Compare(a.Created) })
+	for _, inc := range incs {
+		pv.Incidents = append(pv.Incidents, r.incident(inc, snap, v.Now))
+	}
+	for _, w := range Listed(v.Windows, v.Now) {
+		pv.Windows = append(pv.Windows, r.window(w, snap, v.Now))
+	}
+	marked := marks(incs)
+	if v.MailOn {
+		for _, svc := range snap.Services {
+			pv.Choices = append(pv.Choices, choice{ID: svc.ID, Label: svc.Label})
+		}
 	}
 
 	anns := make([]Announcement, len(v.Announcements))
@@ -172,8 +211,13 @@ func (r *Renderer) view(v View) *pageView {
 	pv.Services = make([]serviceView, len(snap.Services))
 	var tip strings.Builder
 	for i, svc := range snap.Services {
-		sv := serviceView{ID: svc.ID, Label: svc.Label, Status: clamp(svc.Status).String(),
-			Glyph: Glyph(svc.Status), Word: Word(svc.Status), Nodes: make([]nodeView, min(svc.Nodes.Len(), maxNodes))}
+		sl := looks.services[i]
+		sv := serviceView{ID: svc.ID, Label: svc.Label, Status: sl.st.String(),
+			Glyph: Glyph(sl.st), Word: Word(sl.st), Nodes: make([]nodeView, min(svc.Nodes.Len(), maxNodes)),
+			Marks: marked[store.Component{Service: svc.ID}]}
+		if sl.maint {
+			sv.Status, sv.Glyph, sv.Word = "maint", maintGlyph, maintWord
+		}
 		if hist != nil {
 			if u, ok := hist.Services[svc.ID]; ok {
 				sv.Uptime = uptimeLine(u, true)
@@ -192,6 +236,12 @@ func (r *Renderer) view(v View) *pageView {
 			if n.Status == status.Dead {
 				nv.Because = downParent(snap, n)
 			}
+			c := store.Component{Service: svc.ID, Node: n.ID}
+			nv.Marks = marked[c]
+			if looks.nodes[c].maint {
+				nv.Status, nv.Glyph, nv.Word, nv.Since = "maint", maintGlyph, maintWord, nil
+				nv.Until = r.until(open, c, v.Now)
+			}
 			shownReps, moreReps := shown(n.Replicas, func(r *status.Replica) status.Status { return r.Status }, maxPills)
 			nv.Pills = make([]pillView, len(shownReps))
 			for k, name := range replicaNames(n, shownReps) {
@@ -206,6 +256,17 @@ func (r *Renderer) view(v View) *pageView {
 		pv.Services[i] = sv
 	}
 	return pv
+}
+
+// until says when the last open window covering c ends: "until 23:00".
+func (r *Renderer) until(open []Window, c store.Component, now time.Time) string {
+	var end time.Time
+	for _, w := range open {
+		if w.Affects(c) && w.End.After(end) {
+			end = w.End
+		}
+	}
+	return "until " + r.clock(end, now)
 }
 
 // since describes how long a broken status has lasted; nil while healthy

@@ -21,6 +21,9 @@ type doc struct {
 	key   docKey
 	built time.Time
 	took  time.Duration // to build
+	// until is when the state shown changes by itself (a maintenance
+	// window starts or ends); zero: not before the key does.
+	until time.Time
 
 	body, gz             []byte // gz is nil when compression does not pay
 	etag, etagGz         []string
@@ -34,18 +37,27 @@ type docKey struct {
 	statusVersion uint64 // status.Snapshot.StatusVersion
 	annVersion    uint64 // announcements
 	histVersion   uint64 // history.View.Version: rebuilt every minute
+	incVersion    uint64 // incidents
+	maintVersion  uint64 // maintenance windows made through the API
+	edges         uint64 // window starts and ends passed (Server.edges)
 	variant       string // the feed: the address its links are made from
 }
 
 // sameStatus reports whether two states differ at most in latencies.
 func (k docKey) sameStatus(o docKey) bool {
-	return k.statusVersion == o.statusVersion && k.annVersion == o.annVersion && k.histVersion == o.histVersion
+	return k.statusVersion == o.statusVersion && k.annVersion == o.annVersion && k.histVersion == o.histVersion &&
+		k.incVersion == o.incVersion && k.maintVersion == o.maintVersion && k.edges == o.edges
 }
 
 // covers reports whether a doc built for k is at least as new as o.
 func (k docKey) covers(o docKey) bool {
-	return k.version >= o.version && k.annVersion >= o.annVersion && k.histVersion >= o.histVersion && k.variant == o.variant
+	return k.version >= o.version && k.annVersion >= o.annVersion && k.histVersion >= o.histVersion &&
+		k.incVersion >= o.incVersion && k.maintVersion >= o.maintVersion && k.edges >= o.edges && k.variant == o.variant
 }
+
+// stale reports whether d, built for its key, no longer shows now's
+// state of a window.
+func (d *doc) stale(now time.Time) bool { return !d.until.IsZero() && !now.Before(d.until) }
 
 func newDoc(body []byte, contentType, caching []string) *doc {
 	return &doc{
@@ -105,8 +117,9 @@ type docCache struct {
 
 	mu sync.Mutex // held while building; guards buf
 	// build writes the body for the current state (and want's variant)
-	// into buf and says which state that was.
-	build       func(buf *bytes.Buffer, want docKey) (docKey, error)
+	// into buf and says which state that was, and until when it holds
+	// (zero: until the state changes).
+	build       func(buf *bytes.Buffer, want docKey) (docKey, time.Time, error)
 	contentType []string
 	caching     []string
 	buf         bytes.Buffer
@@ -120,7 +133,7 @@ type docCache struct {
 	kick    chan struct{}
 }
 
-func newDocCache(contentType, caching string, zp *gzipPool, build func(*bytes.Buffer, docKey) (docKey, error)) *docCache {
+func newDocCache(contentType, caching string, zp *gzipPool, build func(*bytes.Buffer, docKey) (docKey, time.Time, error)) *docCache {
 	return &docCache{build: build, contentType: []string{contentType}, caching: []string{caching}, gzip: zp,
 		kick: make(chan struct{}, 1)}
 }
@@ -180,19 +193,19 @@ func (c *docCache) rebuild(want docKey) (*doc, error) {
 		c.mu.Lock()
 	}
 	defer c.mu.Unlock()
-	if d := c.cur.Load(); d != nil && d.key.covers(want) {
+	if d := c.cur.Load(); d != nil && d.key.covers(want) && !d.stale(time.Now()) {
 		return d, nil // built while we waited
 	}
 	c.buf.Reset()
 	start := time.Now()
-	key, err := c.build(&c.buf, want)
+	key, until, err := c.build(&c.buf, want)
 	if err != nil {
 		prev := c.cur.Load()
 		if prev != nil {
 			// Keep serving the last good body, but mark it as tried for
 			// this state, so a failing build is not retried on every request.
 			retry := *prev
-			retry.key, retry.built = key, time.Now()
+			retry.key, retry.built, retry.until = key, time.Now(), until
 			c.cur.Store(&retry)
 		}
 		return prev, err
@@ -202,6 +215,7 @@ func (c *docCache) rebuild(want docKey) (*doc, error) {
 	d.key = key
 	d.built = time.Now()
 	d.took = d.built.Sub(start)
+	d.until = until
 	c.cur.Store(d)
 	return d, nil
 }

@@ -37,7 +37,8 @@ type historyBucket struct {
 	Sick          float64  `json:"sick_seconds"`
 	Dead          float64  `json:"dead_seconds"`
 	NoData        float64  `json:"no_data_seconds"`
-	MeanLatencyMS *float64 `json:"mean_latency_ms"` // healthy and sick results; null without (and for days)
+	Maintenance   float64  `json:"maintenance_seconds"` // inside maintenance windows: neither up nor down
+	MeanLatencyMS *float64 `json:"mean_latency_ms"`     // healthy and sick results; null without (and for days)
 }
 
 // Ranges the history API and the uptime badge take, for error messages.
@@ -134,7 +135,7 @@ func historyReportOf(rg *history.Range, span string) historyReport {
 		UptimePercent: percentOf(rg.Uptime), Buckets: make([]historyBucket, len(rg.Buckets))}
 	for i, b := range rg.Buckets {
 		hb := historyBucket{Start: rfc3339(b.Start), Healthy: seconds(b.Healthy), Sick: seconds(b.Sick),
-			Dead: seconds(b.Dead), NoData: seconds(b.NoData)}
+			Dead: seconds(b.Dead), NoData: seconds(b.NoData), Maintenance: seconds(b.Maintenance)}
 		if b.Latency.Count > 0 {
 			ms := math.Round(float64(b.Latency.Mean)/float64(time.Microsecond)) / 1000
 			hb.MeanLatencyMS = &ms

@@ -11,63 +11,102 @@ import (
 	"github.com/overvakt/overvakt/pkg/page"
 )
 
-// handlePage serves the page from memory. A re-render happens when the
-// status, the announcements or the history (once a minute) changed, or
-// when latencies changed and the rendered page is older than
-// latencyRefresh.
+// handlePage serves the page from memory.
 func (s *Server) handlePage(c echo.Context) error {
-	snap := s.reg.Snapshot()
-	_, annVersion := s.announcements()
-	_, histVersion := s.history()
-	want := docKey{version: snap.Version, statusVersion: snap.StatusVersion, annVersion: annVersion, histVersion: histVersion}
-	d := s.page.cur.Load()
-	if d == nil || d.key != want && (!d.key.sameStatus(want) || time.Since(d.built) >= latencyRefresh) {
-		var err error
-		if d, err = s.page.fresh(want); err != nil {
-			s.log.Error("rendering the status page failed; serving the last good one", "err", err)
-			if d == nil {
-				return err
-			}
-		}
+	d, err := s.currentPage()
+	if d == nil {
+		return err
 	}
 	serveDoc(c.Response(), c.Request(), d, hdrNoCache)
 	return nil
 }
 
-// buildPage renders the page for the current state.
-func (s *Server) buildPage(buf *bytes.Buffer, _ docKey) (docKey, error) {
+// pageKey is the state the page shows, but for the window edges passed,
+// which the doc's until tells.
+func (s *Server) pageKey() docKey {
 	snap := s.reg.Snapshot()
-	anns, annVersion := s.announcements()
-	hist, histVersion := s.history()
-	key := docKey{version: snap.Version, statusVersion: snap.StatusVersion, annVersion: annVersion, histVersion: histVersion}
+	_, annVersion := s.announcements()
+	_, histVersion := s.history()
+	_, incVersion := s.incidents()
+	return docKey{version: snap.Version, statusVersion: snap.StatusVersion, annVersion: annVersion, histVersion: histVersion,
+		incVersion: incVersion, maintVersion: s.maintVersion(), edges: s.edges.Load()}
+}
+
+// currentPage returns the page for the current state, rendered again
+// when the status, the announcements, the incidents, the windows or the
+// history (once a minute) changed, when a window started or ended, or
+// when latencies changed and the rendered page is older than
+// latencyRefresh. On a failed render it returns the last good page, if
+// any, and the error.
+func (s *Server) currentPage() (*doc, error) {
+	d := s.page.cur.Load()
+	if d != nil && d.stale(time.Now()) {
+		s.edges.Add(1)
+	}
+	want := s.pageKey()
+	if d == nil || d.key != want && (!d.key.sameStatus(want) || time.Since(d.built) >= latencyRefresh) {
+		var err error
+		if d, err = s.page.fresh(want); err != nil {
+			s.log.Error("rendering the status page failed; serving the last good one", "err", err)
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// buildPage renders the page for the current state.
+func (s *Server) buildPage(buf *bytes.Buffer, _ docKey) (docKey, time.Time, error) {
+	snap := s.reg.Snapshot()
+	anns, _ := s.announcements()
+	hist, _ := s.history()
+	incs, _ := s.incidents()
+	key := s.pageKey()
+	now := time.Now()
+	windows, until := s.windows(now)
+	var open []page.Incident
+	for _, inc := range public(incs) {
+		if inc.Resolved.IsZero() {
+			open = append(open, inc)
+		}
+	}
 	err := s.renderer.Render(buf, page.View{
 		Snapshot:      snap,
 		Announcements: anns,
-		Now:           time.Now(),
+		Now:           now,
 		Version:       pageVersion(key),
 		History:       hist,
+		Incidents:     open,
+		Windows:       windows,
+		MailOn:        s.mailOn(),
 	})
-	return key, err
+	return key, until, err
 }
 
 // pageVersion changes whenever a browser showing the page should reload:
-// both counters only grow, so their sum changes when either does. A new
+// the counters only grow, so their sum changes when any does. A new
 // history view (every minute) does not make browsers reload: the bars
 // move by a minute.
-func pageVersion(k docKey) uint64 { return k.statusVersion + k.annVersion }
+func pageVersion(k docKey) uint64 {
+	return k.statusVersion + k.annVersion + k.incVersion + k.maintVersion + k.edges
+}
 
 // handleVersion is what the page's script polls:
 // {"status":"sick","page_version":12,"refreshed":"10:42:13","updated":"2025-…"}.
+// page_version is the one of the page served now, rendered again first
+// when it is out of date.
 func (s *Server) handleVersion(c echo.Context) error {
 	snap := s.reg.Snapshot()
-	_, annVersion := s.announcements()
 	updated := snap.Updated.In(time.Local)
+	key := docKey{statusVersion: snap.StatusVersion}
+	if d, _ := s.currentPage(); d != nil {
+		key = d.key
+	}
 
 	b := make([]byte, 0, 128)
 	b = append(b, `{"status":"`...)
 	b = append(b, snap.Status.String()...)
 	b = append(b, `","page_version":`...)
-	b = strconv.AppendUint(b, pageVersion(docKey{statusVersion: snap.StatusVersion, annVersion: annVersion}), 10)
+	b = strconv.AppendUint(b, pageVersion(key), 10)
 	b = append(b, `,"refreshed":"`...)
 	b = updated.AppendFormat(b, time.TimeOnly)
 	b = append(b, `","updated":"`...)

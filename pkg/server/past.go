@@ -15,7 +15,7 @@ import (
 // tree, the announcements or the history view changed.
 func (s *Server) handlePast(c echo.Context) error {
 	d := s.past.cur.Load()
-	if want := s.pastKey(); d == nil || d.key != want {
+	if want := s.pastKey(); d == nil || d.key != want || d.stale(time.Now()) {
 		var err error
 		if d, err = s.past.rebuild(want); err != nil {
 			s.log.Error("rendering /history failed; serving the last good one", "err", err)
@@ -29,25 +29,33 @@ func (s *Server) handlePast(c echo.Context) error {
 }
 
 // pastKey is the state /history and the feed show: labels come with the
-// status tree, records with the announcements and the history view.
+// status tree, records with the announcements, the incidents, the
+// windows and the history view.
 func (s *Server) pastKey() docKey {
 	snap := s.reg.Snapshot()
 	_, annVersion := s.announcements()
 	_, histVersion := s.history()
-	return docKey{version: snap.StatusVersion, statusVersion: snap.StatusVersion, annVersion: annVersion, histVersion: histVersion}
+	_, incVersion := s.incidents()
+	return docKey{version: snap.StatusVersion, statusVersion: snap.StatusVersion, annVersion: annVersion, histVersion: histVersion,
+		incVersion: incVersion, maintVersion: s.maintVersion()}
 }
 
-// pastState is what /history and the feed are made of.
-func (s *Server) pastState() (page.Past, docKey) {
+// pastState is what /history and the feed are made of, and until when
+// its windows stay as they are.
+func (s *Server) pastState() (page.Past, docKey, time.Time) {
 	key := s.pastKey()
 	anns, _ := s.announcements()
 	hist, _ := s.history()
-	return page.Past{Snapshot: s.reg.Snapshot(), Announcements: anns, Retracted: s.retracted(), History: hist, Now: time.Now()}, key
+	incs, _ := s.incidents()
+	now := time.Now()
+	windows, until := s.windows(now)
+	return page.Past{Snapshot: s.reg.Snapshot(), Announcements: anns, Retracted: s.retracted(), History: hist, Now: now,
+		Incidents: public(incs), Windows: windows}, key, until
 }
 
-func (s *Server) buildPast(buf *bytes.Buffer, _ docKey) (docKey, error) {
-	p, key := s.pastState()
-	return key, s.renderer.RenderPast(buf, p)
+func (s *Server) buildPast(buf *bytes.Buffer, _ docKey) (docKey, time.Time, error) {
+	p, key, until := s.pastState()
+	return key, until, s.renderer.RenderPast(buf, p)
 }
 
 var hdrAtom = []string{"application/atom+xml"}
@@ -59,7 +67,7 @@ func (s *Server) handleFeed(c echo.Context) error {
 	want := s.pastKey()
 	want.variant = s.baseURL(c.Request())
 	d := s.feed.cur.Load()
-	if d == nil || d.key != want {
+	if d == nil || d.key != want || d.stale(time.Now()) {
 		var err error
 		if d, err = s.feed.rebuild(want); err != nil {
 			return err
@@ -70,10 +78,10 @@ func (s *Server) handleFeed(c echo.Context) error {
 	return nil
 }
 
-func (s *Server) buildFeed(buf *bytes.Buffer, want docKey) (docKey, error) {
-	p, key := s.pastState()
+func (s *Server) buildFeed(buf *bytes.Buffer, want docKey) (docKey, time.Time, error) {
+	p, key, until := s.pastState()
 	key.variant = want.variant
-	return key, s.renderer.RenderFeed(buf, page.Feed{Past: p, Base: want.variant, Quiet: s.started})
+	return key, until, s.renderer.RenderFeed(buf, page.Feed{Past: p, Base: want.variant, Quiet: s.started})
 }
 
 // baseURL is the page's address ending in "/": page_url, or else the

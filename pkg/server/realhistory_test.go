@@ -30,6 +30,12 @@ type trouble struct {
 // down a morning, and the server itself down nine hours on one night.
 func realisticHistory(t testing.TB, now time.Time) *history.Reader {
 	t.Helper()
+	return realisticHistoryWith(t, now, nil)
+}
+
+// realisticHistoryWith is realisticHistory with maintenance windows.
+func realisticHistoryWith(t testing.TB, now time.Time, maint history.Maintenance) *history.Reader {
+	t.Helper()
 	ctx := context.Background()
 	st := memory.New()
 	day := func(n int, h float64) time.Time {
@@ -135,6 +141,9 @@ func realisticHistory(t testing.TB, now time.Time) *history.Reader {
 	tree := func() []*status.Service { return realisticRegistry(now).Snapshot().Services }
 	ru := history.NewRollups(st, config.Default().Storage, tree, nil)
 	ru.SetClock(func() time.Time { return now }, time.Local)
+	if maint != nil {
+		ru.SetMaintenance(maint)
+	}
 	must(ru.Catch(ctx))
 	r := history.NewReader(st, ru, tree, nil)
 	must(r.Refresh(ctx))

@@ -79,7 +79,7 @@ func (s *Server) handleReport(c echo.Context) error {
 	return nil
 }
 
-func (s *Server) buildReport(buf *bytes.Buffer, _ docKey) (docKey, error) {
+func (s *Server) buildReport(buf *bytes.Buffer, _ docKey) (docKey, time.Time, error) {
 	snap := s.reg.Snapshot()
 	rep := report{
 		Status:        snap.Status,
@@ -121,7 +121,7 @@ func (s *Server) buildReport(buf *bytes.Buffer, _ docKey) (docKey, error) {
 		rep.Services[i] = rs
 	}
 	key := docKey{version: snap.Version, statusVersion: snap.StatusVersion}
-	return key, json.NewEncoder(buf).Encode(rep)
+	return key, time.Time{}, json.NewEncoder(buf).Encode(rep)
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

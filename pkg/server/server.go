@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -57,6 +58,45 @@ type Options struct {
 	// Retracted lists the announcements taken down, for /history and the
 	// feed; nil: none.
 	Retracted RetractedSource
+	// Incidents feeds the page, /history and the feed; nil shows none.
+	Incidents IncidentSource
+	// Maintenance is the schedule of windows; nil: none.
+	Maintenance MaintenanceSource
+	// Subscriptions answers /subscribe and /unsubscribe; nil: those
+	// routes say subscriptions by e-mail are off.
+	Subscriptions Subscriptions
+}
+
+// IncidentSource is the incident desk (a *notice.Desk).
+type IncidentSource interface {
+	// Incidents returns every incident, drafts included, and a version
+	// that grows with every change. It is called on every page request,
+	// so it must be cheap (an atomic load); the caller does not modify
+	// the list.
+	Incidents() ([]page.Incident, uint64)
+}
+
+// MaintenanceSource is the maintenance schedule (a *notice.Schedule).
+type MaintenanceSource interface {
+	// Windows returns every window overlapping [from, to).
+	Windows(from, to time.Time) []page.Window
+	// NextChange is the next start or end of a window after t; zero
+	// when there is none soon.
+	NextChange(t time.Time) time.Time
+	// Version grows when windows are added or removed; it is called on
+	// every page request, so it must be cheap.
+	Version() uint64
+}
+
+// Subscriptions are the visitors' subscriptions by e-mail (a
+// *notice.Subscriptions).
+type Subscriptions interface {
+	MailOn() bool
+	Subscribe(ctx context.Context, address string, components []string, client string) error
+	CanConfirm(token string) bool
+	Confirm(ctx context.Context, token string) (bool, error)
+	CanUnsubscribe(token string) bool
+	Unsubscribe(ctx context.Context, token string) (bool, error)
 }
 
 // HistorySource is the page's history (a *history.Reader).
@@ -93,6 +133,21 @@ type API interface {
 	Alerts(echo.Context) error              // GET /manager/prober/alerts
 	Silence(echo.Context) error             // GET /manager/prober/alerts/ignored
 	SetSilence(echo.Context) error          // PUT /manager/prober/alerts/ignored
+
+	ListIncidents(echo.Context) error       // GET /manager/incidents
+	OpenIncident(echo.Context) error        // POST /manager/incident
+	GetIncident(echo.Context) error         // GET /manager/incident/{id}
+	EditIncident(echo.Context) error        // PATCH /manager/incident/{id}
+	DiscardIncident(echo.Context) error     // DELETE /manager/incident/{id} (drafts)
+	AddIncidentUpdate(echo.Context) error   // POST /manager/incident/{id}/update
+	ResolveIncident(echo.Context) error     // POST /manager/incident/{id}/resolve
+	PublishIncident(echo.Context) error     // POST /manager/incident/{id}/publish (drafts)
+	ListMaintenance(echo.Context) error     // GET /manager/maintenance
+	ScheduleMaintenance(echo.Context) error // POST /manager/maintenance
+	CancelMaintenance(echo.Context) error   // DELETE /manager/maintenance/{id}
+	ListWebhooks(echo.Context) error        // GET /manager/subscribers
+	AddWebhook(echo.Context) error          // POST /manager/subscribers
+	RemoveWebhook(echo.Context) error       // DELETE /manager/subscriber/{id}
 }
 
 // AnnouncementSource supplies the announcements shown on the page.
@@ -109,10 +164,13 @@ type Server struct {
 	log      *slog.Logger
 	version  string
 	anns     AnnouncementSource
-	api      API             // may be nil
-	health   Health          // may be nil
-	hist     HistorySource   // may be nil
-	retired  RetractedSource // may be nil
+	api      API               // may be nil
+	health   Health            // may be nil
+	hist     HistorySource     // may be nil
+	retired  RetractedSource   // may be nil
+	incs     IncidentSource    // may be nil
+	maint    MaintenanceSource // may be nil
+	subs     Subscriptions     // may be nil
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
@@ -129,6 +187,9 @@ type Server struct {
 	feed   *docCache // /feed.atom
 	// viewDocs: answers of the history API and uptime badges, per view.
 	viewDocs viewDocs
+	// edges counts the window starts and ends the page was rendered
+	// again for, so browsers reload then too.
+	edges atomic.Uint64
 
 	pageURL string    // branding.page_url ending in "/", or ""
 	started time.Time // the feed's time while it has no entry
@@ -144,7 +205,8 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Config and Options.Registry are required")
 	}
 	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements,
-		api: opts.API, health: opts.Health, hist: opts.History, retired: opts.Retracted, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
+		api: opts.API, health: opts.Health, hist: opts.History, retired: opts.Retracted, incs: opts.Incidents, maint: opts.Maintenance,
+		subs: opts.Subscriptions, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -181,7 +243,7 @@ func New(opts Options) (*Server, error) {
 	}
 	// A trial render, thrown away: the first request renders the page
 	// again and compresses it, so an idle server holds no copy of it.
-	if _, err := s.buildPage(new(bytes.Buffer), docKey{}); err != nil {
+	if _, _, err := s.buildPage(new(bytes.Buffer), docKey{}); err != nil {
 		return nil, fmt.Errorf("server: first render of the page: %w", err)
 	}
 	if s.notFoundHTML, err = s.errorDoc(http.StatusNotFound, "Page not found"); err != nil {
@@ -216,6 +278,14 @@ func (s *Server) routes() *echo.Echo {
 	get("/robots.txt", s.handleRobots)
 	get("/health", s.handleHealth)
 	get("/assets/*", s.handleAsset)
+	// Subscriptions by e-mail: a form posts, and a mail's links show a
+	// button that posts, so that mail scanners following links change
+	// nothing.
+	e.POST("/subscribe", s.handleSubscribe)
+	get("/subscribe/confirm", s.handleConfirmPage)
+	e.POST("/subscribe/confirm", s.handleConfirm)
+	get("/unsubscribe", s.handleUnsubscribePage)
+	e.POST("/unsubscribe", s.handleUnsubscribe) // also RFC 8058 one-click
 
 	if a := s.api; a != nil {
 		// reporter_token
@@ -231,6 +301,20 @@ func (s *Server) routes() *echo.Echo {
 		e.GET("/manager/prober/alerts", a.Alerts)
 		e.GET("/manager/prober/alerts/ignored", a.Silence)
 		e.PUT("/manager/prober/alerts/ignored", a.SetSilence)
+		e.GET("/manager/incidents", a.ListIncidents)
+		e.POST("/manager/incident", a.OpenIncident)
+		e.GET("/manager/incident/:id", a.GetIncident)
+		e.PATCH("/manager/incident/:id", a.EditIncident)
+		e.DELETE("/manager/incident/:id", a.DiscardIncident)
+		e.POST("/manager/incident/:id/update", a.AddIncidentUpdate)
+		e.POST("/manager/incident/:id/resolve", a.ResolveIncident)
+		e.POST("/manager/incident/:id/publish", a.PublishIncident)
+		e.GET("/manager/maintenance", a.ListMaintenance)
+		e.POST("/manager/maintenance", a.ScheduleMaintenance)
+		e.DELETE("/manager/maintenance/:id", a.CancelMaintenance)
+		e.GET("/manager/subscribers", a.ListWebhooks)
+		e.POST("/manager/subscribers", a.AddWebhook)
+		e.DELETE("/manager/subscriber/:id", a.RemoveWebhook)
 	}
 	return e
 }
@@ -359,6 +443,45 @@ func (s *Server) retracted() []page.Announcement {
 	}
 	return s.retired.Retracted()
 }
+
+// incidents returns every incident, drafts included, and their version.
+func (s *Server) incidents() ([]page.Incident, uint64) {
+	if s.incs == nil {
+		return nil, 0
+	}
+	return s.incs.Incidents()
+}
+
+// public returns the incidents visitors see.
+func public(all []page.Incident) []page.Incident {
+	out := make([]page.Incident, 0, len(all))
+	for _, inc := range all {
+		if !inc.Draft {
+			out = append(out, inc)
+		}
+	}
+	return out
+}
+
+// maintVersion is the version of the windows made through the API.
+func (s *Server) maintVersion() uint64 {
+	if s.maint == nil {
+		return 0
+	}
+	return s.maint.Version()
+}
+
+// windows returns the windows around now the page and the feed show, and
+// the next time that changes what they show (zero: none soon).
+func (s *Server) windows(now time.Time) ([]page.Window, time.Time) {
+	if s.maint == nil {
+		return nil, time.Time{}
+	}
+	return s.maint.Windows(now.Add(-page.FeedWindowsPast), now.Add(page.Ahead)), s.maint.NextChange(now)
+}
+
+// mailOn reports whether visitors can subscribe by e-mail.
+func (s *Server) mailOn() bool { return s.subs != nil && s.subs.MailOn() }
 
 // announcements returns the page's announcements and their version.
 func (s *Server) announcements() ([]page.Announcement, uint64) {

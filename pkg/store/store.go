@@ -103,6 +103,18 @@ type Window struct {
 	Text       string
 	Affected   []Component
 	Start, End time.Time
+	Created    time.Time // when it was scheduled; zero for the config's
+}
+
+// Affects reports whether the window affects node or service c: a window
+// for a whole service affects each of its nodes.
+func (w Window) Affects(c Component) bool {
+	for _, a := range w.Affected {
+		if a == c || a.Node == "" && a.Service == c.Service {
+			return true
+		}
+	}
+	return false
 }
 
 // Subscribers are the visitors told of incidents and maintenance by
@@ -269,8 +281,8 @@ const (
 )
 
 // Rollup sums the time of one replica, node or service over an hour or a
-// day: how long it was in each status, how long there was no data, and
-// its latency.
+// day: how long it was in each status, how long it was under maintenance,
+// how long there was no data, and its latency.
 type Rollup struct {
 	Level Level
 	// Of is the node or service; Replica is set for a replica's rollup.
@@ -279,6 +291,10 @@ type Rollup struct {
 	Start   time.Time // of the hour or day (UTC)
 
 	Healthy, Sick, Dead, NoData time.Duration
+	// Maintenance is time with data inside a maintenance window affecting
+	// it: counted there instead of in its status, so it is neither up nor
+	// down.
+	Maintenance time.Duration
 
 	LatencySum   time.Duration
 	LatencyCount int64

@@ -14,7 +14,9 @@
       .then(function (d) {
         if (!d) { return; }
         if (String(d.page_version) !== version) {
-          location.reload();
+          // Not while someone is typing into the subscribe form.
+          var f = document.activeElement;
+          if (!(f && f.form)) { location.reload(); }
           return;
         }
         if (refreshed && d.refreshed) {

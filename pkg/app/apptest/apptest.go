@@ -14,6 +14,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/app"
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/kinds"
+	"github.com/overvakt/overvakt/pkg/store"
 	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
@@ -26,6 +27,8 @@ type Options struct {
 	SweepEvery time.Duration
 	// Listener to serve on; nil is a new one on 127.0.0.1.
 	Listener net.Listener
+	// Store is the app's store; nil is a new memory store.
+	Store store.Store
 }
 
 // Server is a running app.
@@ -51,8 +54,11 @@ func Start(t testing.TB, text string, opts Options) *Server {
 	if opts.SweepEvery == 0 {
 		opts.SweepEvery = 20 * time.Millisecond
 	}
+	if opts.Store == nil {
+		opts.Store = memory.New()
+	}
 	a, err := app.New(context.Background(), app.Options{Config: Config(t, text), Kinds: kinds.All(), Now: opts.Now,
-		SweepEvery: opts.SweepEvery, Store: memory.New()})
+		SweepEvery: opts.SweepEvery, Store: opts.Store})
 	if err != nil {
 		t.Fatal(err)
 	}

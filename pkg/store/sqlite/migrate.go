@@ -116,6 +116,12 @@ var migrations = []string{
 		unsubscribe_hash TEXT NOT NULL,
 		created_ms INTEGER NOT NULL
 	);`,
+
+	// 3: the time of a rollup inside maintenance windows, counted apart
+	// from its statuses (rollups made before it had none), and when a
+	// window was scheduled (0: not known).
+	`ALTER TABLE rollups ADD COLUMN maintenance_ms INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE windows ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrate brings the schema up to date. It also reads the file, so a file

@@ -125,7 +125,7 @@ func (s *Store) DeleteIncident(ctx context.Context, id string) (bool, error) {
 }
 
 func (s *Store) ListWindows(ctx context.Context) ([]store.Window, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, title, text, affected, start_ms, end_ms FROM windows ORDER BY start_ms, id")
+	rows, err := s.db.QueryContext(ctx, "SELECT id, title, text, affected, start_ms, end_ms, created_ms FROM windows ORDER BY start_ms, id")
 	if err != nil {
 		return nil, err
 	}
@@ -134,14 +134,14 @@ func (s *Store) ListWindows(ctx context.Context) ([]store.Window, error) {
 	for rows.Next() {
 		var w store.Window
 		var affected string
-		var start, end int64
-		if err := rows.Scan(&w.ID, &w.Title, &w.Text, &affected, &start, &end); err != nil {
+		var start, end, created int64
+		if err := rows.Scan(&w.ID, &w.Title, &w.Text, &affected, &start, &end, &created); err != nil {
 			return nil, err
 		}
 		if w.Affected, err = decodeComponents(affected); err != nil {
 			return nil, err
 		}
-		w.Start, w.End = fromMS(start), fromMS(end)
+		w.Start, w.End, w.Created = fromMS(start), fromMS(end), fromMS(created)
 		out = append(out, w)
 	}
 	return out, rows.Err()
@@ -152,9 +152,10 @@ func (s *Store) PutWindow(ctx context.Context, w store.Window) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO windows (id, title, text, affected, start_ms, end_ms) VALUES (?, ?, ?, ?, ?, ?)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO windows (id, title, text, affected, start_ms, end_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET title = excluded.title, text = excluded.text, affected = excluded.affected,
-		start_ms = excluded.start_ms, end_ms = excluded.end_ms`, w.ID, w.Title, w.Text, affected, ms(w.Start), ms(w.End))
+		start_ms = excluded.start_ms, end_ms = excluded.end_ms, created_ms = excluded.created_ms`,
+		w.ID, w.Title, w.Text, affected, ms(w.Start), ms(w.End), nullMS(w.Created).Int64)
 	return err
 }
 

@@ -486,9 +486,9 @@ func (s *Store) PutRollups(ctx context.Context, rs []store.Rollup) error {
 	made := map[store.ReplicaKey]int64{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO rollups (level, start_ms, component_id, healthy_ms, sick_ms, dead_ms, nodata_ms,
-			latency_sum_us, latency_count, latency_max_us, latency_p95_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			maintenance_ms, latency_sum_us, latency_count, latency_max_us, latency_p95_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (level, start_ms, component_id) DO UPDATE SET healthy_ms = excluded.healthy_ms, sick_ms = excluded.sick_ms,
-			dead_ms = excluded.dead_ms, nodata_ms = excluded.nodata_ms, latency_sum_us = excluded.latency_sum_us,
+			dead_ms = excluded.dead_ms, nodata_ms = excluded.nodata_ms, maintenance_ms = excluded.maintenance_ms, latency_sum_us = excluded.latency_sum_us,
 			latency_count = excluded.latency_count, latency_max_us = excluded.latency_max_us, latency_p95_us = excluded.latency_p95_us`)
 		if err != nil {
 			return err
@@ -504,7 +504,7 @@ func (s *Store) PutRollups(ctx context.Context, rs []store.Rollup) error {
 				made[k] = id
 			}
 			if _, err := st.ExecContext(ctx, int(r.Level), ms(r.Start), id, r.Healthy.Milliseconds(), r.Sick.Milliseconds(),
-				r.Dead.Milliseconds(), r.NoData.Milliseconds(), r.LatencySum.Microseconds(), r.LatencyCount,
+				r.Dead.Milliseconds(), r.NoData.Milliseconds(), r.Maintenance.Milliseconds(), r.LatencySum.Microseconds(), r.LatencyCount,
 				r.LatencyMax.Microseconds(), r.LatencyP95.Microseconds()); err != nil {
 				return err
 			}
@@ -519,7 +519,7 @@ func (s *Store) PutRollups(ctx context.Context, rs []store.Rollup) error {
 
 func (s *Store) Rollups(ctx context.Context, level store.Level, from, to time.Time, replicas bool) ([]store.Rollup, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT c.service, c.node, c.replica, r.start_ms, r.healthy_ms, r.sick_ms, r.dead_ms, r.nodata_ms,
-		r.latency_sum_us, r.latency_count, r.latency_max_us, r.latency_p95_us
+		r.maintenance_ms, r.latency_sum_us, r.latency_count, r.latency_max_us, r.latency_p95_us
 		FROM rollups r JOIN components c ON c.id = r.component_id
 		WHERE r.level = ? AND r.start_ms >= ? AND r.start_ms < ? AND (? OR c.replica = '')
 		ORDER BY r.start_ms, c.service, c.node, c.replica`,
@@ -531,13 +531,13 @@ func (s *Store) Rollups(ctx context.Context, level store.Level, from, to time.Ti
 	var out []store.Rollup
 	for rows.Next() {
 		r := store.Rollup{Level: level}
-		var start, healthy, sick, dead, nodata, sum, maxL, p95 int64
+		var start, healthy, sick, dead, nodata, maint, sum, maxL, p95 int64
 		if err := rows.Scan(&r.Of.Service, &r.Of.Node, &r.Replica, &start, &healthy, &sick, &dead, &nodata,
-			&sum, &r.LatencyCount, &maxL, &p95); err != nil {
+			&maint, &sum, &r.LatencyCount, &maxL, &p95); err != nil {
 			return nil, err
 		}
 		r.Start = fromMS(start)
-		r.Healthy, r.Sick, r.Dead, r.NoData = msDur(healthy), msDur(sick), msDur(dead), msDur(nodata)
+		r.Healthy, r.Sick, r.Dead, r.NoData, r.Maintenance = msDur(healthy), msDur(sick), msDur(dead), msDur(nodata), msDur(maint)
 		r.LatencySum, r.LatencyMax, r.LatencyP95 = usDur(sum), usDur(maxL), usDur(p95)
 		out = append(out, r)
 	}

@@ -188,7 +188,8 @@ func testIncidents(t *testing.T, b Backend) {
 
 func testWindows(t *testing.T, b Backend) {
 	s := open(t, b)
-	w1 := store.Window{ID: "w1", Title: "Upgrade", Text: "Tonight", Affected: []store.Component{{Service: "db"}}, Start: at(2 * time.Hour), End: at(3 * time.Hour)}
+	w1 := store.Window{ID: "w1", Title: "Upgrade", Text: "Tonight", Affected: []store.Component{{Service: "db"}}, Start: at(2 * time.Hour), End: at(3 * time.Hour),
+		Created: at(0)}
 	w2 := store.Window{ID: "w2", Title: "Network", Affected: []store.Component{{Service: "web", Node: "api"}}, Start: at(time.Hour), End: at(90 * time.Minute)}
 	must(t, s.PutWindow(ctx, w1))
 	must(t, s.PutWindow(ctx, w2))
@@ -388,7 +389,7 @@ func testRollups(t *testing.T, b Backend) {
 		{Level: store.Hourly, Of: api, Start: hour, Healthy: 50 * time.Minute, Dead: 5 * time.Minute, NoData: 5 * time.Minute,
 			LatencySum: 120 * time.Millisecond, LatencyCount: 110, LatencyMax: 2 * time.Second, LatencyP95: 300 * time.Millisecond},
 		{Level: store.Hourly, Of: api, Replica: web1.Replica, Start: hour, Healthy: time.Hour, LatencyCount: 120},
-		{Level: store.Hourly, Of: store.Component{Service: "web"}, Start: hour.Add(time.Hour), Sick: time.Hour},
+		{Level: store.Hourly, Of: store.Component{Service: "web"}, Start: hour.Add(time.Hour), Sick: 40 * time.Minute, Maintenance: 20 * time.Minute},
 		{Level: store.Daily, Of: api, Start: hour.Truncate(24 * time.Hour), Healthy: 23 * time.Hour, NoData: time.Hour},
 	}
 	must(t, s.PutRollups(ctx, rs))
