@@ -187,7 +187,7 @@ func (r *Renderer) view(v View) *pageView {
 				nv.Because = downParent(snap, n)
 			}
 			nv.Pills = make([]pillView, len(n.Replicas))
-			for k, name := range replicaNames(n) {
+			for k, name := range ReplicaNames(n) {
 				nv.Pills[k] = r.pill(&tip, name, n.Replicas[k], v.Now)
 			}
 			if hist != nil {
@@ -290,10 +290,11 @@ func (r *Renderer) pill(tip *strings.Builder, name string, rep *status.Replica, 
 // came: younger ones are as fresh as the page's "refreshed" time says.
 const freshFor = time.Minute
 
-// replicaNames names a node's replicas on the page: by host where the node
-// reveals names (host:port, or the whole id, where hosts repeat), else
-// "replica 1", "replica 2", ….
-func replicaNames(n *status.Node) []string {
+// ReplicaNames names a node's replicas on the page: by host where the
+// node reveals names (host:port, or the whole id, where hosts repeat), else
+// "replica 1", "replica 2", …. Other public views (MCP) name them with it,
+// so they never show more of a replica than the page.
+func ReplicaNames(n *status.Node) []string {
 	names := make([]string, len(n.Replicas))
 	for k, rep := range n.Replicas {
 		if !n.RevealReplicaName {
