@@ -56,6 +56,9 @@ type Options struct {
 	// Retracted lists the announcements taken down, for /history and the
 	// feed; nil: none.
 	Retracted RetractedSource
+	// MCP answers /mcp/probes ([server] mcp_server, pkg/mcpserver); nil
+	// leaves the path out (404).
+	MCP http.Handler
 }
 
 // HistorySource is the page's history (a *history.Reader).
@@ -112,6 +115,7 @@ type Server struct {
 	health   Health          // may be nil
 	hist     HistorySource   // may be nil
 	retired  RetractedSource // may be nil
+	mcp      http.Handler    // may be nil
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
@@ -143,7 +147,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Config and Options.Registry are required")
 	}
 	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements,
-		api: opts.API, health: opts.Health, hist: opts.History, retired: opts.Retracted, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
+		api: opts.API, health: opts.Health, hist: opts.History, retired: opts.Retracted, mcp: opts.MCP, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -215,6 +219,11 @@ func (s *Server) routes() *echo.Echo {
 	get("/robots.txt", s.handleRobots)
 	get("/health", s.handleHealth)
 	get("/assets/*", s.handleAsset)
+	if s.mcp != nil {
+		// Every method: the MCP handler answers 405 to those it does not
+		// take, as MCP clients expect.
+		e.Any("/mcp/probes", echo.WrapHandler(s.mcp))
+	}
 
 	if a := s.api; a != nil {
 		// reporter_token
