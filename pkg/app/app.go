@@ -20,6 +20,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/history"
 	"github.com/overvakt/overvakt/pkg/kinds"
+	"github.com/overvakt/overvakt/pkg/mcpserver"
 	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/notify"
 	"github.com/overvakt/overvakt/pkg/probe"
@@ -169,9 +170,16 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		Desk: a.Desk, Schedule: a.Schedule, Subs: a.Subs, Silence: a.Silence, Logger: log, Now: opts.Now}); err != nil {
 		return nil, err
 	}
+	var agents http.Handler // MCP, for AI agents
+	if cfg.Server.MCPServer {
+		if agents, err = mcpserver.New(mcpserver.Options{Status: a.Registry, Incidents: a.Desk, PageTitle: cfg.Branding.PageTitle,
+			PageURL: cfg.Branding.PageURL, Version: opts.Version, Logger: log}); err != nil {
+			return nil, err
+		}
+	}
 	if a.Server, err = server.New(server.Options{Config: cfg, Registry: a.Registry, Logger: log, Version: opts.Version,
 		Announcements: a.Board, API: a.API, Health: a.Health, History: a.Views, Retracted: a.Board,
-		Incidents: a.Desk, Maintenance: a.Schedule, Subscriptions: a.Subs}); err != nil {
+		Incidents: a.Desk, Maintenance: a.Schedule, Subscriptions: a.Subs, MCP: agents}); err != nil {
 		return nil, err
 	}
 	if a.Scheduler, err = probe.NewScheduler(probe.Options{Config: cfg, Registry: a.Registry, Kinds: opts.Kinds.Probes,

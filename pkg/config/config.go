@@ -37,9 +37,12 @@ type Server struct {
 	// the descriptor limit allows after a reserve for probes and the store.
 	MaxConnections int `toml:"max_connections"`
 	// MaxConnectionsPerIP caps those from one address; 0: no cap.
-	MaxConnectionsPerIP int    `toml:"max_connections_per_ip"`
-	ManagerToken        string `toml:"manager_token"`
-	ReporterToken       string `toml:"reporter_token"`
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// MCPServer serves the public status to AI agents over MCP at
+	// /mcp/probes (Vigil's key); off by default, as in Vigil.
+	MCPServer     bool   `toml:"mcp_server"`
+	ManagerToken  string `toml:"manager_token"`
+	ReporterToken string `toml:"reporter_token"`
 }
 
 // Incidents configures incidents opened by the server itself.

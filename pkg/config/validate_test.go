@@ -60,6 +60,8 @@ func TestValidationErrors(t *testing.T) {
 			13, "probe.service[0].node[1].replicas", `want an array, got string "tcp://[::1]:1"`},
 		{"wrong type in a map", pollNode + "http_headers = { X-Token = 1 }\n",
 			10, "probe.service[0].node[0].http_headers.X-Token", "want a string, got integer 1"},
+		{"a word where a boolean belongs", tokens + "mcp_server = \"yes\"\n",
+			4, "server.mcp_server", `want true or false, got string "yes"`},
 		{"wrong type for a table", "branding = 1\n" + tokens,
 			1, "branding", "want a table, got integer 1"},
 		{"seconds as a string", tokens + "[metrics]\npoll_interval = \"2m\"\n",

@@ -93,12 +93,15 @@ func (r *Renderer) incident(inc Incident, snap *status.Snapshot, now time.Time) 
 func (r *Renderer) labels(cs []store.Component, snap *status.Snapshot) string {
 	names := make([]string, len(cs))
 	for i, c := range cs {
-		names[i] = label(c, snap)
+		names[i] = Label(c, snap)
 	}
 	return strings.Join(names, ", ")
 }
 
-func label(c store.Component, snap *status.Snapshot) string {
+// Label names a service or node as the page does, by its labels ("Web ·
+// API"), or by its id ("web:api") when it is no longer in the config.
+// Other public views (MCP) name components with it.
+func Label(c store.Component, snap *status.Snapshot) string {
 	if snap == nil {
 		return name(c)
 	}

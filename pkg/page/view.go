@@ -359,6 +359,17 @@ func (r *Renderer) pill(tip *strings.Builder, name string, rep *status.Replica, 
 // came: younger ones are as fresh as the page's "refreshed" time says.
 const freshFor = time.Minute
 
+// ReplicaNames names a node's replicas as the page does. Other public
+// views (MCP) name them with it, so they never show more of a replica than
+// the page.
+func ReplicaNames(n *status.Node) []string {
+	all := make([]int, n.Replicas.Len())
+	for i := range all {
+		all[i] = i
+	}
+	return replicaNames(n, all)
+}
+
 // replicaNames names a node's replicas on the page: by host where the node
 // reveals names (host:port, or the whole id, where hosts repeat), else
 // "replica 1", "replica 2", ….

@@ -65,6 +65,9 @@ type Options struct {
 	// Subscriptions answers /subscribe and /unsubscribe; nil: those
 	// routes say subscriptions by e-mail are off.
 	Subscriptions Subscriptions
+	// MCP answers /mcp/probes ([server] mcp_server, pkg/mcpserver); nil
+	// leaves the path out (404).
+	MCP http.Handler
 }
 
 // IncidentSource is the incident desk (a *notice.Desk).
@@ -171,6 +174,7 @@ type Server struct {
 	incs     IncidentSource    // may be nil
 	maint    MaintenanceSource // may be nil
 	subs     Subscriptions     // may be nil
+	mcp      http.Handler      // may be nil
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
@@ -206,7 +210,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{reg: opts.Registry, log: opts.Logger, version: opts.Version, anns: opts.Announcements,
 		api: opts.API, health: opts.Health, hist: opts.History, retired: opts.Retracted, incs: opts.Incidents, maint: opts.Maintenance,
-		subs: opts.Subscriptions, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
+		subs: opts.Subscriptions, mcp: opts.MCP, slots: make(chan struct{}, max(opts.Config.Server.Workers, 1))}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -286,6 +290,11 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/subscribe/confirm", s.handleConfirm)
 	get("/unsubscribe", s.handleUnsubscribePage)
 	e.POST("/unsubscribe", s.handleUnsubscribe) // also RFC 8058 one-click
+	if s.mcp != nil {
+		// Every method: the MCP handler answers 405 to those it does not
+		// take, as MCP clients expect.
+		e.Any("/mcp/probes", echo.WrapHandler(s.mcp))
+	}
 
 	if a := s.api; a != nil {
 		// reporter_token
