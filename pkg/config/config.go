@@ -24,6 +24,9 @@ type Config struct {
 
 	Incidents   Incidents     `toml:"incidents"`
 	Maintenance []Maintenance `toml:"maintenance"`
+	// Dynamic is the service of targets added over the manager API; nil
+	// (no [dynamic] table) leaves the feature off.
+	Dynamic *Dynamic `toml:"dynamic"`
 
 	// File is the path the config was read from (for messages).
 	File string `toml:"-"`
@@ -309,4 +312,35 @@ func Default() Config {
 			RollupRetention: Duration(400 * 24 * time.Hour),
 		},
 	}
+}
+
+// Dynamic is [dynamic]: the service that holds the targets added and
+// removed over the manager API (PUT /manager/monitor), and how they are
+// probed and alerted.
+type Dynamic struct {
+	ServiceID    string  `toml:"service_id"`
+	ServiceLabel string  `toml:"service_label"`
+	Interval     Seconds `toml:"interval"`    // 0: [metrics] poll_interval
+	MaxTargets   int     `toml:"max_targets"` // more are refused
+	// NodeAlerts are the alert rules of every target, as on a node.
+	NodeAlerts
+	// Node is the template every target's node is made from: its probe
+	// kinds' keys (http_method, http_body_healthy_match, …) are read from
+	// the [dynamic] table as from a node's.
+	Node Node `toml:"-"`
+}
+
+// DefaultMaxTargets is the cap on dynamic targets when the file sets none.
+const DefaultMaxTargets = 10000
+
+func (d *Dynamic) setDefaults() { d.MaxTargets = DefaultMaxTargets }
+
+// TargetNode is the node of a dynamic target: the template with its id,
+// label and URL.
+func (d *Dynamic) TargetNode(id, label, rawURL string) Node {
+	n := d.Node
+	n.ID, n.Label, n.Mode, n.Replicas = id, label, "poll", []string{rawURL}
+	n.PollInterval = d.Interval
+	n.NodeAlerts = d.NodeAlerts
+	return n
 }

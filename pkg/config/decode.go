@@ -30,6 +30,7 @@ var (
 	pluginsType  = reflect.TypeFor[Plugins]()
 	notifyType   = reflect.TypeFor[Notify]()
 	nodeType     = reflect.TypeFor[Node]()
+	dynamicType  = reflect.TypeFor[Dynamic]()
 )
 
 // defaulter is a table type that fills its own defaults before its keys are
@@ -55,6 +56,10 @@ func (d *decoder) table(path string, m map[string]any, rv reflect.Value) {
 			}
 		case nodeType:
 			if d.nodeKey(key, k, m[k], rv.Addr().Interface().(*Node)) {
+				continue
+			}
+		case dynamicType:
+			if d.nodeKey(key, k, m[k], &rv.Addr().Interface().(*Dynamic).Node) {
 				continue
 			}
 		}
@@ -145,7 +150,7 @@ func (d *decoder) knownKeys(t reflect.Type, fields map[string][]int) []string {
 				names = append(names, pk.Name)
 			}
 		}
-	case nodeType:
+	case nodeType, dynamicType:
 		for _, pk := range d.kinds.Probes {
 			if pk.Node != nil {
 				for name := range tomlFields(reflect.TypeOf(pk.Node()).Elem()) {

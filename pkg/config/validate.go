@@ -23,6 +23,10 @@ func validate(c *Check, kinds *Kinds, cfg *Config) {
 	checkPlugins(c, cfg.Plugins)
 	checkNotify(c.sub("notify", ""), &cfg.Notify)
 	checkProbe(c, kinds, cfg.Probe.Services, false)
+	if cfg.Dynamic != nil {
+		completeNode(kinds, &cfg.Dynamic.Node)
+		checkDynamic(c.sub("dynamic", "[dynamic]"), kinds, cfg.Dynamic, cfg.Probe.Services)
+	}
 	checkAlerts(c, cfg)
 	checkStorage(c.sub("storage", ""), &cfg.Storage)
 	c.sub("incidents", "").NotNegative("publish_after", float64(cfg.Incidents.PublishAfter))
@@ -130,19 +134,23 @@ func checkStorage(c *Check, s *Storage) {
 
 // completeKinds gives every node a table of each probe kind with node
 // keys, and sorts the channels into the kinds' order.
+// completeNode gives a node the tables of the kinds the file is silent on.
+func completeNode(kinds *Kinds, node *Node) {
+	for _, pk := range kinds.Probes {
+		if pk.Node == nil || node.Tables[pk.Name] != nil {
+			continue
+		}
+		if node.Tables == nil {
+			node.Tables = map[string]NodeTable{}
+		}
+		node.Tables[pk.Name] = pk.Node()
+	}
+}
+
 func completeKinds(kinds *Kinds, services []Service, n *Notify) {
 	for i := range services {
 		for j := range services[i].Nodes {
-			node := &services[i].Nodes[j]
-			for _, pk := range kinds.Probes {
-				if pk.Node == nil || node.Tables[pk.Name] != nil {
-					continue
-				}
-				if node.Tables == nil {
-					node.Tables = map[string]NodeTable{}
-				}
-				node.Tables[pk.Name] = pk.Node()
-			}
+			completeNode(kinds, &services[i].Nodes[j])
 		}
 	}
 	if n == nil {
@@ -474,59 +482,28 @@ func isMailto(s string) bool {
 	return err == nil && u.Scheme == "mailto" && u.Opaque != ""
 }
 
-// checkAlerts checks the alert rules of services and nodes: channel names
-// that exist, overrides in range, and parents that exist without a cycle.
+// checkAlerts checks the alert rules of services and nodes (and of the
+// dynamic targets): channel names that exist, overrides in range, and
+// parents that exist without a loop.
 func checkAlerts(c *Check, cfg *Config) {
 	channels := make([]string, len(cfg.Notify.Channels))
 	for i, ch := range cfg.Notify.Channels {
 		channels[i] = ch.Name
 	}
-	checkRoute := func(c *Check, names []string) {
-		for k, name := range names {
-			if !slices.Contains(channels, name) {
-				known := "none is configured"
-				if len(channels) > 0 {
-					known = "configured: " + strings.Join(channels, ", ")
-				}
-				c.Fail(indexKey("notify", k), "%q: no [notify.%s] table (%s)", name, name, known)
-			}
-		}
-	}
 	parents := map[string][]string{} // "service:node" -> its depends_on
 	for i := range cfg.Probe.Services {
 		svc := &cfg.Probe.Services[i]
 		sc := c.sub(indexKey("probe.service", i), "[[probe.service]]")
-		checkRoute(sc, svc.Notify)
+		checkRoute(sc, svc.Notify, channels)
 		for j := range svc.Nodes {
 			n := &svc.Nodes[j]
 			nc := sc.sub(indexKey("node", j), "[[probe.service.node]]")
-			checkRoute(nc, n.Notify)
-			if nc.Has("alert_after") && n.AlertAfter < 1 {
-				nc.Fail("alert_after", "%d: must be at least 1", n.AlertAfter)
-			}
-			if n.ReminderInterval != nil {
-				nc.NotNegative("reminder_interval", float64(*n.ReminderInterval))
-			}
-			if n.ReminderBackoffFunction != "" {
-				nc.OneOf("reminder_backoff_function", n.ReminderBackoffFunction, "backoff function",
-					"none", "linear", "square", "cubic")
-			}
-			if nc.Has("reminder_backoff_limit") {
-				nc.Positive("reminder_backoff_limit", float64(n.ReminderBackoffLimit))
-			}
 			self := svc.ID + ":" + n.ID
-			for k, p := range n.DependsOn {
-				key := indexKey("depends_on", k)
-				switch {
-				case !strings.Contains(p, ":") || !KnownComponent(cfg.Probe.Services, p):
-					nc.Fail(key, "%q: no such node; write \"service:node\" with ids from [[probe.service]]", p)
-				case p == self:
-					nc.Fail(key, "%q: a node cannot depend on itself", p)
-				default:
-					parents[self] = append(parents[self], p)
-				}
-			}
+			parents[self] = checkNodeAlerts(nc, &n.NodeAlerts, self, cfg.Probe.Services, channels)
 		}
+	}
+	if d := cfg.Dynamic; d != nil {
+		checkNodeAlerts(c.sub("dynamic", "[dynamic]"), &d.NodeAlerts, "", cfg.Probe.Services, channels)
 	}
 	// A cycle would hold the alerts of every node in it for good.
 	for i := range cfg.Probe.Services {
@@ -537,6 +514,72 @@ func checkAlerts(c *Check, cfg *Config) {
 				c.sub(indexKey("probe.service", i), "").sub(indexKey("node", j), "[[probe.service.node]]").
 					Fail("depends_on", "a loop: %s; one of them must not depend on the other", strings.Join(loop, " → "))
 			}
+		}
+	}
+}
+
+// checkRoute checks a notify list: every name is a configured channel.
+func checkRoute(c *Check, names, channels []string) {
+	for k, name := range names {
+		if !slices.Contains(channels, name) {
+			known := "none is configured"
+			if len(channels) > 0 {
+				known = "configured: " + strings.Join(channels, ", ")
+			}
+			c.Fail(indexKey("notify", k), "%q: no [notify.%s] table (%s)", name, name, known)
+		}
+	}
+}
+
+// checkNodeAlerts checks a node's own alert rules and returns its parents
+// that exist; self is "service:node" ("" for the dynamic targets' rules).
+func checkNodeAlerts(c *Check, a *NodeAlerts, self string, services []Service, channels []string) []string {
+	checkRoute(c, a.Notify, channels)
+	if c.Has("alert_after") && a.AlertAfter < 1 {
+		c.Fail("alert_after", "%d: must be at least 1", a.AlertAfter)
+	}
+	if a.ReminderInterval != nil {
+		c.NotNegative("reminder_interval", float64(*a.ReminderInterval))
+	}
+	if a.ReminderBackoffFunction != "" {
+		c.OneOf("reminder_backoff_function", a.ReminderBackoffFunction, "backoff function",
+			"none", "linear", "square", "cubic")
+	}
+	if c.Has("reminder_backoff_limit") {
+		c.Positive("reminder_backoff_limit", float64(a.ReminderBackoffLimit))
+	}
+	var parents []string
+	for k, p := range a.DependsOn {
+		key := indexKey("depends_on", k)
+		switch {
+		case !strings.Contains(p, ":") || !KnownComponent(services, p):
+			c.Fail(key, "%q: no such node; write \"service:node\" with ids from [[probe.service]]", p)
+		case p == self:
+			c.Fail(key, "%q: a node cannot depend on itself", p)
+		default:
+			parents = append(parents, p)
+		}
+	}
+	return parents
+}
+
+// checkDynamic checks [dynamic]: a service id of its own, an interval and
+// a cap in range, and the targets' template as a poll node.
+func checkDynamic(c *Check, kinds *Kinds, d *Dynamic, services []Service) {
+	if checkID(c, d.ServiceID, "dynamic service") {
+		for i, s := range services {
+			if s.ID == d.ServiceID {
+				c.Fail("service_id", "%q is also probe.service[%d]; the dynamic targets need a service of their own", d.ServiceID, i)
+			}
+		}
+	}
+	c.NotNegative("interval", float64(d.Interval))
+	c.Positive("max_targets", float64(d.MaxTargets))
+	n := &d.Node
+	n.Mode = "poll"
+	for _, pk := range kinds.Probes {
+		if t := n.Tables[pk.Name]; t != nil {
+			t.CheckNode(c, n)
 		}
 	}
 }

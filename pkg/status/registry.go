@@ -146,6 +146,8 @@ type Registry struct {
 	// index finds the replicas of push and local nodes by id: per
 	// {service, node} id, replica id → position. Writers keep it.
 	index map[[2]string]map[string]int
+	// nodeIndex finds nodes by id: per service id, node id → position.
+	nodeIndex map[string]map[string]int
 }
 
 // Recorder hears every result and every status change of a node or
@@ -183,7 +185,7 @@ func NewRegistry(specs []ServiceSpec, now time.Time) *Registry {
 		svc.Nodes = ListOf(nodes...)
 		s.Services = append(s.Services, svc)
 	}
-	r := &Registry{subs: map[chan struct{}]struct{}{}, index: map[[2]string]map[string]int{}}
+	r := &Registry{subs: map[chan struct{}]struct{}{}, index: map[[2]string]map[string]int{}, nodeIndex: map[string]map[string]int{}}
 	r.snap.Store(s)
 	return r
 }
@@ -289,6 +291,116 @@ func (r *Registry) Upsert(service, node int, replicaID string, res Result) bool 
 	oldRep := n.Replicas.At(i)
 	structural := oldRep.Status != rep.Status || oldRep.Stale
 	return r.replace(old, service, node, i, oldRep, rep, res.At, structural, checkedDelta(oldRep, rep), true)
+}
+
+// AddNode adds a node at the end of service si (a dynamic target), its
+// replicas unchecked. It reports false when the service already has a
+// node with that id.
+func (r *Registry) AddNode(si int, ns NodeSpec, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	oldSvc := old.Services[si]
+	idx := r.nodes(oldSvc)
+	if _, dup := idx[ns.ID]; dup {
+		return false
+	}
+	n := newNode(ns, now)
+	idx[ns.ID] = oldSvc.Nodes.Len()
+	svc := *oldSvc
+	svc.Nodes = oldSvc.Nodes.Append(n)
+	svc.count[n.Status]++
+	svc.Status = svc.count.worst()
+	if svc.Status != oldSvc.Status {
+		svc.Changed = now
+	}
+	r.publish(old, si, &svc, now, true, n.Replicas.Len())
+	return true
+}
+
+// RemoveNode drops node id of service si and reports whether it was there.
+// The nodes after it move up a place.
+func (r *Registry) RemoveNode(si int, id string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	oldSvc := old.Services[si]
+	idx := r.nodes(oldSvc)
+	ni, ok := idx[id]
+	if !ok {
+		return false
+	}
+	n := oldSvc.Nodes.At(ni)
+	delete(idx, id)
+	for k := ni + 1; k < oldSvc.Nodes.Len(); k++ {
+		idx[oldSvc.Nodes.At(k).ID] = k - 1
+	}
+	delete(r.index, [2]string{oldSvc.ID, id})
+	gone := 0
+	for _, rep := range n.Replicas.All() {
+		if unchecked(rep) {
+			gone--
+		}
+	}
+	svc := *oldSvc
+	svc.Nodes = oldSvc.Nodes.Delete(ni)
+	svc.count[n.Status]--
+	svc.Status = svc.count.worst()
+	if svc.Status != oldSvc.Status {
+		svc.Changed = now
+	}
+	r.publish(old, si, &svc, now, true, gone)
+	return true
+}
+
+// SetByID records a result for replica ri of node id of service si: the
+// way to reach the nodes of a service whose nodes come and go (dynamic
+// targets), whose positions change. It reports false when the node is
+// gone.
+func (r *Registry) SetByID(si int, id string, ri int, res Result) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	ni, ok := r.nodes(old.Services[si])[id]
+	if !ok {
+		return false
+	}
+	oldRep := old.Services[si].Nodes.At(ni).Replicas.At(ri)
+	rep := replicaOf(oldRep.ID, res)
+	r.replace(old, si, ni, ri, oldRep, rep, res.At, oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), true)
+	return true
+}
+
+// KeepByID is Keep for a node found by id (see SetByID).
+func (r *Registry) KeepByID(si int, id string, ri int, reason string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	ni, ok := r.nodes(old.Services[si])[id]
+	if !ok {
+		return
+	}
+	oldRep := old.Services[si].Nodes.At(ni).Replicas.At(ri)
+	if oldRep.Error == reason {
+		return
+	}
+	rep := *oldRep
+	rep.Error = reason
+	r.replace(old, si, ni, ri, oldRep, &rep, now, false, 0, false)
+}
+
+// nodes is the index of a service's nodes by id, built on first use.
+// Caller holds r.mu.
+func (r *Registry) nodes(svc *Service) map[string]int {
+	idx, ok := r.nodeIndex[svc.ID]
+	if !ok {
+		idx = make(map[string]int, svc.Nodes.Len())
+		for i, n := range svc.Nodes.All() {
+			idx[n.ID] = i
+		}
+		r.nodeIndex[svc.ID] = idx
+	}
+	return idx
 }
 
 // Remove drops a replica of a push or local node by name. It reports whether

@@ -346,3 +346,40 @@ func BenchmarkStatusChange(b *testing.B) {
 		}
 	})
 }
+
+func TestNodesComeAndGo(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := NewRegistry([]ServiceSpec{{ID: "dyn"}}, t0)
+	for _, id := range []string{"a", "b", "c"} {
+		if !r.AddNode(0, NodeSpec{ID: id, Mode: ModePoll, Replicas: []string{"https://" + id + "/"}}, t0) {
+			t.Fatalf("AddNode %s refused", id)
+		}
+	}
+	if r.AddNode(0, NodeSpec{ID: "b"}, t0) {
+		t.Error("a second node b was added")
+	}
+	if got := r.Snapshot().Unchecked; got != 3 {
+		t.Errorf("Unchecked = %d, want 3", got)
+	}
+	r.SetByID(0, "c", 0, Result{Status: Dead, At: t0})
+	if !r.RemoveNode(0, "a", t0) || r.RemoveNode(0, "a", t0) {
+		t.Fatal("RemoveNode a: want true once")
+	}
+	// c moved up a place; a result by id still reaches it.
+	r.SetByID(0, "c", 0, Result{Status: Sick, At: t0})
+	snap := r.Snapshot()
+	svc := snap.Services[0]
+	if svc.Nodes.Len() != 2 || svc.Nodes.At(1).ID != "c" || svc.Nodes.At(1).Status != Sick || svc.Status != Sick {
+		t.Fatalf("after removing a: %d nodes, second %+v, service %v", svc.Nodes.Len(), svc.Nodes.At(1), svc.Status)
+	}
+	if snap.Unchecked != 1 {
+		t.Errorf("Unchecked = %d, want 1 (b)", snap.Unchecked)
+	}
+	if r.SetByID(0, "a", 0, Result{Status: Dead, At: t0}) {
+		t.Error("a result reached a removed node")
+	}
+	r.RemoveNode(0, "c", t0)
+	if s := r.Snapshot(); s.Status != Healthy || s.Services[0].Nodes.Len() != 1 {
+		t.Errorf("after removing the sick node: page %v, %d nodes", s.Status, s.Services[0].Nodes.Len())
+	}
+}

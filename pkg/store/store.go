@@ -24,6 +24,7 @@ type Store interface {
 	Announcements
 	Incidents
 	Subscribers
+	Monitors
 	State
 	History
 	// Backup writes a consistent copy of the store to path, which must not
@@ -139,6 +140,25 @@ type Subscriber struct {
 	// tokens themselves are never kept.
 	ConfirmHash, UnsubscribeHash string
 	Created                      time.Time
+}
+
+// Monitors are the dynamic targets added over the manager API, with the
+// data their owner gave each.
+type Monitors interface {
+	// ListMonitors returns every monitor in the order they were added.
+	ListMonitors(ctx context.Context) ([]Monitor, error)
+	// PutMonitor stores a monitor, replacing the one with the same URL.
+	PutMonitor(ctx context.Context, m Monitor) error
+	// DeleteMonitor removes the monitor of a URL; false when there is none.
+	DeleteMonitor(ctx context.Context, url string) (bool, error)
+}
+
+// Monitor is a dynamic target.
+type Monitor struct {
+	URL   string // as given: http:// or https://
+	Node  string // the id of its node in the registry
+	Data  []byte // any JSON value
+	Added time.Time
 }
 
 // State holds small named values that owners encode themselves (the

@@ -10,6 +10,7 @@ package httpprobe
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/x509"
@@ -49,6 +50,10 @@ type Node struct {
 	Method       string            `toml:"http_method"` // default GET with a body match, else HEAD
 	Body         string            `toml:"http_body"`   // sent with POST, PUT and PATCH only
 	HealthyMatch string            `toml:"http_body_healthy_match"`
+	// StatusAbove and StatusBelow replace [metrics]
+	// poll_http_status_healthy_above and _below for this node; 0 keeps them.
+	StatusAbove int `toml:"http_status_healthy_above"`
+	StatusBelow int `toml:"http_status_healthy_below"`
 
 	// A healthy https answer is sick when the certificate expires within
 	// TLSExpirySickDays days, dead within TLSExpiryDeadDays (0: once it
@@ -97,6 +102,17 @@ func (n *Node) CheckNode(c *config.Check, _ *config.Node) {
 			c.Fail("http_body_healthy_match", "%q: bad regular expression: %v", n.HealthyMatch, err)
 		}
 	}
+	for _, k := range []struct {
+		key string
+		v   int
+	}{{"http_status_healthy_above", n.StatusAbove}, {"http_status_healthy_below", n.StatusBelow}} {
+		if k.v != 0 && (k.v < 100 || k.v > 600) {
+			c.Fail(k.key, "%d: want an HTTP status code from 100 to 600", k.v)
+		}
+	}
+	if n.StatusAbove != 0 && n.StatusBelow != 0 && n.StatusAbove >= n.StatusBelow {
+		c.Fail("http_status_healthy_below", "%d must be above http_status_healthy_above (%d)", n.StatusBelow, n.StatusAbove)
+	}
 	c.NotNegative("tls_expiry_sick_days", float64(n.TLSExpirySickDays))
 	c.NotNegative("tls_expiry_dead_days", float64(n.TLSExpiryDeadDays))
 	if n.TLSExpiryDeadDays > n.TLSExpirySickDays && n.TLSExpirySickDays >= 0 {
@@ -116,13 +132,13 @@ func checkURL(u *url.URL) string {
 // share one transport and a pool of scratch buffers.
 type builder struct {
 	env       *probe.Env
-	transport *http.Transport // made for the first replica that needs net/http
-	scratch   sync.Pool       // *scratch
-	nodes     map[*config.Node]*httpNode
+	transport *http.Transport   // made for the first replica that needs net/http
+	scratch   sync.Pool         // *scratch
+	nodes     map[any]*httpNode // by *Node table, or *config.Node without one
 }
 
 func prepare(env *probe.Env, _ config.Table) (probe.Builder, error) {
-	b := &builder{env: env, nodes: map[*config.Node]*httpNode{}}
+	b := &builder{env: env, nodes: map[any]*httpNode{}}
 	b.scratch.New = func() any { return new(scratch) }
 	return b, nil
 }
@@ -142,19 +158,25 @@ func (b *builder) Target(n *config.Node, i int) (probe.Target, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("%q: no host", name)
 	}
-	hn := b.nodes[n]
+	// Nodes made from one table (the dynamic targets') share what it
+	// builds; a node without a table keeps its own.
+	var key any = n
+	table, _ := n.Tables["http"].(*Node)
+	if table != nil {
+		key = table
+	}
+	hn := b.nodes[key]
 	if hn == nil {
 		if b.transport == nil {
 			b.transport = newTransport()
 		}
-		table, _ := n.Tables["http"].(*Node)
 		if table == nil {
 			table = Kind().Node().(*Node)
 		}
 		if hn, err = newHTTPNode(b, table); err != nil {
 			return nil, err
 		}
-		b.nodes[n] = hn
+		b.nodes[key] = hn
 	}
 	return newHTTPTarget(hn, u, name), nil
 }
@@ -231,8 +253,8 @@ func newHTTPNode(b *builder, n *Node) (*httpNode, error) {
 		dialer:   b.env.Dialer,
 		method:   n.method(),
 		header:   http.Header{"User-Agent": {b.env.UserAgent}},
-		codeMin:  m.PollHTTPStatusHealthyAbove,
-		codeMax:  m.PollHTTPStatusHealthyBelow,
+		codeMin:  cmp.Or(n.StatusAbove, m.PollHTTPStatusHealthyAbove),
+		codeMax:  cmp.Or(n.StatusBelow, m.PollHTTPStatusHealthyBelow),
 		deadline: m.PollDelayDead.Duration(),
 		certSick: time.Duration(n.TLSExpirySickDays) * 24 * time.Hour,
 		certDead: time.Duration(n.TLSExpiryDeadDays) * 24 * time.Hour,

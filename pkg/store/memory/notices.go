@@ -14,11 +14,13 @@ type notices struct {
 	incidents   map[string]store.Incident
 	windows     map[string]store.Window
 	subscribers map[string]store.Subscriber
+	monitors    map[string]store.Monitor
 }
 
 func (s *Store) notices() *notices {
 	if s.n == nil {
-		s.n = &notices{incidents: map[string]store.Incident{}, windows: map[string]store.Window{}, subscribers: map[string]store.Subscriber{}}
+		s.n = &notices{incidents: map[string]store.Incident{}, windows: map[string]store.Window{},
+			subscribers: map[string]store.Subscriber{}, monitors: map[string]store.Monitor{}}
 	}
 	return s.n
 }
@@ -141,5 +143,44 @@ func (s *Store) DeleteSubscriber(_ context.Context, id string) (bool, error) {
 	defer s.mu.Unlock()
 	_, ok := s.notices().subscribers[id]
 	delete(s.notices().subscribers, id)
+	return ok, nil
+}
+
+func (s *Store) ListMonitors(context.Context) ([]store.Monitor, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := make([]store.Monitor, 0, len(s.notices().monitors))
+	for _, m := range s.notices().monitors {
+		m.Data = slices.Clone(m.Data)
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Added.Equal(out[j].Added) {
+			return out[i].Added.Before(out[j].Added)
+		}
+		return out[i].URL < out[j].URL
+	})
+	return out, nil
+}
+
+func (s *Store) PutMonitor(_ context.Context, m store.Monitor) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	m.Data = slices.Clone(m.Data)
+	s.notices().monitors[m.URL] = m
+	return nil
+}
+
+func (s *Store) DeleteMonitor(_ context.Context, url string) (bool, error) {
+	if err := s.lock(); err != nil {
+		return false, err
+	}
+	defer s.mu.Unlock()
+	_, ok := s.notices().monitors[url]
+	delete(s.notices().monitors, url)
 	return ok, nil
 }

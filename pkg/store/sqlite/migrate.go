@@ -122,6 +122,14 @@ var migrations = []string{
 	// window was scheduled (0: not known).
 	`ALTER TABLE rollups ADD COLUMN maintenance_ms INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE windows ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;`,
+
+	// 4: the dynamic targets.
+	`CREATE TABLE monitors (
+		url TEXT PRIMARY KEY,
+		node TEXT NOT NULL,
+		data BLOB NOT NULL,
+		added_ms INTEGER NOT NULL
+	);`,
 }
 
 // migrate brings the schema up to date. It also reads the file, so a file

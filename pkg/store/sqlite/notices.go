@@ -204,6 +204,36 @@ func (s *Store) DeleteSubscriber(ctx context.Context, id string) (bool, error) {
 	return s.deleteRow(ctx, "DELETE FROM subscribers WHERE id = ?", id)
 }
 
+func (s *Store) ListMonitors(ctx context.Context) ([]store.Monitor, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT url, node, data, added_ms FROM monitors ORDER BY added_ms, url`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Monitor
+	for rows.Next() {
+		var m store.Monitor
+		var added int64
+		if err := rows.Scan(&m.URL, &m.Node, &m.Data, &added); err != nil {
+			return nil, err
+		}
+		m.Added = fromMS(added)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) PutMonitor(ctx context.Context, m store.Monitor) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO monitors (url, node, data, added_ms) VALUES (?, ?, ?, ?)
+		ON CONFLICT (url) DO UPDATE SET node = excluded.node, data = excluded.data, added_ms = excluded.added_ms`,
+		m.URL, m.Node, m.Data, ms(m.Added))
+	return err
+}
+
+func (s *Store) DeleteMonitor(ctx context.Context, url string) (bool, error) {
+	return s.deleteRow(ctx, "DELETE FROM monitors WHERE url = ?", url)
+}
+
 func (s *Store) deleteRow(ctx context.Context, query, id string) (bool, error) {
 	res, err := s.db.ExecContext(ctx, query, id)
 	if err != nil {

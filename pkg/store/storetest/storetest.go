@@ -45,6 +45,7 @@ func Run(t *testing.T, b Backend) {
 		{"incidents", testIncidents},
 		{"maintenance windows", testWindows},
 		{"subscribers", testSubscribers},
+		{"monitors", testMonitors},
 		{"state", testState},
 		{"runs", testRuns},
 		{"results", testResults},
@@ -226,6 +227,30 @@ func testSubscribers(t *testing.T, b Backend) {
 		t.Error("delete s1 said it was not there")
 	}
 	if got, _ := s.ListSubscribers(ctx); !same(got, []store.Subscriber{hook}) {
+		t.Errorf("after the delete: %v", got)
+	}
+}
+
+func testMonitors(t *testing.T, b Backend) {
+	s := open(t, b)
+	a := store.Monitor{URL: "https://a.example.com/health", Node: "m-a", Data: []byte(`{"team":"search"}`), Added: at(0)}
+	c := store.Monitor{URL: "http://c.example.com/", Node: "m-c", Data: []byte(`"plain"`), Added: at(time.Second)}
+	must(t, s.PutMonitor(ctx, c))
+	must(t, s.PutMonitor(ctx, a))
+	a.Data = []byte(`[1,2,3]`)
+	must(t, s.PutMonitor(ctx, a)) // the same URL: its data changes
+	got, err := s.ListMonitors(ctx)
+	must(t, err)
+	if want := []store.Monitor{a, c}; !same(got, want) {
+		t.Errorf("monitors:\n got %v\nwant %v", got, want)
+	}
+	if ok, _ := s.DeleteMonitor(ctx, a.URL); !ok {
+		t.Error("delete a said it was not there")
+	}
+	if ok, _ := s.DeleteMonitor(ctx, a.URL); ok {
+		t.Error("a second delete of a said it was there")
+	}
+	if got, _ := s.ListMonitors(ctx); !same(got, []store.Monitor{c}) {
 		t.Errorf("after the delete: %v", got)
 	}
 }
@@ -495,6 +520,8 @@ func testReopen(t *testing.T, b Backend) {
 	must(t, s.PutIncident(ctx, store.Incident{ID: "i", Title: "t", Created: at(0), Updates: []store.IncidentUpdate{{At: at(0), Text: "x"}}}))
 	must(t, s.PutWindow(ctx, store.Window{ID: "w", Start: at(0), End: at(time.Hour)}))
 	must(t, s.PutSubscriber(ctx, store.Subscriber{ID: "s", Email: "a@example.com", Created: at(0)}))
+	mon := store.Monitor{URL: "https://a.example.com/", Node: "m-a", Data: []byte(`{"k":1}`), Added: at(0)}
+	must(t, s.PutMonitor(ctx, mon))
 	p := store.PushReplica{Key: store.ReplicaKey{Service: "h", Node: "p", Replica: "x"}, Interval: time.Minute, LastReport: at(0)}
 	must(t, s.Write(ctx, &store.Batch{Run: run, At: at(time.Second), Results: []store.Result{{Key: web1, At: at(0)}},
 		Changes: []store.Change{{Of: web1.NodeOf(), At: at(0)}}, PushReplicas: []store.PushReplica{p}}))
@@ -516,6 +543,9 @@ func testReopen(t *testing.T, b Backend) {
 	}
 	if subs, _ := s.ListSubscribers(ctx); len(subs) != 1 {
 		t.Errorf("subscribers after reopening: %v", subs)
+	}
+	if ms, _ := s.ListMonitors(ctx); !same(ms, []store.Monitor{mon}) {
+		t.Errorf("monitors after reopening: %v", ms)
 	}
 	if r, _ := s.LastResults(ctx); len(r) != 1 {
 		t.Errorf("results after reopening: %v", r)
