@@ -419,15 +419,18 @@ func orList(words []string) []string {
 }
 
 // checkID checks a service or node id and reports whether it is usable.
-func checkID(c *Check, id, what string) bool {
+func checkID(c *Check, id, what string) bool { return checkIDAt(c, "id", id, what) }
+
+// checkIDAt checks an id written at key.
+func checkIDAt(c *Check, key, id, what string) bool {
 	if id == "" {
-		c.Fail("id", "required: every %s needs an id (lowercase letters, digits, '-' and '_')", what)
+		c.Fail(key, "required: every %s needs an id (lowercase letters, digits, '-' and '_')", what)
 		return false
 	}
 	for i := 0; i < len(id); i++ {
 		ch := id[i]
 		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
-			c.Fail("id", "%q: ids may hold only lowercase letters, digits, '-' and '_' (they appear in URLs)", id)
+			c.Fail(key, "%q: ids may hold only lowercase letters, digits, '-' and '_' (they appear in URLs)", id)
 			return false
 		}
 	}
@@ -566,7 +569,7 @@ func checkNodeAlerts(c *Check, a *NodeAlerts, self string, services []Service, c
 // checkDynamic checks [dynamic]: a service id of its own, an interval and
 // a cap in range, and the targets' template as a poll node.
 func checkDynamic(c *Check, kinds *Kinds, d *Dynamic, services []Service) {
-	if checkID(c, d.ServiceID, "dynamic service") {
+	if checkIDAt(c, "service_id", d.ServiceID, "dynamic service") {
 		for i, s := range services {
 			if s.ID == d.ServiceID {
 				c.Fail("service_id", "%q is also probe.service[%d]; the dynamic targets need a service of their own", d.ServiceID, i)

@@ -119,3 +119,34 @@ func TestAgentRefusesAlertKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestDynamicValidation(t *testing.T) {
+	svc := "[[probe.service]]\nid = \"web\"\n[[probe.service.node]]\nid = \"api\"\nmode = \"push\"\n"
+	tests := []struct {
+		name, text string
+		key, msg   string // "" = valid
+	}{
+		{"valid", "[dynamic]\nservice_id = \"customers\"\ninterval = 30\nhttp_method = \"GET\"\nhttp_status_healthy_below = 300\nalert_after = 2\ndepends_on = [\"web:api\"]\n" + svc, "", ""},
+		{"no service id", "[dynamic]\ninterval = 30\n", "dynamic.service_id", "required"},
+		{"a configured service", "[dynamic]\nservice_id = \"web\"\n" + svc, "dynamic.service_id", "is also probe.service[0]"},
+		{"no room", "[dynamic]\nservice_id = \"c\"\nmax_targets = 0\n", "dynamic.max_targets", ""},
+		{"a bad method", "[dynamic]\nservice_id = \"c\"\nhttp_method = \"DELETE\"\n", "dynamic.http_method", "unknown HTTP method"},
+		{"a status range upside down", "[dynamic]\nservice_id = \"c\"\nhttp_status_healthy_above = 300\nhttp_status_healthy_below = 200\n",
+			"dynamic.http_status_healthy_below", "must be above"},
+		{"an unknown key", "[dynamic]\nservice_id = \"c\"\nreplicas = [\"https://x/\"]\n", "dynamic.replicas", "unknown key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := parseErrs(t, tokens+tt.text)
+			if tt.key == "" {
+				if len(errs) > 0 {
+					t.Fatalf("want valid, got:\n%v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Key != tt.key || !strings.Contains(errs[0].Msg, tt.msg) {
+				t.Fatalf("got %v, want one error at %s: …%s…", errs, tt.key, tt.msg)
+			}
+		})
+	}
+}
