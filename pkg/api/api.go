@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/dynamic"
 	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/push"
 	"github.com/overvakt/overvakt/pkg/silence"
@@ -44,6 +45,7 @@ type Options struct {
 	Schedule *notice.Schedule // maintenance windows
 	Subs     *notice.Subscriptions
 	Silence  *silence.Silence
+	Dynamic  *dynamic.Targets // nil: [dynamic] is off, its routes answer 404
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
 }
@@ -57,6 +59,7 @@ type API struct {
 	schedule *notice.Schedule
 	subs     *notice.Subscriptions
 	silence  *silence.Silence
+	dynamic  *dynamic.Targets // nil: off
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -80,6 +83,7 @@ func New(opts Options) (*API, error) {
 		schedule:     opts.Schedule,
 		subs:         opts.Subs,
 		silence:      opts.Silence,
+		dynamic:      opts.Dynamic,
 		log:          opts.Logger,
 		now:          opts.Now,
 		reporterAuth: newAuth(opts.Config.Server.ReporterToken, "Overvakt reporter", "server.reporter_token"),

@@ -19,13 +19,16 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 // writeJSON answers v as JSON with status 200.
-func writeJSON(w http.ResponseWriter, v any) {
+func writeJSON(w http.ResponseWriter, v any) { writeJSONCode(w, http.StatusOK, v) }
+
+// writeJSONCode answers v as JSON with the given status code.
+func writeJSONCode(w http.ResponseWriter, code int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())
 		return
 	}
-	writeJSONBytes(w, http.StatusOK, body)
+	writeJSONBytes(w, code, body)
 }
 
 func writeJSONBytes(w http.ResponseWriter, code int, body []byte) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/api"
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/dynamic"
 	"github.com/overvakt/overvakt/pkg/history"
 	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/mcpserver"
@@ -73,6 +74,7 @@ type App struct {
 	API        *api.API
 	Server     *server.Server
 	Scheduler  *probe.Scheduler
+	Dynamic    *dynamic.Targets // nil unless [dynamic]
 	Dispatcher *notify.Dispatcher
 
 	log      *slog.Logger
@@ -114,6 +116,13 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	}
 
 	a.Registry = status.NewRegistry(cfg.StatusSpecs(), start)
+	if cfg.Dynamic != nil {
+		// Before the restore, so the targets' last results come back too.
+		if a.Dynamic, err = dynamic.New(ctx, dynamic.Options{Config: cfg.Dynamic, Store: a.Store, Registry: a.Registry,
+			Now: opts.Now, Logger: log}); err != nil {
+			return nil, err
+		}
+	}
 	if a.Agents, err = push.New(push.Options{Registry: a.Registry, Metrics: cfg.Metrics, Logger: log,
 		Now: opts.Now, SweepEvery: opts.SweepEvery}); err != nil {
 		return nil, err
@@ -167,7 +176,7 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	}
 	a.rollups.SetMaintenance(a.Schedule)
 	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
-		Desk: a.Desk, Schedule: a.Schedule, Subs: a.Subs, Silence: a.Silence, Logger: log, Now: opts.Now}); err != nil {
+		Desk: a.Desk, Schedule: a.Schedule, Subs: a.Subs, Silence: a.Silence, Dynamic: a.Dynamic, Logger: log, Now: opts.Now}); err != nil {
 		return nil, err
 	}
 	var agents http.Handler // MCP, for AI agents
@@ -185,6 +194,11 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	if a.Scheduler, err = probe.NewScheduler(probe.Options{Config: cfg, Registry: a.Registry, Kinds: opts.Kinds.Probes,
 		Logger: log, Version: opts.Version}); err != nil {
 		return nil, err
+	}
+	if a.Dynamic != nil {
+		if err := a.Dynamic.Attach(a.Scheduler); err != nil {
+			return nil, err
+		}
 	}
 	a.Dispatcher = notify.NewDispatcher(notify.DispatcherOptions{
 		Config: cfg, Registry: a.Registry, Channels: chans, Logger: log, Silence: a.Silence.Active, State: a.Store,

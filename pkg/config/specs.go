@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"strconv"
 
 	"github.com/overvakt/overvakt/pkg/status"
@@ -33,6 +34,11 @@ func (c *Config) StatusSpecs() []status.ServiceSpec {
 			ss.Nodes = append(ss.Nodes, ns)
 		}
 		specs = append(specs, ss)
+	}
+	if d := c.Dynamic; d != nil {
+		// The dynamic targets' service comes last; its nodes are added as
+		// targets are.
+		specs = append(specs, status.ServiceSpec{ID: d.ServiceID, Label: cmp.Or(d.ServiceLabel, d.ServiceID)})
 	}
 	return specs
 }

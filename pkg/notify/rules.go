@@ -43,8 +43,11 @@ type rules struct {
 	silenced   func(now time.Time) bool
 	title, url string
 
-	defaults nodeRules              // of nodes the file does not name (dynamic ones)
+	defaults nodeRules              // of nodes the file does not name
 	nodes    map[nodeKey]*nodeRules // of the configured nodes
+	// dynamic are the rules of every node of the dynamic service.
+	dynamicService string
+	dynamic        *nodeRules
 	// routes are the channel lists that nodes name; routes[0] is nil and
 	// stands for every channel.
 	routes [][]string
@@ -74,33 +77,43 @@ func rulesFrom(cfg *config.Config, window time.Duration, silenced func(time.Time
 	}
 	for _, svc := range cfg.Probe.Services {
 		for _, node := range svc.Nodes {
-			nr := r.defaults
-			a := &node.NodeAlerts
-			if a.AlertAfter > 0 {
-				nr.alertAfter = a.AlertAfter
-			}
-			if a.ReminderInterval != nil {
-				nr.interval = a.ReminderInterval.Duration()
-			}
-			if a.ReminderBackoffFunction != "" {
-				nr.exponent = backoffExponent(a.ReminderBackoffFunction)
-			}
-			if a.ReminderBackoffLimit > 0 {
-				nr.limit = a.ReminderBackoffLimit
-			}
-			route := svc.Notify
-			if a.Notify != nil {
-				route = a.Notify
-			}
-			nr.route = r.routeOf(route)
-			for _, p := range a.DependsOn {
-				nr.parents = append(nr.parents, parseNodeKey(p))
-			}
-			nr.grace = graceOf(cfg, &node)
-			r.nodes[nodeKey{svc.ID, node.ID}] = &nr
+			r.nodes[nodeKey{svc.ID, node.ID}] = r.nodeRules(cfg, &node, svc.Notify)
 		}
 	}
+	if d := cfg.Dynamic; d != nil {
+		// Every dynamic target has the rules of [dynamic].
+		n := d.TargetNode("", "", "")
+		r.dynamicService, r.dynamic = d.ServiceID, r.nodeRules(cfg, &n, nil)
+	}
 	return r
+}
+
+// nodeRules are the rules of a node: [notify]'s with its own in their
+// place; route is its service's notify list.
+func (r *rules) nodeRules(cfg *config.Config, node *config.Node, route []string) *nodeRules {
+	nr := r.defaults
+	a := &node.NodeAlerts
+	if a.AlertAfter > 0 {
+		nr.alertAfter = a.AlertAfter
+	}
+	if a.ReminderInterval != nil {
+		nr.interval = a.ReminderInterval.Duration()
+	}
+	if a.ReminderBackoffFunction != "" {
+		nr.exponent = backoffExponent(a.ReminderBackoffFunction)
+	}
+	if a.ReminderBackoffLimit > 0 {
+		nr.limit = a.ReminderBackoffLimit
+	}
+	if a.Notify != nil {
+		route = a.Notify
+	}
+	nr.route = r.routeOf(route)
+	for _, p := range a.DependsOn {
+		nr.parents = append(nr.parents, parseNodeKey(p))
+	}
+	nr.grace = graceOf(cfg, node)
+	return &nr
 }
 
 // graceOf is about one probe interval of a node: the time within which
@@ -138,6 +151,9 @@ func (r *rules) routeOf(channels []string) int {
 func (r *rules) of(k nodeKey) *nodeRules {
 	if nr, ok := r.nodes[k]; ok {
 		return nr
+	}
+	if r.dynamic != nil && k.service == r.dynamicService {
+		return r.dynamic
 	}
 	return &r.defaults
 }

@@ -90,8 +90,11 @@ func (r *Renderer) RenderFeed(w io.Writer, f Feed) error {
 		},
 		Author: atomPerson{Name: r.head.Company, URI: r.head.WebsiteURL},
 	}
-	updated := f.Quiet
+	var updated time.Time
 	records := Records(f.Past, true)
+	if len(records) == 0 {
+		updated = f.Quiet
+	}
 	if len(records) > FeedEntries {
 		records = records[:FeedEntries]
 	}

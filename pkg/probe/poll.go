@@ -161,7 +161,11 @@ type faultWarn struct {
 // status, its error says why, and operators are warned.
 func (s *Scheduler) couldNotCheck(ctx context.Context, j *job, a Attempt) {
 	now := time.Now()
-	s.reg.Keep(j.ref, "could not check: "+a.Err, now)
+	if j.dyn != "" {
+		s.reg.KeepByID(j.ref.Service, j.dyn, 0, "could not check: "+a.Err, now)
+	} else {
+		s.reg.Keep(j.ref, "could not check: "+a.Err, now)
+	}
 	w := &s.warn
 	w.mu.Lock()
 	if !w.last.IsZero() && now.Sub(w.last) < faultWarnEvery {

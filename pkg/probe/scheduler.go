@@ -68,6 +68,19 @@ type Scheduler struct {
 	builders []Builder // of every kind, closed when Run ends
 	running  atomic.Bool
 	warn     faultWarn
+
+	// The dynamic targets ([dynamic]): nodes of service dynIndex added and
+	// removed while the scheduler runs, probed on the poll lane.
+	dyn        *config.Dynamic // nil: none
+	dynIndex   int
+	dynKinds   []Kind
+	dynBuild   map[string]Builder
+	dynMetrics *config.Metrics
+	poll       *lane
+	dynMu      sync.Mutex      // guards dynJobs, started and the builders' Target while running
+	dynJobs    map[string]*job // by node id
+	started    bool            // Run took the lanes' jobs
+	stopped    chan struct{}   // closed when Run's context ends
 }
 
 // lane is the schedule of the kinds of one lane.
@@ -80,6 +93,9 @@ type lane struct {
 	rules     *pollRules     // poll lane; nil for scripts
 	resolver  *resolverWatch // poll lane
 	jobs      []*job
+	// adds brings jobs added while the lane runs (dynamic targets) to its
+	// dispatcher; nil on a lane that takes none.
+	adds chan *job
 }
 
 // pollRules are the [metrics] limits that judge poll attempts.
@@ -108,6 +124,11 @@ type job struct {
 	retrying bool
 	swept    bool          // the first probe is done
 	last     status.Status // last recorded status, for change logs
+
+	// dyn is the node id of a dynamic target, whose position in its
+	// service changes as others come and go; "" for the config's replicas.
+	dyn     string
+	removed atomic.Bool // the dynamic target was removed: drop the job
 }
 
 // nodeInfo is what replicas of one node share.
@@ -123,7 +144,7 @@ func NewScheduler(opts Options) (*Scheduler, error) {
 	if cfg == nil || reg == nil {
 		return nil, errors.New("probe: NewScheduler needs Options.Config and Options.Registry")
 	}
-	s := &Scheduler{reg: reg, log: opts.Logger}
+	s := &Scheduler{reg: reg, log: opts.Logger, stopped: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -160,7 +181,14 @@ func NewScheduler(opts Options) (*Scheduler, error) {
 	}
 
 	snap := reg.Snapshot()
-	if len(snap.Services) != len(cfg.Probe.Services) {
+	dynamic := 0
+	if cfg.Dynamic != nil {
+		dynamic = 1
+		s.dyn, s.dynIndex, s.dynKinds, s.dynBuild, s.dynMetrics = cfg.Dynamic, len(cfg.Probe.Services), opts.Kinds, builders, m
+		s.dynJobs = map[string]*job{}
+		poll.adds = make(chan *job)
+	}
+	if len(snap.Services) != len(cfg.Probe.Services)+dynamic {
 		s.close()
 		return nil, errRegistryShape
 	}
@@ -220,8 +248,9 @@ func NewScheduler(opts Options) (*Scheduler, error) {
 	for _, j := range poll.jobs {
 		poll.resolver.add(j.host)
 	}
+	s.poll = poll
 	for _, l := range []*lane{poll, script} {
-		if len(l.jobs) == 0 {
+		if len(l.jobs) == 0 && l.adds == nil {
 			continue
 		}
 		if err := l.check(prefix); err != nil {
@@ -327,10 +356,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return errors.New("probe: Scheduler.Run was already called")
 	}
 	var wg sync.WaitGroup
+	// From here on dynamic targets reach the poll lane through its adds.
+	s.dynMu.Lock()
+	s.started = true
 	for _, l := range s.lanes {
-		wg.Go(func() { s.runLane(ctx, l) })
+		jobs := slices.Clone(l.jobs)
+		wg.Go(func() { s.runLane(ctx, l, jobs) })
 	}
+	s.dynMu.Unlock()
 	<-ctx.Done() // also when there is nothing to probe
+	close(s.stopped)
 	wg.Wait()
 	s.close()
 	return nil
@@ -354,19 +389,22 @@ func tickEnd(due time.Duration) time.Duration {
 
 // runLane is the dispatcher of one lane: it hands due jobs to the workers
 // and puts finished ones back into the heap at their next due time.
-func (s *Scheduler) runLane(ctx context.Context, l *lane) {
+func (s *Scheduler) runLane(ctx context.Context, l *lane, jobs []*job) {
 	start := time.Now()
-	q := make(jobQueue, len(l.jobs))
-	for i, j := range l.jobs {
+	q := make(jobQueue, len(jobs))
+	for i, j := range jobs {
 		j.seq = i
 		j.due = 0 // the first sweep starts at once
 		q[i] = j
 	}
-	spread(l.jobs)
+	spread(jobs)
 	heap.Init(&q)
 
 	work := make(chan *job)
-	workers := min(l.workers, len(l.jobs))
+	workers := min(l.workers, len(jobs))
+	if l.adds != nil {
+		workers = l.workers // jobs may come
+	}
 	done := make(chan *job, workers) // never blocks: at most `workers` jobs are out
 	var wg sync.WaitGroup
 	for range workers {
@@ -376,7 +414,11 @@ func (s *Scheduler) runLane(ctx context.Context, l *lane) {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	seq := len(jobs)
 	for {
+		for len(q) > 0 && q[0].removed.Load() {
+			heap.Pop(&q) // a dynamic target that was removed
+		}
 		var send chan<- *job
 		var next *job
 		var wake <-chan time.Time
@@ -396,6 +438,13 @@ func (s *Scheduler) runLane(ctx context.Context, l *lane) {
 		case send <- next:
 			heap.Pop(&q)
 		case j := <-done:
+			if !j.removed.Load() {
+				heap.Push(&q, j)
+			}
+		case j := <-l.adds:
+			seq++
+			j.seq = seq
+			j.due = time.Since(start) // its first probe at once
 			heap.Push(&q, j)
 		case <-wake:
 		case <-ctx.Done():
@@ -422,6 +471,10 @@ func (s *Scheduler) work(ctx context.Context, l *lane, start time.Time, work <-c
 		a := l.poll(ctx, j)
 		if ctx.Err() != nil {
 			return // shutting down: the attempt was cut short, not failed
+		}
+		if j.removed.Load() {
+			done <- j // the dispatcher forgets it
+			continue
 		}
 		switch {
 		case a.Inconclusive:
@@ -510,7 +563,11 @@ func (s *Scheduler) record(ctx context.Context, j *job, a Attempt) bool {
 		}
 	}
 	res.At = time.Now()
-	s.reg.Set(j.ref, res)
+	if j.dyn != "" {
+		s.reg.SetByID(j.ref.Service, j.dyn, 0, res)
+	} else {
+		s.reg.Set(j.ref, res)
+	}
 	if res.Status != j.last {
 		s.log.Info("replica changed", "service", j.node.service, "node", j.node.node, "replica", j.ref.Replica,
 			"target", j.name, "status", res.Status, "was", j.last, "error", res.Err)
@@ -560,4 +617,71 @@ func (q *jobQueue) Pop() any {
 	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
 	return j
+}
+
+// AddTarget starts probing a dynamic target: node id of the [dynamic]
+// service, which must already be in the registry, probed at rawURL. Its
+// first probe starts at once. It fails when the scheduler has no
+// [dynamic] table, the node is already probed, or no probe kind takes the
+// URL.
+func (s *Scheduler) AddTarget(id, label, rawURL string) error {
+	if s.dyn == nil {
+		return errors.New("probe: no [dynamic] table: dynamic targets are off")
+	}
+	s.dynMu.Lock()
+	defer s.dynMu.Unlock()
+	if _, dup := s.dynJobs[id]; dup {
+		return fmt.Errorf("probe: dynamic target %q is already probed", id)
+	}
+	n := s.dyn.TargetNode(id, label, rawURL)
+	k, name, err := kindFor(s.dynKinds, "poll", rawURL, 0)
+	if err != nil {
+		return err
+	}
+	if laneOf(k) != LanePoll {
+		return fmt.Errorf("%q: the %s probe cannot be a dynamic target", name, k.Name)
+	}
+	t, err := s.dynBuild[k.Name].Target(&n, 0)
+	if err != nil {
+		return err
+	}
+	interval, attempts := n.Interval(s.dynMetrics).Duration(), n.Attempts(s.dynMetrics)
+	j := &job{ref: status.Ref{Service: s.dynIndex}, dyn: id, name: name, host: hostName(rawURL),
+		node: &nodeInfo{service: s.dyn.ServiceID, node: id}, target: t, interval: interval, attempts: attempts}
+	// Its slots fall anywhere in the interval, spread by its id, so that
+	// targets added together are not probed together ever after.
+	j.phase = time.Duration(uint64(fnv32(id)) * uint64(interval) >> 32)
+	s.dynJobs[id] = j
+	if !s.started {
+		s.poll.jobs = append(s.poll.jobs, j)
+		return nil
+	}
+	select {
+	case s.poll.adds <- j:
+	case <-s.stopped:
+	}
+	return nil
+}
+
+// RemoveTarget stops probing a dynamic target; its probe under way, if
+// any, is not recorded. It reports whether it was probed.
+func (s *Scheduler) RemoveTarget(id string) bool {
+	s.dynMu.Lock()
+	defer s.dynMu.Unlock()
+	j, ok := s.dynJobs[id]
+	if ok {
+		j.removed.Store(true)
+		delete(s.dynJobs, id)
+	}
+	return ok
+}
+
+// fnv32 is the FNV-1a hash of s.
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }

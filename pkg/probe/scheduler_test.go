@@ -930,3 +930,58 @@ func TestCertReachesTheRegistry(t *testing.T) {
 		}
 	})
 }
+
+// Dynamic targets come while the scheduler runs: each is probed at once
+// and then once per interval, a removed one is probed no more, and the
+// results of the others still reach their nodes though their places moved.
+func TestDynamicTargets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 10 * time.Second
+		f := newFakeKind()
+		cfg := probetest.Config(node("fake://static"))
+		cfg.Dynamic = &config.Dynamic{ServiceID: "dyn", Interval: config.Seconds(interval.Seconds()), MaxTargets: 1000}
+		cfg.Metrics.PollParallelism = 16
+		r := probetest.Start(t, cfg, []probe.Kind{f.kind()}, nil)
+		dyn := len(cfg.Probe.Services)
+		added := time.Now()
+		for i := range 1000 {
+			id := fmt.Sprintf("d%d", i)
+			if !r.Reg.AddNode(dyn, status.NodeSpec{ID: id, Mode: status.ModePoll, Replicas: []string{"fake://" + id}}, time.Now()) {
+				t.Fatalf("AddNode %s", id)
+			}
+			if err := r.Sched.AddTarget(id, id, "fake://"+id); err != nil {
+				t.Fatalf("AddTarget %s: %v", id, err)
+			}
+		}
+		if err := r.Sched.AddTarget("d5", "d5", "fake://d5"); err == nil {
+			t.Error("a second d5 was taken")
+		}
+		time.Sleep(interval)
+		snap := r.Reg.Snapshot()
+		if snap.Unchecked != 0 {
+			t.Fatalf("%d replicas unchecked one interval after 1,000 targets came", snap.Unchecked)
+		}
+		for i := range 1000 {
+			times := f.times(fmt.Sprintf("d%d", i))
+			if len(times) == 0 || times[0].Sub(added) > interval {
+				t.Fatalf("d%d: first probe %v after it came", i, times)
+			}
+		}
+
+		f.set("d3", fails("gone"))
+		if !r.Sched.RemoveTarget("d1") || r.Sched.RemoveTarget("d1") {
+			t.Error("RemoveTarget d1: want true once")
+		}
+		r.Reg.RemoveNode(dyn, "d1", time.Now())
+		before := len(f.times("d1"))
+		time.Sleep(3 * interval)
+		if got := len(f.times("d1")); got != before {
+			t.Errorf("d1 probed %d more times after it was removed", got-before)
+		}
+		snap = r.Reg.Snapshot()
+		svc := snap.Services[dyn]
+		if svc.Nodes.Len() != 999 || svc.Nodes.At(2).ID != "d3" || svc.Nodes.At(2).Status != status.Dead {
+			t.Errorf("d3 (now third): %+v of %d", svc.Nodes.At(2), svc.Nodes.Len())
+		}
+	})
+}

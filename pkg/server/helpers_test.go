@@ -252,7 +252,7 @@ func newHistoryServer(t testing.TB, cfg *config.Config, anns AnnouncementSource,
 	t.Helper()
 	r := historyReader(t)
 	s, err := New(Options{Config: cfg, Registry: historyRegistry(), Announcements: anns, Version: "test",
-		History: r, Retracted: staticRetracted(retracted)})
+		History: r, Retracted: staticRetracted(retracted), Now: func() time.Time { return historytest.Now }})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -107,7 +107,7 @@ func (s *Server) handleHistoryAPI(c echo.Context) error {
 	}
 	_, version := s.history()
 	d, err := s.viewDocs.get(version, "api/"+comp.Service+"/"+comp.Node+"/"+span, func() (*doc, error) {
-		rg, err := s.hist.NodeRange(c.Request().Context(), comp, span, time.Now())
+		rg, err := s.hist.NodeRange(c.Request().Context(), comp, span, s.now())
 		if err != nil {
 			if history.IsUnknown(err) {
 				return nil, echo.NewHTTPError(http.StatusNotFound, "no history of node "+strconv.Quote(comp.Node)+" yet; try again in a minute")

@@ -85,7 +85,7 @@ func TestPastPage(t *testing.T) {
 	mustContain(t, body,
 		"<title>History · Acme Status</title>",
 		`<link rel="alternate" type="application/atom+xml" title="Acme Status" href="/feed.atom">`,
-		`<details open>`+"\n<summary>"+time.Now().Format("January 2006")+"</summary>",
+		`<details open>`+"\n<summary>"+historytest.Now.Format("January 2006")+"</summary>",
 		"<summary>November 2026</summary>",
 		`<li class="record outage" id="outage-web-api-`+strconv.FormatInt(historytest.At(80, 6).Unix(), 10)+`">`,
 		`<strong>Web · API</strong> <time datetime="2026-11-23T06:00:00Z">down from Mon 23 Nov 06:00 to 12:00 (6 h)</time> — <span class="why">GET https://api.example.com/: status 503</span>`,

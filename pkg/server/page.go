@@ -61,7 +61,7 @@ func (s *Server) buildPage(buf *bytes.Buffer, _ docKey) (docKey, time.Time, erro
 	hist, _ := s.history()
 	incs, _ := s.incidents()
 	key := s.pageKey()
-	now := time.Now()
+	now := s.now()
 	windows, until := s.windows(now)
 	var open []page.Incident
 	for _, inc := range public(incs) {

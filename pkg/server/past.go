@@ -47,7 +47,7 @@ func (s *Server) pastState() (page.Past, docKey, time.Time) {
 	anns, _ := s.announcements()
 	hist, _ := s.history()
 	incs, _ := s.incidents()
-	now := time.Now()
+	now := s.now()
 	windows, until := s.windows(now)
 	return page.Past{Snapshot: s.reg.Snapshot(), Announcements: anns, Retracted: s.retracted(), History: hist, Now: now,
 		Incidents: public(incs), Windows: windows}, key, until

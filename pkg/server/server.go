@@ -43,6 +43,9 @@ type Options struct {
 	Registry *status.Registry
 	Logger   *slog.Logger // nil discards
 	Version  string       // the program's version, for logs
+	// Now is the clock pages are drawn with (what "today" and "since"
+	// are); nil is time.Now. The caches keep to real time.
+	Now func() time.Time
 
 	// Announcements feeds the page; nil shows none.
 	Announcements AnnouncementSource
@@ -151,6 +154,10 @@ type API interface {
 	ListWebhooks(echo.Context) error        // GET /manager/subscribers
 	AddWebhook(echo.Context) error          // POST /manager/subscribers
 	RemoveWebhook(echo.Context) error       // DELETE /manager/subscriber/{id}
+	PutMonitor(echo.Context) error          // PUT /manager/monitor?url=…
+	GetMonitor(echo.Context) error          // GET /manager/monitor?url=…
+	DeleteMonitor(echo.Context) error       // DELETE /manager/monitor?url=…
+	ListMonitors(echo.Context) error        // GET /manager/monitors
 }
 
 // AnnouncementSource supplies the announcements shown on the page.
@@ -163,6 +170,7 @@ type AnnouncementSource interface {
 
 // Server is the HTTP side. It is safe for concurrent use.
 type Server struct {
+	now func() time.Time // see Options.Now
 	reg      *status.Registry
 	log      *slog.Logger
 	version  string
@@ -241,7 +249,11 @@ func New(opts Options) (*Server, error) {
 	s.report = newDocCache(hdrJSON[0], hdrNoCache[0], &s.gzip, s.buildReport)
 	s.past = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPast)
 	s.feed = newDocCache(hdrAtom[0], hdrNoCache[0], &s.gzip, s.buildFeed)
-	s.started = time.Now()
+	s.now = opts.Now
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.started = s.now()
 	if u := opts.Config.Branding.PageURL; u != "" {
 		s.pageURL = strings.TrimRight(u, "/") + "/"
 	}
@@ -321,6 +333,10 @@ func (s *Server) routes() *echo.Echo {
 		e.GET("/manager/maintenance", a.ListMaintenance)
 		e.POST("/manager/maintenance", a.ScheduleMaintenance)
 		e.DELETE("/manager/maintenance/:id", a.CancelMaintenance)
+		e.PUT("/manager/monitor", a.PutMonitor)
+		e.GET("/manager/monitor", a.GetMonitor)
+		e.DELETE("/manager/monitor", a.DeleteMonitor)
+		e.GET("/manager/monitors", a.ListMonitors)
 		e.GET("/manager/subscribers", a.ListWebhooks)
 		e.POST("/manager/subscribers", a.AddWebhook)
 		e.DELETE("/manager/subscriber/:id", a.RemoveWebhook)

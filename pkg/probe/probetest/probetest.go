@@ -49,8 +49,9 @@ func ScriptNode(scripts ...string) config.Node {
 
 // Running is a started Scheduler and the registry it writes to.
 type Running struct {
-	Reg  *status.Registry
-	Stop func() // cancels Run and waits for it; safe to call twice
+	Reg   *status.Registry
+	Sched *probe.Scheduler
+	Stop  func() // cancels Run and waits for it; safe to call twice
 }
 
 // Start runs a Scheduler for cfg with kinds until the test ends (or Stop
@@ -80,7 +81,7 @@ func Start(t testing.TB, cfg *config.Config, kinds []probe.Kind, logger *slog.Lo
 		})
 	}
 	t.Cleanup(stop)
-	return &Running{Reg: reg, Stop: stop}
+	return &Running{Reg: reg, Sched: s, Stop: stop}
 }
 
 // WaitChecked waits until every configured replica has a result and
