@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,7 +143,10 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	if a.Silence, err = silence.New(ctx, a.Store); err != nil {
 		return nil, err
 	}
-	components := componentsOf{cfg.Probe.Services}
+	components := componentsOf{services: cfg.Probe.Services, reg: a.Registry}
+	if cfg.Dynamic != nil {
+		components.dynamic = cfg.Dynamic.ServiceID
+	}
 	client := opts.HTTP
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
@@ -308,7 +312,25 @@ func (a *App) Close() error {
 	return nil
 }
 
-// componentsOf says which services and nodes the config has.
-type componentsOf struct{ services []config.Service }
+// componentsOf says which services and nodes there are: those of the
+// config, and the dynamic service with the targets it has now.
+type componentsOf struct {
+	services []config.Service
+	dynamic  string // the dynamic service's id; "" without one
+	reg      *status.Registry
+}
 
-func (c componentsOf) Known(name string) bool { return config.KnownComponent(c.services, name) }
+func (c componentsOf) Known(name string) bool {
+	if config.KnownComponent(c.services, name) {
+		return true
+	}
+	svc, node, hasNode := strings.Cut(name, ":")
+	if c.dynamic == "" || svc != c.dynamic {
+		return false
+	}
+	if !hasNode {
+		return true
+	}
+	_, ni, ok := c.reg.Snapshot().FindNode(svc, node)
+	return ok && ni >= 0
+}

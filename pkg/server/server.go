@@ -170,7 +170,7 @@ type AnnouncementSource interface {
 
 // Server is the HTTP side. It is safe for concurrent use.
 type Server struct {
-	now func() time.Time // see Options.Now
+	now      func() time.Time // see Options.Now
 	reg      *status.Registry
 	log      *slog.Logger
 	version  string
