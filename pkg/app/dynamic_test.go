@@ -54,7 +54,7 @@ type serving struct {
 	stop func()
 }
 
-func serve(t *testing.T, text string, st store.Store) *serving {
+func serve(t testing.TB, text string, st store.Store) *serving {
 	t.Helper()
 	if st == nil {
 		st = memory.New()

@@ -32,6 +32,47 @@ type Store struct {
 
 	mu  sync.Mutex // guards ids
 	ids map[store.ReplicaKey]int64
+
+	// The statements of Write, prepared once: parsing SQL for every row
+	// cost more than writing it.
+	stmts writeStmts
+}
+
+// writeStmts are the statements Write runs for each row of a batch.
+type writeStmts struct {
+	result, change, push, flush, findComponent, addComponent *sql.Stmt
+}
+
+const (
+	sqlResult = `INSERT INTO results (replica_id, at_ms, status, latency_us, reason) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (replica_id, at_ms) DO UPDATE SET status = excluded.status, latency_us = excluded.latency_us, reason = excluded.reason`
+	sqlChange = `INSERT INTO changes (component_id, at_ms, status, reason, resumed) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (component_id, at_ms) DO UPDATE SET status = excluded.status, reason = excluded.reason, resumed = excluded.resumed`
+	sqlPush = `INSERT INTO push_replicas (replica_id, interval_ms, last_report_ms, status, has_load, cpu, ram)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (replica_id) DO UPDATE SET interval_ms = excluded.interval_ms,
+		last_report_ms = excluded.last_report_ms, status = excluded.status, has_load = excluded.has_load,
+		cpu = excluded.cpu, ram = excluded.ram`
+	sqlFlush         = "DELETE FROM push_replicas WHERE replica_id = ?"
+	sqlFindComponent = "SELECT id FROM components WHERE service = ? AND node = ? AND replica = ?"
+	sqlAddComponent  = "INSERT INTO components (service, node, replica) VALUES (?, ?, ?) RETURNING id"
+)
+
+// prepare prepares the write statements, once the schema is up to date.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{
+		{&s.stmts.result, sqlResult}, {&s.stmts.change, sqlChange}, {&s.stmts.push, sqlPush},
+		{&s.stmts.flush, sqlFlush}, {&s.stmts.findComponent, sqlFindComponent}, {&s.stmts.addComponent, sqlAddComponent},
+	} {
+		st, err := s.db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return err
+		}
+		*p.st = st
+	}
+	return nil
 }
 
 var _ store.Store = (*Store)(nil)
@@ -62,7 +103,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// allows one writer anyway.
 	db.SetMaxOpenConns(1)
 	s := &Store{db: db, path: path, lock: lock, ids: map[store.ReplicaKey]int64{}}
-	if err := s.migrate(ctx); err != nil {
+	err = s.migrate(ctx)
+	if err == nil {
+		err = s.prepare(ctx)
+	}
+	if err != nil {
 		db.Close()
 		lock.Close()
 		return nil, fmt.Errorf("store %s: %w; if the file is damaged, move it away (the server starts with an empty history) or restore a backup made with `overvakt backup`", path, err)
@@ -249,11 +294,9 @@ func (s *Store) component(ctx context.Context, tx *sql.Tx, k store.ReplicaKey) (
 	if ok {
 		return id, nil
 	}
-	err := tx.QueryRowContext(ctx, "SELECT id FROM components WHERE service = ? AND node = ? AND replica = ?",
-		k.Service, k.Node, k.Replica).Scan(&id)
+	err := tx.StmtContext(ctx, s.stmts.findComponent).QueryRowContext(ctx, k.Service, k.Node, k.Replica).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = tx.QueryRowContext(ctx, "INSERT INTO components (service, node, replica) VALUES (?, ?, ?) RETURNING id",
-			k.Service, k.Node, k.Replica).Scan(&id)
+		err = tx.StmtContext(ctx, s.stmts.addComponent).QueryRowContext(ctx, k.Service, k.Node, k.Replica).Scan(&id)
 	}
 	if err != nil {
 		return 0, err
@@ -306,12 +349,7 @@ func (s *Store) Write(ctx context.Context, b *store.Batch) error {
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if len(b.Results) > 0 {
-			st, err := tx.PrepareContext(ctx, `INSERT INTO results (replica_id, at_ms, status, latency_us, reason) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (replica_id, at_ms) DO UPDATE SET status = excluded.status, latency_us = excluded.latency_us, reason = excluded.reason`)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+			st := tx.StmtContext(ctx, s.stmts.result)
 			for _, r := range b.Results {
 				id, err := idOf(tx, r.Key)
 				if err != nil {
@@ -322,37 +360,40 @@ func (s *Store) Write(ctx context.Context, b *store.Batch) error {
 				}
 			}
 		}
-		for _, c := range b.Changes {
-			id, err := idOf(tx, compKey(c.Of))
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (component_id, at_ms, status, reason, resumed) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (component_id, at_ms) DO UPDATE SET status = excluded.status, reason = excluded.reason, resumed = excluded.resumed`,
-				id, ms(c.At), int(c.Status), nullString(c.Reason), c.Resumed); err != nil {
-				return err
-			}
-		}
-		for _, p := range b.PushReplicas {
-			id, err := idOf(tx, p.Key)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO push_replicas (replica_id, interval_ms, last_report_ms, status, has_load, cpu, ram)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (replica_id) DO UPDATE SET interval_ms = excluded.interval_ms,
-				last_report_ms = excluded.last_report_ms, status = excluded.status, has_load = excluded.has_load,
-				cpu = excluded.cpu, ram = excluded.ram`,
-				id, p.Interval.Milliseconds(), ms(p.LastReport), int(p.Status), p.HasLoad, p.CPU, p.RAM); err != nil {
-				return err
+		if len(b.Changes) > 0 {
+			st := tx.StmtContext(ctx, s.stmts.change)
+			for _, c := range b.Changes {
+				id, err := idOf(tx, compKey(c.Of))
+				if err != nil {
+					return err
+				}
+				if _, err := st.ExecContext(ctx, id, ms(c.At), int(c.Status), nullString(c.Reason), c.Resumed); err != nil {
+					return err
+				}
 			}
 		}
-		for _, k := range b.Flushed {
-			id, err := idOf(tx, k)
-			if err != nil {
-				return err
+		if len(b.PushReplicas) > 0 {
+			st := tx.StmtContext(ctx, s.stmts.push)
+			for _, p := range b.PushReplicas {
+				id, err := idOf(tx, p.Key)
+				if err != nil {
+					return err
+				}
+				if _, err := st.ExecContext(ctx, id, p.Interval.Milliseconds(), ms(p.LastReport), int(p.Status), p.HasLoad, p.CPU, p.RAM); err != nil {
+					return err
+				}
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM push_replicas WHERE replica_id = ?", id); err != nil {
-				return err
+		}
+		if len(b.Flushed) > 0 {
+			st := tx.StmtContext(ctx, s.stmts.flush)
+			for _, k := range b.Flushed {
+				id, err := idOf(tx, k)
+				if err != nil {
+					return err
+				}
+				if _, err := st.ExecContext(ctx, id); err != nil {
+					return err
+				}
 			}
 		}
 		if b.Run != 0 {
