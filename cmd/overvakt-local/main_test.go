@@ -24,8 +24,8 @@ import (
 
 const serverConfig = `
 [server]
-manager_token = "manager-secret"
-reporter_token = "reporter-secret"
+manager_token = "manager-secret-0123"
+reporter_token = "reporter-secret-0123"
 
 [metrics]
 local_delay_dead = 0.3
@@ -165,7 +165,7 @@ id = "jobs"
 mode = "script"
 scripts = ["exit 0", "exit 1"]
 `)
-	env := map[string]string{"OVERVAKT_TOKEN": "reporter-secret"}
+	env := map[string]string{"OVERVAKT_TOKEN": "reporter-secret-0123"}
 	log := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -238,7 +238,7 @@ func TestAgentOnce(t *testing.T) {
 	path := writeConfig(t, `
 [report]
 url = "`+url+`"
-token = "reporter-secret"
+token = "reporter-secret-0123"
 interval = 5
 
 [[probe.service]]
@@ -263,8 +263,8 @@ func TestAgentRefused(t *testing.T) {
 		name, token, node, mentions string
 	}{
 		{"wrong token", "nope", "jobs", "reporter_token"},
-		{"unknown node", "reporter-secret", "nope", "unknown node"},
-		{"push node on the server", "reporter-secret", "hosts", "push mode"},
+		{"unknown node", "reporter-secret-0123", "nope", "unknown node"},
+		{"push node on the server", "reporter-secret-0123", "hosts", "push mode"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -81,8 +81,8 @@ func TestServeStartsAndStops(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 [server]
 inet = %q
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 
 [metrics]
 poll_interval = 1
@@ -178,8 +178,8 @@ func TestNotifyTest(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "overvakt.toml")
 		os.WriteFile(p, []byte(fmt.Sprintf(`
 [server]
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 
 [notify.webhook]
 hook_url = %q
@@ -243,8 +243,8 @@ func TestTargetDeathIsNotified(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 [server]
 inet = %q
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 
 [metrics]
 poll_interval = 0.5

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // validate checks a decoded server config. It first completes what the
@@ -18,6 +20,7 @@ import (
 func validate(c *Check, kinds *Kinds, cfg *Config) {
 	completeKinds(kinds, cfg.Probe.Services, &cfg.Notify)
 	checkServer(c.sub("server", ""), &cfg.Server)
+	checkTokenScopes(c, &cfg.Server, cfg.Probe.Services)
 	checkBranding(c.sub("branding", ""), &cfg.Branding)
 	checkMetrics(c.sub("metrics", ""), &cfg.Metrics)
 	checkPlugins(c, cfg.Plugins)
@@ -164,8 +167,68 @@ func checkServer(c *Check, s *Server) {
 		if t.val == "" {
 			c.Fail(t.name, "required: set a long random secret, e.g. %s = \"${OVERVAKT_%s}\" to read it from the environment",
 				t.name, strings.ToUpper(t.name))
+			continue
+		}
+		checkTokenLength(c, t.name, t.val)
+	}
+	if s.ManagerToken != "" && s.ManagerToken == s.ReporterToken {
+		c.Fail("reporter_token", "the same as manager_token: use two different secrets, so that an agent's token cannot change the page")
+	}
+	for i, p := range s.TrustedProxies {
+		if _, ok := ParsePrefix(p); !ok {
+			c.Fail(indexKey("trusted_proxies", i), "%q: want an IP address or a CIDR prefix, like \"127.0.0.1\", \"::1\" or \"10.0.0.0/8\"", p)
 		}
 	}
+}
+
+// checkTokenLength refuses a token too short to resist guessing. The
+// message never quotes the token.
+func checkTokenLength(c *Check, key, token string) {
+	if n := utf8.RuneCountInString(token); n < MinTokenLength {
+		c.Fail(key, "%d characters is too short to resist guessing: use at least %d random ones, e.g. from `openssl rand -hex 24`",
+			n, MinTokenLength)
+	}
+}
+
+// checkTokenScopes checks [[server.reporter_token_scopes]]: every token
+// long, distinct from the others and allowed somewhere that exists.
+func checkTokenScopes(c *Check, s *Server, services []Service) {
+	seen := map[string]string{s.ManagerToken: "manager_token", s.ReporterToken: "reporter_token"}
+	for i := range s.ReporterTokenScopes {
+		key := indexKey("server.reporter_token_scopes", i)
+		sc := c.sub(key, "[[server.reporter_token_scopes]]")
+		scope := &s.ReporterTokenScopes[i]
+		switch {
+		case scope.Token == "":
+			sc.Fail("token", "required: the agent's secret, e.g. token = \"${OVERVAKT_HOSTS_TOKEN}\"")
+		case seen[scope.Token] != "":
+			sc.Fail("token", "the same as %s: every token must be its own secret", seen[scope.Token])
+		default:
+			checkTokenLength(sc, "token", scope.Token)
+			seen[scope.Token] = key + ".token"
+		}
+		if len(scope.Allow) == 0 {
+			sc.Fail("allow", `required: the services and nodes this token may report to, e.g. allow = ["agents", "web:hosts"]`)
+		}
+		for j, a := range scope.Allow {
+			if !KnownComponent(services, a) {
+				sc.Fail(indexKey("allow", j), "%q: no such service or node; write \"service\" or \"service:node\" with ids from [[probe.service]]", a)
+			}
+		}
+	}
+}
+
+// ParsePrefix reads an IP address ("::1") or CIDR prefix ("10.0.0.0/8").
+func ParsePrefix(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 func checkBranding(c *Check, b *Branding) {

@@ -9,7 +9,7 @@ import (
 )
 
 // tokens is a valid config on its own (lines 1-3); cases add from line 4.
-const tokens = "[server]\nmanager_token = \"m\"\nreporter_token = \"r\"\n"
+const tokens = "[server]\nmanager_token = \"manager-token-0123456789\"\nreporter_token = \"reporter-token-0123456789\"\n"
 
 // pollNode is a valid poll service (lines 4-9) to vary.
 const pollNode = tokens + `[[probe.service]]
@@ -134,10 +134,31 @@ replicas = [
 			10, "probe.service[0].node[0].link_url", `"/docs": want an absolute http:// or https:// URL`},
 		{"poll_delay_sick not below poll_delay_dead", tokens + "[metrics]\npoll_delay_dead = 5\npoll_delay_sick = 5\n",
 			6, "metrics.poll_delay_sick", "5 must be lower than poll_delay_dead (5)"},
-		{"missing manager token points at [server]", "\n[server]\nreporter_token = \"r\"\n",
+		{"missing manager token points at [server]", "\n[server]\nreporter_token = \"reporter-token-0123456789\"\n",
 			2, "server.manager_token", `required: set a long random secret, e.g. manager_token = "${OVERVAKT_MANAGER_TOKEN}"`},
-		{"missing reporter token", "[server]\nmanager_token = \"m\"\n",
+		{"missing reporter token", "[server]\nmanager_token = \"manager-token-0123456789\"\n",
 			1, "server.reporter_token", "required: set a long random secret"},
+		{"short manager token", "[server]\nmanager_token = \"m\"\nreporter_token = \"reporter-token-0123456789\"\n",
+			2, "server.manager_token", "1 characters is too short to resist guessing: use at least 16"},
+		{"reporter token of 15 characters", "[server]\nmanager_token = \"manager-token-0123456789\"\nreporter_token = \"0123456789abcdé\"\n",
+			3, "server.reporter_token", "15 characters is too short"},
+		{"the same token twice", "[server]\nmanager_token = \"one-token-for-everything\"\nreporter_token = \"one-token-for-everything\"\n",
+			3, "server.reporter_token", "the same as manager_token: use two different secrets"},
+		{"scope without token", pollNode + "[[server.reporter_token_scopes]]\nallow = [\"web\"]\n",
+			10, "server.reporter_token_scopes[0].token", "required: the agent's secret"},
+		{"scope with a short token", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"short\"\nallow = [\"web\"]\n",
+			11, "server.reporter_token_scopes[0].token", "5 characters is too short"},
+		{"scope with the reporter token", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"reporter-token-0123456789\"\nallow = [\"web\"]\n",
+			11, "server.reporter_token_scopes[0].token", "the same as reporter_token"},
+		{"two scopes with one token", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"scope-token-0123456789\"\nallow = [\"web\"]\n" +
+			"[[server.reporter_token_scopes]]\ntoken = \"scope-token-0123456789\"\nallow = [\"web:core\"]\n",
+			14, "server.reporter_token_scopes[1].token", "the same as server.reporter_token_scopes[0].token"},
+		{"scope without allow", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"scope-token-0123456789\"\n",
+			10, "server.reporter_token_scopes[0].allow", "required: the services and nodes this token may report to"},
+		{"scope of an unknown node", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"scope-token-0123456789\"\nallow = [\"web\", \"web:nope\"]\n",
+			12, "server.reporter_token_scopes[0].allow[1]", `"web:nope": no such service or node`},
+		{"trusted proxy that is no address", tokens + "trusted_proxies = [\"::1\", \"nginx\"]\n",
+			4, "server.trusted_proxies[1]", `"nginx": want an IP address or a CIDR prefix`},
 		{"page_url is not a URL", tokens + "[branding]\npage_url = \"status.example.com\"\n",
 			5, "branding.page_url", `"status.example.com": want an absolute http:// or https:// URL, like https://example.com/`},
 		{"icon_url scheme", tokens + "[branding]\nicon_url = \"ftp://example.com/i.png\"\n",
@@ -270,7 +291,7 @@ func TestSeveralErrorsTogether(t *testing.T) {
 	text := `[server]
 log_level = "loud"
 workers = "many"
-manager_token = "m"
+manager_token = "manager-token-0123456789"
 
 [branding]
 icon_color = "red"
@@ -325,7 +346,7 @@ func TestValidConfigs(t *testing.T) {
 	}{
 		{"tokens only", tokens},
 		{"byte order mark", "\xef\xbb\xbf" + tokens},
-		{"dotted keys and quoted keys", "server.manager_token = \"m\"\n\"server\".reporter_token = \"r\"\n"},
+		{"dotted keys and quoted keys", "server.manager_token = \"manager-token-0123456789\"\n\"server\".reporter_token = \"reporter-token-0123456789\"\n"},
 		{"support_url may be mailto", tokens + "[branding]\nsupport_url = \"mailto:help@example.com\"\n"},
 		{"same node id in two services", pollNode + "[[probe.service]]\nid = \"api\"\n[[probe.service.node]]\nid = \"core\"\nmode = \"push\"\n"},
 		{"inline tables for services and nodes", tokens +
@@ -333,8 +354,12 @@ func TestValidConfigs(t *testing.T) {
 		{"replica forms", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = " +
 			`["http://127.0.0.1/", "https://[::1]:8443/x?y=1", "tcp://localhost:22", "tcp://[::1]:80", "icmp://127.0.0.1", "icmp://[::1]"]` + "\n"},
 		{"POST with a body and a match", pollNode + "http_method = \"POST\"\nhttp_body = \"{}\"\nhttp_body_healthy_match = \"(?i)^ok$\"\n"},
-		{"inet on any free port", "[server]\ninet = \"127.0.0.1:0\"\nmanager_token = \"m\"\nreporter_token = \"r\"\n"},
+		{"inet on any free port", "[server]\ninet = \"127.0.0.1:0\"\nmanager_token = \"manager-token-0123456789\"\nreporter_token = \"reporter-token-0123456789\"\n"},
 		{"fractional seconds", tokens + "[metrics]\npoll_delay_dead = 0.5\npoll_delay_sick = 0.25\n"},
+		{"scoped reporter tokens", pollNode + "[[server.reporter_token_scopes]]\nname = \"edge\"\ntoken = \"scope-token-0123456789\"\nallow = [\"web\"]\n" +
+			"[[server.reporter_token_scopes]]\ntoken = \"scope-token-abcdefghij\"\nallow = [\"web:core\"]\n"},
+		{"trusted proxies", tokens + "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/32\"]\n"},
+		{"no trusted proxy", tokens + "trusted_proxies = []\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
