@@ -27,7 +27,7 @@ type announcementJSON struct {
 
 // ListAnnouncements handles GET /manager/announcements.
 func (a *API) ListAnnouncements(c echo.Context) error {
-	if !a.managerAuth.check(c.Response(), c.Request()) {
+	if !a.manager(c.Response(), c.Request()) {
 		return nil
 	}
 	list, _ := a.board.Announcements()
@@ -42,7 +42,7 @@ func (a *API) ListAnnouncements(c echo.Context) error {
 // PublishAnnouncement handles POST /manager/announcement.
 func (a *API) PublishAnnouncement(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var in struct {
@@ -79,7 +79,7 @@ func (a *API) PublishAnnouncement(c echo.Context) error {
 // RetractAnnouncement handles DELETE /manager/announcement/{id}.
 func (a *API) RetractAnnouncement(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	id, ok := param(c, "id")
@@ -109,7 +109,7 @@ type alertJSON struct {
 // healthy. "probe" is the service id, as in the protocol.
 func (a *API) Alerts(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	out := struct {
@@ -142,7 +142,7 @@ type ignoredJSON struct {
 // the silence (rounded up), or null.
 func (a *API) Silence(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var out ignoredJSON
@@ -158,7 +158,7 @@ func (a *API) Silence(c echo.Context) error {
 // for N seconds, or end the silence with null or 0.
 func (a *API) SetSilence(c echo.Context) error {
 	w, r := c.Response(), c.Request()
-	if !a.managerAuth.check(w, r) {
+	if !a.manager(w, r) {
 		return nil
 	}
 	var in map[string]json.RawMessage

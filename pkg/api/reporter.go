@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -23,13 +24,20 @@ const (
 	MaxInterval = 365 * 24 * time.Hour
 )
 
-// node finds the node of a reporter route, or answers 404 saying what is
-// unknown.
-func (a *API) node(c echo.Context) *push.Node {
+// node finds the node of a reporter route, or answers: 403 when the
+// caller's token does not reach it (whether it exists or not), 404 saying
+// what is unknown.
+func (a *API) node(c echo.Context, who caller) *push.Node {
 	serviceID, ok1 := param(c, "service")
 	nodeID, ok2 := param(c, "node")
 	if !ok1 || !ok2 {
 		notFound(c)
+		return nil
+	}
+	if who.scope != nil && !who.scope.Allows(serviceID, nodeID) {
+		writeError(c.Response(), http.StatusForbidden, "reporter token "+strconv.Quote(who.scope.Name)+
+			" may not report to "+strconv.Quote(serviceID+":"+nodeID)+": it is allowed "+strings.Join(who.scope.Allow, ", ")+
+			" (server.reporter_token_scopes)")
 		return nil
 	}
 	n, err := a.agents.Node(serviceID, nodeID)
@@ -43,10 +51,11 @@ func (a *API) node(c echo.Context) *push.Node {
 // Report handles POST /reporter/{service}/{node}/.
 func (a *API) Report(c echo.Context) error {
 	w, r := c.Response(), c.Request()
-	if !a.reporterAuth.check(w, r) {
+	who, ok := a.check(w, r, &a.reporterAuth)
+	if !ok {
 		return nil
 	}
-	n := a.node(c)
+	n := a.node(c, who)
 	if n == nil {
 		return nil
 	}
@@ -171,10 +180,11 @@ func printable(b []byte) bool {
 
 // Flush handles DELETE /reporter/{service}/{node}/{replica}/.
 func (a *API) Flush(c echo.Context) error {
-	if !a.reporterAuth.check(c.Response(), c.Request()) {
+	who, ok := a.check(c.Response(), c.Request(), &a.reporterAuth)
+	if !ok {
 		return nil
 	}
-	n := a.node(c)
+	n := a.node(c, who)
 	if n == nil {
 		return nil
 	}

@@ -56,7 +56,6 @@ func TestRawReporterRequest(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	s := startServer(t, nil)
 	pushBody := `{"replica":"h","interval":30,"load":{"cpu":0.1,"ram":0.1}}`
 	routes := []struct {
 		name, method, path, body string
@@ -73,6 +72,9 @@ func TestAuth(t *testing.T) {
 		{"put ignored", "PUT", "/manager/prober/alerts/ignored", `{"reminders_seconds":null}`, managerToken, 200},
 	}
 	for _, rt := range routes {
+		// A server per route: its seven failures stay below the limit on
+		// failed authentication (TestFailedAuthIsThrottled).
+		s := startServer(t, nil)
 		other := managerToken
 		if rt.token == managerToken {
 			other = reporterToken

@@ -5,6 +5,7 @@ package apptest
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"sync"
@@ -26,6 +27,8 @@ type Options struct {
 	SweepEvery time.Duration
 	// Listener to serve on; nil is a new one on 127.0.0.1.
 	Listener net.Listener
+	// Logger receives the app's log; nil discards it.
+	Logger *slog.Logger
 }
 
 // Server is a running app.
@@ -52,7 +55,7 @@ func Start(t testing.TB, text string, opts Options) *Server {
 		opts.SweepEvery = 20 * time.Millisecond
 	}
 	a, err := app.New(context.Background(), app.Options{Config: Config(t, text), Kinds: kinds.All(), Now: opts.Now,
-		SweepEvery: opts.SweepEvery, Store: memory.New()})
+		SweepEvery: opts.SweepEvery, Store: memory.New(), Logger: opts.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}
