@@ -193,9 +193,13 @@ func (a *API) Flush(c echo.Context) error {
 		notFound(c)
 		return nil
 	}
-	if err := a.agents.Flush(n, name); err != nil {
+	f, err := a.agents.Flush(n, name, who.String())
+	if err != nil {
 		problem(c.Response(), err)
 		return nil
+	}
+	if f.Dead && a.notes != nil {
+		a.notes.Note(f.Note)
 	}
 	writeOK(c.Response())
 	return nil

@@ -141,18 +141,6 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		Components: components, Now: opts.Now, Logger: log}); err != nil {
 		return nil, fmt.Errorf("maintenance: %w", err)
 	}
-	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
-		Desk: a.Desk, Schedule: a.Schedule, Silence: a.Silence, Logger: log, Now: opts.Now}); err != nil {
-		return nil, err
-	}
-	if a.Server, err = server.New(server.Options{Config: cfg, Registry: a.Registry, Logger: log, Version: opts.Version,
-		Announcements: a.Board, API: a.API, Health: a.Health, History: a.Views, Retracted: a.Board}); err != nil {
-		return nil, err
-	}
-	if a.Scheduler, err = probe.NewScheduler(probe.Options{Config: cfg, Registry: a.Registry, Kinds: opts.Kinds.Probes,
-		Logger: log, Version: opts.Version}); err != nil {
-		return nil, err
-	}
 	client := opts.HTTP
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
@@ -165,6 +153,19 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		Config: cfg, Registry: a.Registry, Channels: chans, Logger: log, Silence: a.Silence.Active, State: a.Store,
 		Maintenance: a.Schedule,
 	})
+	// The API notes flushes of dead replicas in the dispatcher's next message.
+	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
+		Desk: a.Desk, Schedule: a.Schedule, Silence: a.Silence, Logger: log, Now: opts.Now, Notes: a.Dispatcher}); err != nil {
+		return nil, err
+	}
+	if a.Server, err = server.New(server.Options{Config: cfg, Registry: a.Registry, Logger: log, Version: opts.Version,
+		Announcements: a.Board, API: a.API, Health: a.Health, History: a.Views, Retracted: a.Board}); err != nil {
+		return nil, err
+	}
+	if a.Scheduler, err = probe.NewScheduler(probe.Options{Config: cfg, Registry: a.Registry, Kinds: opts.Kinds.Probes,
+		Logger: log, Version: opts.Version}); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -196,7 +197,16 @@ func (a *App) restore(ctx context.Context, start time.Time) error {
 		return fmt.Errorf("store: read the push and local replicas: %w", err)
 	}
 	rs := status.Restored{Results: map[[3]string]status.Result{}, Changed: map[[2]string]time.Time{}}
+	snap := a.Registry.Snapshot()
 	for _, r := range results {
+		// Push and local replicas come back from their own records below
+		// or not at all: a flushed one still has results in the history,
+		// and must not return as a replica nobody can flush.
+		if si, ni, ok := snap.FindNode(r.Key.Service, r.Key.Node); ok {
+			if m := snap.Services[si].Nodes[ni].Mode; m == status.ModePush || m == status.ModeLocal {
+				continue
+			}
+		}
 		rs.Results[[3]string{r.Key.Service, r.Key.Node, r.Key.Replica}] = status.Result{
 			Status: r.Status, Latency: r.Latency, Err: r.Reason, At: r.At}
 	}

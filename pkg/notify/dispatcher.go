@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,35 @@ type Dispatcher struct {
 	state        store.State // nil: nothing kept
 	maint        Maintenance // nil: none
 	running      atomic.Bool
+
+	notesMu sync.Mutex
+	notes   []string // for the next message; guarded by notesMu
+	noted   int      // notes beyond MaxListed since the last message
+}
+
+// Note adds a line to the next message, whatever it is: something people
+// should know that is no status change, such as a dead replica flushed by
+// an agent (which may end an outage without a recovery). It never blocks.
+func (d *Dispatcher) Note(text string) {
+	d.notesMu.Lock()
+	defer d.notesMu.Unlock()
+	if len(d.notes) >= MaxListed {
+		d.noted++
+		return
+	}
+	d.notes = append(d.notes, text)
+}
+
+// takeNotes empties the notes for a message.
+func (d *Dispatcher) takeNotes() []string {
+	d.notesMu.Lock()
+	defer d.notesMu.Unlock()
+	notes := d.notes
+	if d.noted > 0 {
+		notes = append(notes, "and "+strconv.Itoa(d.noted)+" more notes; see the server's log")
+	}
+	d.notes, d.noted = nil, 0
+	return notes
 }
 
 // NewDispatcher builds a dispatcher; Run starts it.
@@ -257,8 +287,9 @@ func (d *Dispatcher) save(ctx context.Context) {
 
 // dispatch queues m on every channel that takes it.
 func (d *Dispatcher) dispatch(m *Message) {
+	m.Notes = d.takeNotes()
 	d.log.Info("notification", "kind", m.Kind, "status", m.Status,
-		"replicas", len(m.Replicas)+m.More, "recovered", len(m.Recovered)+m.RecoveredMore)
+		"replicas", len(m.Replicas)+m.More, "recovered", len(m.Recovered)+m.RecoveredMore, "notes", len(m.Notes))
 	for _, o := range d.outboxes {
 		if o.ch.RemindersOnly && m.Kind != Reminder {
 			continue

@@ -44,6 +44,7 @@ func (m *Message) body(headline string, item func(string) string) string {
 	b.WriteString("\n")
 	writeList(&b, "Affected replicas", m.Replicas, m.More, item)
 	writeList(&b, "Recovered", m.Recovered, m.RecoveredMore, item)
+	writeList(&b, "Notes", m.Notes, 0, item)
 	b.WriteString("\nTime: ")
 	b.WriteString(m.TimeText())
 	if m.PageURL != "" {

@@ -40,6 +40,10 @@ type Message struct {
 	Recovered     []string
 	RecoveredMore int
 
+	// Notes are what people should know beside the status, such as a dead
+	// replica flushed by an agent (Dispatcher.Note); one line each.
+	Notes []string
+
 	PageTitle string
 	PageURL   string
 }

@@ -178,7 +178,7 @@ func (r *Registry) Set(ref Ref, res Result) bool {
 		copy(out, reps)
 		out[ref.Replica] = rep
 		return out
-	}, oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), rep)
+	}, oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), rep, "")
 }
 
 // Upsert records a result for a replica of a push or local node by name,
@@ -208,16 +208,25 @@ func (r *Registry) Upsert(service, node int, replicaID string, res Result) bool 
 		copy(out, reps)
 		out[idx] = rep
 		return out
-	}, structural, delta, rep)
+	}, structural, delta, rep, "")
 }
 
 // Remove drops a replica of a push or local node by name. It reports whether
 // the replica existed.
 func (r *Registry) Remove(service, node int, replicaID string, now time.Time) bool {
+	return r.RemoveNoted(service, node, replicaID, now, "")
+}
+
+// RemoveNoted is Remove that leaves a note in the history: the recorder
+// hears a last result of the replica, with its status and note as the
+// reason, and note is the reason of the node's and service's changes
+// the removal causes. An empty note is Remove.
+func (r *Registry) RemoveNoted(service, node int, replicaID string, now time.Time, note string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.snap.Load()
-	reps := old.Services[service].Nodes[node].Replicas
+	svc := old.Services[service]
+	reps := svc.Nodes[node].Replicas
 	idx := indexOf(reps, replicaID)
 	if idx < 0 {
 		return false
@@ -226,11 +235,16 @@ func (r *Registry) Remove(service, node int, replicaID string, now time.Time) bo
 	if unchecked(reps[idx]) {
 		delta = -1
 	}
+	if note != "" && r.recorder != nil {
+		last := *reps[idx]
+		last.Checked, last.Error, last.Latency, last.Stale = now, note, 0, false
+		r.recorder.Result(svc.ID, svc.Nodes[node].ID, &last)
+	}
 	r.replaceReplicas(old, service, node, now, func(reps []*Replica) []*Replica {
 		out := make([]*Replica, 0, len(reps)-1)
 		out = append(out, reps[:idx]...)
 		return append(out, reps[idx+1:]...)
-	}, true, delta, nil)
+	}, true, delta, nil, note)
 	return true
 }
 
@@ -276,8 +290,9 @@ func indexOf(reps []*Replica, id string) int {
 // replaceReplicas rebuilds the path from the root to one node with a new
 // replica list, recomputes the aggregates on that path and publishes the new
 // snapshot. result is the new replica when the edit is a result (the
-// recorder hears it), nil otherwise. Caller holds r.mu.
-func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edit func([]*Replica) []*Replica, structural bool, uncheckedDelta int, result *Replica) bool {
+// recorder hears it), nil otherwise. reason, when set, is the reason of
+// the changes recorded instead of the replicas' own. Caller holds r.mu.
+func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edit func([]*Replica) []*Replica, structural bool, uncheckedDelta int, result *Replica, reason string) bool {
 	oldSvc := old.Services[si]
 	oldNode := oldSvc.Nodes[ni]
 
@@ -308,11 +323,15 @@ func (r *Registry) replaceReplicas(old *Snapshot, si, ni int, now time.Time, edi
 		if result != nil {
 			rec.Result(svc.ID, node.ID, result)
 		}
+		nodeReason, svcReason := reason, reason
+		if reason == "" {
+			nodeReason, svcReason = Reason(&node), serviceReason(&svc)
+		}
 		if node.Status != oldNode.Status || node.Fresh != oldNode.Fresh {
-			rec.Changed(svc.ID, node.ID, node.Status, now, Reason(&node), node.Status == oldNode.Status)
+			rec.Changed(svc.ID, node.ID, node.Status, now, nodeReason, node.Status == oldNode.Status)
 		}
 		if svc.Status != oldSvc.Status || svc.Fresh != oldSvc.Fresh {
-			rec.Changed(svc.ID, "", svc.Status, now, serviceReason(&svc), svc.Status == oldSvc.Status)
+			rec.Changed(svc.ID, "", svc.Status, now, svcReason, svc.Status == oldSvc.Status)
 		}
 	}
 

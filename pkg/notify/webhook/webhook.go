@@ -75,6 +75,9 @@ type Payload struct {
 	Replicas []string `json:"replicas"`
 	More     int      `json:"more,omitempty"`
 	Page     Page     `json:"page"`
+	// Notes: what people should know beside the status (a dead replica
+	// flushed by an agent); left out when there are none.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Page says which status page sent the notification.
@@ -92,6 +95,7 @@ func Body(m *notify.Message) []byte {
 		Replicas: m.Replicas,
 		More:     m.More,
 		Page:     Page{Title: m.PageTitle, URL: m.PageURL},
+		Notes:    m.Notes,
 	}
 	if p.Replicas == nil {
 		p.Replicas = []string{}
