@@ -145,7 +145,7 @@ func TestAgentDrivesLocalNodes(t *testing.T) {
 	path := writeConfig(t, `
 [report]
 url = "`+url+`"
-interval = 0.3
+interval = 1
 
 [metrics]
 poll_retry = 0.05
@@ -214,9 +214,9 @@ scripts = ["exit 0", "exit 1"]
 	done <- 0 // for the deferred receive
 
 	// The server saw every report at t0 and the agent promised one every
-	// 300 ms: its replicas are dead once the sweep finds them silent for
+	// second: its replicas are dead once the sweep finds them silent for
 	// that interval + local_delay_dead (300 ms), and not a moment before.
-	deadline := t0.Add(300*time.Millisecond + 300*time.Millisecond)
+	deadline := t0.Add(time.Second + 300*time.Millisecond)
 	srv.Agents.Sweep(deadline.Add(-time.Nanosecond))
 	for _, w := range want {
 		if r := serverReplica(reg, w.node, w.replica); strings.Contains(r.Error, "local_delay_dead") {

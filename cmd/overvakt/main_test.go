@@ -247,7 +247,7 @@ manager_token = "manager-token-0123456789"
 reporter_token = "reporter-token-0123456789"
 
 [metrics]
-poll_interval = 0.5
+poll_interval = 1
 poll_retry = 0.1
 poll_delay_sick = 1
 poll_delay_dead = 2

@@ -33,7 +33,8 @@ func (a *API) ListAnnouncements(c echo.Context) error {
 	list, _ := a.board.Announcements()
 	out := make([]announcementJSON, len(list))
 	for i, an := range list {
-		out[i] = announcementJSON{ID: an.ID, Title: an.Title, Text: an.Text, Date: an.Published}
+		// Whole seconds, as docs/protocol.md shows: "2026-03-14T21:05:11Z".
+		out[i] = announcementJSON{ID: an.ID, Title: an.Title, Text: an.Text, Date: an.Published.UTC().Truncate(time.Second)}
 	}
 	writeJSON(c.Response(), out)
 	return nil
@@ -208,7 +209,7 @@ func (a *API) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	defer a.putBuf(bp)
 	if err := json.Unmarshal(*bp, v); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		writeError(w, http.StatusBadRequest, jsonProblem(err))
 		return false
 	}
 	return true

@@ -7,11 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/names"
 	"github.com/overvakt/overvakt/pkg/push"
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -20,8 +20,14 @@ import (
 const (
 	// MaxReplicaName is the longest replica name accepted, in bytes.
 	MaxReplicaName = 256
-	// MaxInterval is the longest report interval accepted.
-	MaxInterval = 365 * 24 * time.Hour
+	// MinInterval and MaxInterval bound the report interval.
+	MinInterval = config.MinInterval
+	MaxInterval = config.MaxInterval
+	// MaxCPU is the highest load.cpu accepted: the load average per CPU,
+	// which passes 1 on a busy host but not by a thousand times.
+	MaxCPU = 1000
+	// MaxRAM is the highest load.ram accepted: a fraction of the memory.
+	MaxRAM = 1
 )
 
 // node finds the node of a reporter route, or answers: 403 when the
@@ -115,23 +121,28 @@ func checkReport(rep *report) string {
 		return `missing "replica": name this replica, e.g. {"replica":"host-1",…} (the host name or address)`
 	case len(rep.replica) > MaxReplicaName:
 		return `"replica" is longer than ` + strconv.Itoa(MaxReplicaName) + ` bytes`
-	case !printable(rep.replica):
-		return `"replica" must be printable UTF-8 text without control characters`
 	case math.IsNaN(rep.interval):
 		return `missing "interval": the number of seconds between two reports, e.g. "interval":30`
-	case rep.interval <= 0 || rep.interval > MaxInterval.Seconds():
-		return `"interval" must be a number of seconds above 0 and at most ` + strconv.Itoa(int(MaxInterval.Seconds()))
+	case !(rep.interval >= MinInterval.Seconds() && rep.interval <= MaxInterval.Seconds()):
+		return `"interval" must be a number of seconds from ` + strconv.Itoa(int(MinInterval.Seconds())) +
+			` to ` + strconv.Itoa(int(MaxInterval.Seconds())) + ` (7 days)`
+	}
+	if problem := names.ProblemBytes(rep.replica); problem != "" {
+		return `"replica" must be readable text: it has ` + problem
 	}
 	if rep.hasLoad {
 		for _, v := range [...]struct {
-			key string
-			val float64
-		}{{"load.cpu", rep.cpu}, {"load.ram", rep.ram}} {
+			key, want string
+			val, max  float64
+		}{
+			{"load.cpu", "a number from 0 to 1000: the load average divided by the number of CPUs", rep.cpu, MaxCPU},
+			{"load.ram", "a fraction from 0 to 1: the share of the memory in use (0.61 = 61 %)", rep.ram, MaxRAM},
+		} {
 			switch {
 			case math.IsNaN(v.val):
 				return `missing "` + v.key + `": push reports carry "load":{"cpu":…,"ram":…} as fractions (0.5 = 50%)`
-			case v.val < 0 || math.IsInf(v.val, 0):
-				return `"` + v.key + `" must be a finite number, 0 or more`
+			case !(v.val >= 0 && v.val <= v.max):
+				return `"` + v.key + `" must be ` + v.want
 			}
 		}
 		return ""
@@ -156,26 +167,6 @@ func parseHealth(b []byte) (status.Status, bool) {
 		return status.Dead, true
 	}
 	return status.Healthy, false
-}
-
-// printable reports whether b is valid UTF-8 without control characters.
-func printable(b []byte) bool {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 || c == 0x7f {
-				return false
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 || unicode.IsControl(r) {
-			return false
-		}
-		i += size
-	}
-	return true
 }
 
 // Flush handles DELETE /reporter/{service}/{node}/{replica}/.

@@ -47,6 +47,14 @@ type Server struct {
 // MinTokenLength is the shortest token accepted, in characters.
 const MinTokenLength = 16
 
+// Intervals (between polls, scripts, reminders and agent reports) must lie
+// between MinInterval and MaxInterval: shorter ones would flood the server
+// or the targets, longer ones hide an outage for good.
+const (
+	MinInterval = time.Second
+	MaxInterval = 7 * 24 * time.Hour
+)
+
 // TokenScope is a [[server.reporter_token_scopes]] table: a reporter token
 // that may report to and flush only the services and nodes in Allow.
 type TokenScope struct {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/overvakt/overvakt/pkg/names"
 )
 
 // validate checks a decoded server config. It first completes what the
@@ -244,7 +246,7 @@ func checkBranding(c *Check, b *Branding) {
 }
 
 func checkMetrics(c *Check, m *Metrics) {
-	c.Positive("poll_interval", float64(m.PollInterval))
+	c.Interval("poll_interval", m.PollInterval)
 	c.NotNegative("poll_retry", float64(m.PollRetry))
 	checkPollRules(c, m)
 	c.Positive("poll_parallelism", float64(m.PollParallelism))
@@ -254,7 +256,7 @@ func checkMetrics(c *Check, m *Metrics) {
 		c.Fail("push_system_ram_sick_above", "%v: want a fraction between 0 and 1 (0.9 means 90%% of RAM used)",
 			m.PushSystemRAMSickAbove)
 	}
-	c.Positive("script_interval", float64(m.ScriptInterval))
+	c.Interval("script_interval", m.ScriptInterval)
 	c.Positive("script_parallelism", float64(m.ScriptParallelism))
 	c.NotNegative("local_delay_dead", float64(m.LocalDelayDead))
 }
@@ -284,7 +286,9 @@ func checkPlugins(c *Check, p Plugins) {
 }
 
 func checkNotify(c *Check, n *Notify) {
-	c.NotNegative("reminder_interval", float64(n.ReminderInterval))
+	if n.ReminderInterval != 0 {
+		c.Interval("reminder_interval", n.ReminderInterval) // 0: no reminders
+	}
 	c.OneOf("reminder_backoff_function", n.ReminderBackoffFunction, "backoff function",
 		"none", "linear", "square", "cubic")
 	c.Positive("reminder_backoff_limit", float64(n.ReminderBackoffLimit))
@@ -326,6 +330,7 @@ func checkProbe(c *Check, kinds *Kinds, services []Service, agent bool) {
 				serviceAt[svc.ID] = i
 			}
 		}
+		checkLabel(sc, svc.Label)
 		if agent && sc.Has("label") {
 			sc.Fail("label", "unknown key in an agent's file: the page shows the service as the server's file describes it; set it there")
 		}
@@ -344,6 +349,7 @@ func checkProbe(c *Check, kinds *Kinds, services []Service, agent bool) {
 					nodeAt[n.ID] = j
 				}
 			}
+			checkLabel(nc, n.Label)
 			checkNode(nc, kinds, n, modes)
 			if agent {
 				for _, key := range serverNodeKeys {
@@ -441,6 +447,14 @@ func checkID(c *Check, id, what string) bool {
 		}
 	}
 	return true
+}
+
+// checkLabel refuses a label with characters that hide or reorder text,
+// as the page shows it to everyone.
+func checkLabel(c *Check, label string) {
+	if problem := names.Problem(label); problem != "" {
+		c.Fail("label", "%q: %s; write the name as plain text", label, problem)
+	}
 }
 
 func checkColour(c *Check, key, val string) {
