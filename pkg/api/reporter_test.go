@@ -383,9 +383,9 @@ func TestUnknownRoutes(t *testing.T) {
 	}{
 		{"GET", "/reporter/hosts/push/", 405, "POST"},
 		{"PUT", "/reporter/hosts/push/h/", 405, "DELETE"},
-		{"POST", "/manager/announcements", 405, "GET"},
+		{"POST", "/manager/announcements", 405, "GET, HEAD"},
 		{"GET", "/manager/announcement", 405, "POST"},
-		{"PATCH", "/manager/prober/alerts/ignored", 405, "GET, PUT"},
+		{"PATCH", "/manager/prober/alerts/ignored", 405, "GET, HEAD, PUT"},
 		{"POST", "/reporter/hosts/", 404, ""},
 		{"POST", "/reporter/a/b/c/d/", 404, ""},
 		{"POST", "/reporter/hosts//push/", 404, ""},

@@ -6,6 +6,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,6 +202,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
 
+	// Every GET route answers HEAD too (net/http leaves the body out).
 	get := func(path string, h echo.HandlerFunc) {
 		e.Match([]string{http.MethodGet, http.MethodHead}, path, h)
 	}
@@ -224,11 +227,11 @@ func (s *Server) routes() *echo.Echo {
 		// 405, having matched the flush route's prefix.
 		e.Any("/reporter/:service/:node/:replica/*", func(echo.Context) error { return echo.ErrNotFound })
 		// manager_token
-		e.GET("/manager/announcements", a.ListAnnouncements)
+		get("/manager/announcements", a.ListAnnouncements)
 		e.POST("/manager/announcement", a.PublishAnnouncement)
 		e.DELETE("/manager/announcement/:id", a.RetractAnnouncement)
-		e.GET("/manager/prober/alerts", a.Alerts)
-		e.GET("/manager/prober/alerts/ignored", a.Silence)
+		get("/manager/prober/alerts", a.Alerts)
+		get("/manager/prober/alerts/ignored", a.Silence)
 		e.PUT("/manager/prober/alerts/ignored", a.SetSilence)
 	}
 	return e
@@ -236,6 +239,24 @@ func (s *Server) routes() *echo.Echo {
 
 // Handler returns the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s }
+
+// Route is one method and path of the route table, with :name for a path
+// parameter and * for the rest of the path.
+type Route struct {
+	Method, Path string
+}
+
+// Routes lists the route table, sorted by path and method.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.echo.Routes() {
+		out = append(out, Route{Method: r.Method, Path: r.Path})
+	}
+	slices.SortFunc(out, func(a, b Route) int {
+		return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Method, b.Method))
+	})
+	return out
+}
 
 // ServeHTTP waits for a worker slot, adds the security headers, makes
 // trailing slashes optional and hands the request to the router.
@@ -304,7 +325,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("serving the status page", "address", ln.Addr().String(), "version", s.version)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(jsonErrors{ln}) }()
 	select {
 	case err := <-done:
 		return fmt.Errorf("server: serve on %s: %w", ln.Addr(), err)
