@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/names"
 )
 
 // tokens is a valid config on its own (lines 1-3); cases add from line 4.
@@ -391,15 +392,51 @@ func TestValidConfigs(t *testing.T) {
 	}
 }
 
-// FuzzParse checks that any input gives a config or problems, never a panic.
+// FuzzParse checks that any input gives a config or problems, never a
+// panic; that every problem names the file; and that a config accepted
+// keeps the rules on tokens, intervals and labels.
 func FuzzParse(f *testing.F) {
-	for _, seed := range []string{tokens, pollNode, "probe = 1", "[probe]\nservice = [1, {node = 2}]", "[[probe.service]]\nnode = [{replicas = [1]}]"} {
+	for _, seed := range []string{tokens, pollNode, "probe = 1", "[probe]\nservice = [1, {node = 2}]", "[[probe.service]]\nnode = [{replicas = [1]}]",
+		tokens + "[metrics]\npoll_interval = 1e-300\n", tokens + "[[server.reporter_token_scopes]]\ntoken = \"x\"\nallow = [\"a:b\"]\n",
+		pollNode + "label = \"a\u202eb\"\n", tokens + "trusted_proxies = [\"::1/200\"]\n"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		cfg, err := parse("f.toml", []byte(text), nil)
 		if (cfg == nil) == (err == nil) {
 			t.Fatalf("want a config or an error, got %v and %v", cfg, err)
+		}
+		if err != nil {
+			var errs config.Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("error %T %v is not config.Errors", err, err)
+			}
+			for _, e := range errs {
+				if e.File != "f.toml" || e.Msg == "" {
+					t.Fatalf("problem %+v does not say where and what", e)
+				}
+			}
+			return
+		}
+		s := cfg.Server
+		if len([]rune(s.ManagerToken)) < config.MinTokenLength || len([]rune(s.ReporterToken)) < config.MinTokenLength || s.ManagerToken == s.ReporterToken {
+			t.Fatalf("accepted tokens %q and %q", s.ManagerToken, s.ReporterToken)
+		}
+		for _, iv := range []config.Seconds{cfg.Metrics.PollInterval, cfg.Metrics.ScriptInterval} {
+			if d := iv.Duration(); d < config.MinInterval || d > config.MaxInterval {
+				t.Fatalf("accepted interval %v", float64(iv))
+			}
+		}
+		for _, svc := range cfg.Probe.Services {
+			labels := []string{svc.Label}
+			for _, n := range svc.Nodes {
+				labels = append(labels, n.Label)
+			}
+			for _, l := range labels {
+				if names.Problem(l) != "" {
+					t.Fatalf("accepted label %q", l)
+				}
+			}
 		}
 	})
 }
