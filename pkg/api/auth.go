@@ -44,7 +44,7 @@ func newAuth(api, token, realm, key string) auth {
 
 // caller is who sent an authenticated request.
 type caller struct {
-	ip    netip.Addr         // invalid when unknown
+	ip    netip.Addr         // invalid until someone needs it (whoIs)
 	scope *config.TokenScope // nil: the API's main token
 }
 
@@ -66,23 +66,27 @@ func (c caller) String() string {
 // client's address is blocked for failing too often, 401 with a challenge
 // when the credentials are missing or unreadable, 403 when they are
 // readable but wrong. 401 and 403 count as failures of the address.
+//
+// The client's address is looked up only while some address is blocked
+// or after a failure: reports, the hot path, never pay for it otherwise.
 func (a *API) check(w http.ResponseWriter, r *http.Request, au *auth) (caller, bool) {
-	ip, _ := a.clients.Of(r)
-	c := caller{ip: ip}
-	if ip.IsValid() {
-		if wait := a.throttle.Wait(ip); wait > 0 {
-			secs := int64((wait + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-			writeError(w, http.StatusTooManyRequests, "too many failed authentications from "+ip.String()+
-				": try again in "+strconv.FormatInt(secs, 10)+" s, with the right token (see docs/operations.md)")
-			return c, false
+	var c caller
+	if a.throttle.Blocking() {
+		if ip, ok := a.clients.Of(r); ok {
+			if wait := a.throttle.Wait(ip); wait > 0 {
+				secs := int64((wait + time.Second - 1) / time.Second)
+				w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+				writeError(w, http.StatusTooManyRequests, "too many failed authentications from "+ip.String()+
+					": try again in "+strconv.FormatInt(secs, 10)+" s, with the right token (see docs/operations.md)")
+				return c, false
+			}
 		}
 	}
 	h := r.Header["Authorization"]
 	if len(h) == 0 || h[0] == "" {
 		w.Header().Set("WWW-Authenticate", au.challenge)
 		writeError(w, http.StatusUnauthorized, "missing credentials: send HTTP Basic auth with the token as password (Authorization: Basic base64(\":\" + token))")
-		a.failed(ip, au)
+		a.failed(r, au)
 		return c, false
 	}
 	for i := range au.creds {
@@ -95,7 +99,7 @@ func (a *API) check(w http.ResponseWriter, r *http.Request, au *auth) (caller, b
 	if !ok {
 		w.Header().Set("WWW-Authenticate", au.challenge)
 		writeError(w, http.StatusUnauthorized, "malformed Authorization header: want \"Basic \" followed by base64 of \"user:token\" (the user may be empty)")
-		a.failed(ip, au)
+		a.failed(r, au)
 		return c, false
 	}
 	for i := range au.creds {
@@ -105,15 +109,23 @@ func (a *API) check(w http.ResponseWriter, r *http.Request, au *auth) (caller, b
 		}
 	}
 	writeError(w, http.StatusForbidden, "wrong token: the password must be "+au.key)
-	a.failed(ip, au)
+	a.failed(r, au)
 	return c, false
 }
 
-// failed counts a failed authentication of ip, and logs when it blocks
-// the address. The line's form is a contract: fail2ban filters match it
-// (docs/operations.md), so keep its message and the client key as they are.
-func (a *API) failed(ip netip.Addr, au *auth) {
-	if !ip.IsValid() {
+// whoIs fills in the caller's address, for logs and notes.
+func (a *API) whoIs(r *http.Request, c caller) caller {
+	c.ip, _ = a.clients.Of(r)
+	return c
+}
+
+// failed counts a failed authentication of r's client, and logs when it
+// blocks the address. The line's form is a contract: fail2ban filters
+// match it (docs/operations.md), so keep its message and the client key
+// as they are.
+func (a *API) failed(r *http.Request, au *auth) {
+	ip, ok := a.clients.Of(r)
+	if !ok {
 		return
 	}
 	block, failures := a.throttle.Fail(ip)

@@ -184,7 +184,7 @@ func (a *API) Flush(c echo.Context) error {
 		notFound(c)
 		return nil
 	}
-	f, err := a.agents.Flush(n, name, who.String())
+	f, err := a.agents.Flush(n, name, a.whoIs(c.Request(), who).String())
 	if err != nil {
 		problem(c.Response(), err)
 		return nil

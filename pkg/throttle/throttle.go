@@ -101,6 +101,12 @@ func Key(a netip.Addr) netip.Prefix {
 	return p
 }
 
+// Blocking reports whether any client may be blocked now: while it is
+// false, Wait is 0 for everyone and callers need not find the address.
+func (t *Throttle) Blocking() bool {
+	return t.now().UnixNano() < t.blockedUntil.Load()
+}
+
 // Wait is how long the client at a must still wait; 0 when it may try.
 func (t *Throttle) Wait(a netip.Addr) time.Duration {
 	now := t.now()

@@ -86,7 +86,13 @@ func TestBlockEnds(t *testing.T) {
 	for range 2 {
 		th.Fail(ip)
 	}
+	if th.Blocking() {
+		t.Fatal("Blocking before any block")
+	}
 	block, failures := th.Fail(ip)
+	if !th.Blocking() {
+		t.Fatal("not Blocking during a block")
+	}
 	if block != 5*time.Minute || failures != 3 {
 		t.Fatalf("third failure: block %v after %d failures, want 5m after 3", block, failures)
 	}
@@ -95,8 +101,8 @@ func TestBlockEnds(t *testing.T) {
 		t.Fatalf("just before the end: wait %v, want 1ns", w)
 	}
 	clk.Add(time.Nanosecond)
-	if w := th.Wait(ip); w != 0 {
-		t.Fatalf("at the end: wait %v, want 0", w)
+	if w := th.Wait(ip); w != 0 || th.Blocking() {
+		t.Fatalf("at the end: wait %v, Blocking %v; want 0 and false", w, th.Blocking())
 	}
 	if w := th.Wait(addr("198.51.100.8")); w != 0 {
 		t.Fatalf("an address never seen waits %v", w)
