@@ -24,8 +24,8 @@ import (
 
 const serverConfig = `
 [server]
-manager_token = "manager-secret"
-reporter_token = "reporter-secret"
+manager_token = "manager-secret-0123"
+reporter_token = "reporter-secret-0123"
 
 [metrics]
 local_delay_dead = 0.3
@@ -145,7 +145,7 @@ func TestAgentDrivesLocalNodes(t *testing.T) {
 	path := writeConfig(t, `
 [report]
 url = "`+url+`"
-interval = 0.3
+interval = 1
 
 [metrics]
 poll_retry = 0.05
@@ -165,7 +165,7 @@ id = "jobs"
 mode = "script"
 scripts = ["exit 0", "exit 1"]
 `)
-	env := map[string]string{"OVERVAKT_TOKEN": "reporter-secret"}
+	env := map[string]string{"OVERVAKT_TOKEN": "reporter-secret-0123"}
 	log := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -214,9 +214,9 @@ scripts = ["exit 0", "exit 1"]
 	done <- 0 // for the deferred receive
 
 	// The server saw every report at t0 and the agent promised one every
-	// 300 ms: its replicas are dead once the sweep finds them silent for
+	// second: its replicas are dead once the sweep finds them silent for
 	// that interval + local_delay_dead (300 ms), and not a moment before.
-	deadline := t0.Add(300*time.Millisecond + 300*time.Millisecond)
+	deadline := t0.Add(time.Second + 300*time.Millisecond)
 	srv.Agents.Sweep(deadline.Add(-time.Nanosecond))
 	for _, w := range want {
 		if r := serverReplica(reg, w.node, w.replica); strings.Contains(r.Error, "local_delay_dead") {
@@ -238,7 +238,7 @@ func TestAgentOnce(t *testing.T) {
 	path := writeConfig(t, `
 [report]
 url = "`+url+`"
-token = "reporter-secret"
+token = "reporter-secret-0123"
 interval = 5
 
 [[probe.service]]
@@ -263,8 +263,8 @@ func TestAgentRefused(t *testing.T) {
 		name, token, node, mentions string
 	}{
 		{"wrong token", "nope", "jobs", "reporter_token"},
-		{"unknown node", "reporter-secret", "nope", "unknown node"},
-		{"push node on the server", "reporter-secret", "hosts", "push mode"},
+		{"unknown node", "reporter-secret-0123", "nope", "unknown node"},
+		{"push node on the server", "reporter-secret-0123", "hosts", "push mode"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -185,6 +185,10 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	if s.interval, err = parseSeconds("interval", *interval); err != nil {
 		return s, err
 	}
+	if s.interval < reporter.MinInterval || s.interval > reporter.MaxInterval {
+		return s, fmt.Errorf("-interval %q: the server takes %v to %v seconds", *interval,
+			reporter.MinInterval.Seconds(), reporter.MaxInterval.Seconds())
+	}
 	if s.timeout, err = parseSeconds("timeout", *timeout); err != nil {
 		return s, err
 	}

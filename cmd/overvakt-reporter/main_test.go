@@ -18,12 +18,12 @@ import (
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
-const token = "reporter-secret"
+const token = "reporter-secret-0123"
 
 const serverConfig = `
 [server]
-manager_token = "manager-secret"
-reporter_token = "reporter-secret"
+manager_token = "manager-secret-0123"
+reporter_token = "reporter-secret-0123"
 
 [metrics]
 push_delay_dead = 0.3
@@ -156,7 +156,7 @@ func TestAgentDrivesPushReplica(t *testing.T) {
 	url, reg := srv.URL, srv.Registry
 	proc := newFakeProc(t, 0.8, 1000, 600) // cpu 0.8/4 = 0.2, ram 0.4
 	args := []string{"-url", url, "-token", token, "-service", "web", "-node", "hosts",
-		"-replica", "host-1", "-interval", "0.2", "-proc", proc.dir}
+		"-replica", "host-1", "-interval", "1", "-proc", proc.dir}
 	ag := startAgent(args, nil)
 
 	waitFor(t, "the replica to appear", func() bool { return hostReplica(reg, "host-1") != nil })
@@ -182,9 +182,9 @@ func TestAgentDrivesPushReplica(t *testing.T) {
 		t.Fatalf("agent exit status %d, want 0; log:\n%s", code, ag.log)
 	}
 	// The server saw every report at t0 and the agent promised one every
-	// 200 ms: the replica is dead once the sweep finds it silent for that
+	// second: the replica is dead once the sweep finds it silent for that
 	// interval + push_delay_dead (300 ms), and not a moment before.
-	deadline := t0.Add(200*time.Millisecond + 300*time.Millisecond)
+	deadline := t0.Add(time.Second + 300*time.Millisecond)
 	srv.Agents.Sweep(deadline.Add(-time.Nanosecond))
 	if r := hostReplica(reg, "host-1"); r.Status != status.Healthy {
 		t.Fatalf("just before interval + push_delay_dead: %s (%q), want still healthy", r.Status, r.Error)
@@ -235,7 +235,7 @@ func TestAgentFatalSetup(t *testing.T) {
 	proc := newFakeProc(t, 0.4, 1000, 600)
 	base := func(kv ...string) []string {
 		m := map[string]string{"-url": url, "-token": token, "-service": "web", "-node": "hosts", "-replica": "h",
-			"-interval": "0.2", "-proc": proc.dir}
+			"-interval": "1", "-proc": proc.dir}
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
@@ -264,6 +264,8 @@ func TestAgentFatalSetup(t *testing.T) {
 		{"no node", base("-node", ""), 2, "-node is required"},
 		{"bad interval", base("-interval", "soon"), 2, "-interval"},
 		{"zero interval", base("-interval", "0"), 2, "-interval"},
+		{"interval under a second", base("-interval", "0.5"), 2, "the server takes 1 to 604800 seconds"},
+		{"interval over a week", base("-interval", "604801"), 2, "-interval"},
 		{"no proc", base("-proc", filepath.Join(proc.dir, "missing")), 1, "load average"},
 		{"extra argument", append(base(), "extra"), 2, "unexpected argument"},
 	}
@@ -298,7 +300,7 @@ func TestAgentRidesOutNetworkErrors(t *testing.T) {
 	ln.Close()
 	proc := newFakeProc(t, 0.4, 1000, 600)
 	ag := startAgent([]string{"-url", "http://" + addr, "-token", token, "-service", "web", "-node", "hosts",
-		"-replica", "h", "-interval", "0.1", "-proc", proc.dir}, nil)
+		"-replica", "h", "-interval", "1", "-proc", proc.dir}, nil)
 
 	// Two failed reports: the agent went on after the first.
 	waitFor(t, "a second failed report", func() bool { return strings.Count(ag.log.String(), "report failed") >= 2 })

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,11 +50,11 @@ reporter_token = %q
 path = %q
 
 [metrics]
-poll_interval = 0.2
+poll_interval = 1
 poll_retry = 0.1
 poll_delay_sick = 0.5
 poll_delay_dead = 1
-script_interval = 0.2
+script_interval = 1
 
 [notify]
 startup_notification = true
@@ -136,7 +134,7 @@ scripts = ["exit 0"]
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(2 * time.Second) // ten poll intervals without descriptors
+	time.Sleep(3 * time.Second) // three poll intervals without descriptors
 	for _, conn := range conns {
 		conn.Close()
 	}
@@ -202,22 +200,4 @@ func (c client) checked() ([]replicaResult, error) {
 		}
 	}
 	return out, nil
-}
-
-// lockedBuffer is a buffer a child process writes to while a test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -58,7 +58,7 @@ max_connections_per_ip = 100
 path = %q
 
 [metrics]
-poll_interval = 0.5
+poll_interval = 1
 poll_delay_sick = 1
 poll_delay_dead = 2
 

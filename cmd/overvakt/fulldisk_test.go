@@ -37,8 +37,7 @@ func TestFullDisk(t *testing.T) {
 	hooks := newHookLog(t)
 	addr := freePort(t)
 	cfg := filepath.Join(t.TempDir(), "overvakt.toml")
-	text := strings.Replace(restartConfig(addr, hooks.srv.URL, target.URL, filepath.Join(disk, "overvakt.db")),
-		"poll_interval = 0.5", "poll_interval = 0.1", 1)
+	text := restartConfig(addr, hooks.srv.URL, target.URL, filepath.Join(disk, "overvakt.db"))
 	os.WriteFile(cfg, []byte(text), 0o600)
 	c := client{"http://" + addr}
 

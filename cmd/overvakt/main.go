@@ -4,7 +4,8 @@
 //	overvakt check-config -c FILE        validate a config file
 //	overvakt notify-test -c FILE [--channel NAME]   send a test notification
 //	overvakt backup -c FILE OUT          copy the store while the server runs
-//	overvakt version                     print the version
+//	overvakt version (or --version)      print the version
+//	overvakt help                        print the usage
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -49,10 +51,11 @@ const usage = `usage:
   overvakt backup -c FILE [-storage DB] OUT
                                    write a consistent copy of the server's store
                                    to OUT, while it runs or not
-  overvakt version                 print the version
+  overvakt version                 print the version (also --version)
+  overvakt help                    print this
 
 -storage DB replaces [storage] path (the systemd unit keeps the file in
-/var/lib/overvakt this way).
+/var/lib/overvakt this way). Docs: README.md and docs/ in the source.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -64,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	path := fs.String("c", "overvakt.toml", "path to the config file")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	var channel, storagePath *string
 	if cmd == "notify-test" {
 		channel = fs.String("channel", "", "send through this channel only (email, slack, …)")
@@ -77,11 +81,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if *showVersion {
+		cmd = "version"
+	}
+	if cmd == "help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	wantArgs := 0
 	if cmd == "backup" {
 		wantArgs = 1
 	}
-	if fs.NArg() != wantArgs {
+	if fs.NArg() != wantArgs && cmd != "version" {
 		if fs.NArg() > wantArgs {
 			fmt.Fprintf(stderr, "overvakt %s: unexpected argument %q\n%s", cmd, fs.Arg(wantArgs), usage)
 		} else {
@@ -160,6 +171,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // waits for it.
 func serve(ctx context.Context, set kinds.Set, cfg *config.Config, logOut io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: logLevel(cfg.Server.LogLevel)}))
+	// Where it listens and what it read are said whatever log_level is:
+	// an operator starting it must see that it is up, and where.
+	always := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	file, err := filepath.Abs(cfg.File)
+	if err != nil {
+		file = cfg.File
+	}
 	a, err := app.New(ctx, app.Options{Config: cfg, Kinds: set, Logger: logger, Version: version})
 	if err != nil {
 		return err
@@ -168,10 +186,10 @@ func serve(ctx context.Context, set kinds.Set, cfg *config.Config, logOut io.Wri
 	if err != nil {
 		return fmt.Errorf("%s: server.inet: %w", cfg.File, err)
 	}
-	ln = limitConnections(ln, cfg, logger)
-	logger.Info("listening", "inet", ln.Addr().String(), "version", version)
+	ln = limitConnections(ln, cfg, always)
+	always.Info("listening on http://"+ln.Addr().String()+"/", "config", file, "version", version, "log_level", cfg.Server.LogLevel)
 	err = a.Serve(ctx, ln)
-	logger.Info("stopped")
+	always.Info("stopped", "config", file)
 	return err
 }
 

@@ -81,8 +81,8 @@ func TestServeStartsAndStops(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 [server]
 inet = %q
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 
 [metrics]
 poll_interval = 1
@@ -141,6 +141,37 @@ replicas = ["http://%s/health"]
 	case <-time.After(5 * time.Second):
 		t.Fatal("server did not stop within 5 s of cancel")
 	}
+	// At the default log level (error) the log still says where the server
+	// listens and which file it read, and that it stopped.
+	for _, want := range []string{
+		`level=INFO msg="listening on http://` + addr + `/" config=` + cfg + " version=dev log_level=error\n",
+		`level=INFO msg=stopped config=` + cfg + "\n",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	cases := []struct {
+		args   []string
+		stdout string // prefix
+	}{
+		{[]string{"help"}, "usage:\n  overvakt [-c FILE]"},
+		{[]string{"version"}, "overvakt dev ("},
+		{[]string{"--version"}, "overvakt dev ("},
+		{[]string{"-version"}, "overvakt dev ("},
+		{[]string{"check-config", "--version"}, "overvakt dev ("},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), tc.args, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), tc.stdout) {
+				t.Fatalf("exit %d, stdout %q (stderr %q); want 0 and %q…", code, out.String(), errb.String(), tc.stdout)
+			}
+		})
+	}
 }
 
 // waitFirstResult polls the server at addr until /status/report shows a
@@ -178,8 +209,8 @@ func TestNotifyTest(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "overvakt.toml")
 		os.WriteFile(p, []byte(fmt.Sprintf(`
 [server]
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 
 [notify.webhook]
 hook_url = %q
@@ -243,11 +274,11 @@ func TestTargetDeathIsNotified(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 [server]
 inet = %q
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 
 [metrics]
-poll_interval = 0.5
+poll_interval = 1
 poll_retry = 0.1
 poll_delay_sick = 1
 poll_delay_dead = 2

@@ -72,7 +72,7 @@ reporter_token = "reporter-token-0123456789"
 path = %q
 
 [metrics]
-poll_interval = 0.5
+poll_interval = 1
 poll_retry = 0.1
 poll_delay_sick = 1
 poll_delay_dead = 2

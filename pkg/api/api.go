@@ -16,19 +16,23 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/overvakt/overvakt/pkg/clientip"
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/dynamic"
 	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/push"
 	"github.com/overvakt/overvakt/pkg/silence"
 	"github.com/overvakt/overvakt/pkg/status"
+	"github.com/overvakt/overvakt/pkg/throttle"
 )
 
 // MaxBody is the largest request body accepted; larger ones get 413.
@@ -48,6 +52,18 @@ type Options struct {
 	Dynamic  *dynamic.Targets // nil: [dynamic] is off, its routes answer 404
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
+
+	// Throttle limits failed authentication per client address; nil is
+	// one with throttle's defaults on Now.
+	Throttle *throttle.Throttle
+	// Notes hears what people should be told with the next notification
+	// (a dead replica flushed); nil: nobody.
+	Notes Notes
+}
+
+// Notes takes a line for the next message to people (a *notify.Dispatcher).
+type Notes interface {
+	Note(text string)
 }
 
 // API is the reporter and manager HTTP API. It is safe for concurrent use.
@@ -62,9 +78,12 @@ type API struct {
 	dynamic  *dynamic.Targets // nil: off
 	log      *slog.Logger
 	now      func() time.Time
+	notes    Notes // may be nil
 
 	reporterAuth auth
 	managerAuth  auth
+	clients      *clientip.Resolver
+	throttle     *throttle.Throttle
 
 	bufs sync.Pool // *[]byte request body buffers
 }
@@ -74,6 +93,19 @@ func New(opts Options) (*API, error) {
 	if opts.Config == nil || opts.Registry == nil || opts.Agents == nil || opts.Board == nil || opts.Silence == nil ||
 		opts.Desk == nil || opts.Schedule == nil || opts.Subs == nil {
 		return nil, errors.New("api: Options.Config, Registry, Agents, Board, Desk, Schedule, Subs and Silence are required")
+	}
+	srv := &opts.Config.Server
+	if srv.ReporterToken == "" || srv.ManagerToken == "" {
+		// An empty token would let "Basic Og==" in.
+		return nil, errors.New("api: server.reporter_token and server.manager_token must be set")
+	}
+	var trusted []netip.Prefix
+	for _, p := range srv.TrustedProxies {
+		pre, ok := config.ParsePrefix(p)
+		if !ok {
+			return nil, fmt.Errorf("api: server.trusted_proxies: %q is no IP address or prefix", p)
+		}
+		trusted = append(trusted, pre)
 	}
 	a := &API{
 		reg:          opts.Registry,
@@ -86,14 +118,24 @@ func New(opts Options) (*API, error) {
 		dynamic:      opts.Dynamic,
 		log:          opts.Logger,
 		now:          opts.Now,
-		reporterAuth: newAuth(opts.Config.Server.ReporterToken, "Overvakt reporter", "server.reporter_token"),
-		managerAuth:  newAuth(opts.Config.Server.ManagerToken, "Overvakt manager", "server.manager_token"),
+		notes:        opts.Notes,
+		reporterAuth: newAuth("reporter", srv.ReporterToken, "Overvakt reporter", "server.reporter_token"),
+		managerAuth:  newAuth("manager", srv.ManagerToken, "Overvakt manager", "server.manager_token"),
+		clients:      clientip.New(trusted),
+		throttle:     opts.Throttle,
+	}
+	for i := range srv.ReporterTokenScopes {
+		sc := &srv.ReporterTokenScopes[i]
+		a.reporterAuth.creds = append(a.reporterAuth.creds, newCredential(sc.Token, sc))
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.throttle == nil {
+		a.throttle = throttle.New(throttle.Options{Now: a.now})
 	}
 	a.bufs.New = func() any {
 		b := make([]byte, 0, 1024)

@@ -72,6 +72,9 @@ func benchHandlerBodies(b *testing.B, h http.Handler, n int, body func(worker, i
 		rd := bytes.NewReader(nil)
 		req, _ := http.NewRequest("POST", "http://status.example.com/reporter/hosts/push/", rd)
 		req.Body = io.NopCloser(rd)
+		// As behind the nginx sample: a loopback peer forwarding for the agent.
+		req.RemoteAddr = "[::1]:43210"
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("192.0.2.%d", worker%250+1))
 		req.Header.Set("Authorization", basic(reporterToken))
 		req.Header.Set("Content-Type", "application/json")
 		w := &nopWriter{h: http.Header{}}

@@ -17,6 +17,7 @@ import (
 const (
 	reporterToken = "reporter-secret-1"
 	managerToken  = "manager-secret-2"
+	scopedToken   = "scoped-token-for-push" // may report to hosts:push only
 )
 
 // testConfig has a poll node (no reports), a push node and a local node,
@@ -25,6 +26,11 @@ const testConfig = `
 [server]
 manager_token = "manager-secret-2"
 reporter_token = "reporter-secret-1"
+
+[[server.reporter_token_scopes]]
+name = "pushers"
+token = "scoped-token-for-push"
+allow = ["hosts:push"]
 
 [metrics]
 push_delay_dead = 0.3
@@ -95,6 +101,12 @@ func (r response) errorText() string {
 // do sends a request; auth is the whole Authorization value ("" for none).
 func (s *testServer) do(t testing.TB, method, path, auth, body string) response {
 	t.Helper()
+	return s.doHeaders(t, method, path, body, map[string]string{"Authorization": auth})
+}
+
+// doHeaders sends a request with headers; empty values are left out.
+func (s *testServer) doHeaders(t testing.TB, method, path, body string, headers map[string]string) response {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -103,8 +115,10 @@ func (s *testServer) do(t testing.TB, method, path, auth, body string) response 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")

@@ -83,7 +83,7 @@ func (a *API) deskError(w http.ResponseWriter, what string, err error) {
 // ListIncidents handles GET /manager/incidents: every incident, drafts
 // included, newest first.
 func (a *API) ListIncidents(c echo.Context) error {
-	if !a.managerAuth.check(c.Response(), c.Request()) {
+	if !a.manager(c.Response(), c.Request()) {
 		return nil
 	}
 	all, _ := a.desk.Incidents()
@@ -98,7 +98,7 @@ func (a *API) ListIncidents(c echo.Context) error {
 // GetIncident handles GET /manager/incident/{id}.
 func (a *API) GetIncident(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	id, _ := param(c, "id")
@@ -114,7 +114,7 @@ func (a *API) GetIncident(c echo.Context) error {
 // OpenIncident handles POST /manager/incident.
 func (a *API) OpenIncident(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var in struct {
@@ -141,7 +141,7 @@ func (a *API) OpenIncident(c echo.Context) error {
 // {"status","text"}.
 func (a *API) AddIncidentUpdate(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var in struct {
@@ -165,7 +165,7 @@ func (a *API) AddIncidentUpdate(c echo.Context) error {
 // last update, status resolved.
 func (a *API) ResolveIncident(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var in struct {
@@ -191,7 +191,7 @@ func (a *API) ResolveIncident(c echo.Context) error {
 // {"title","impact","affected"}.
 func (a *API) EditIncident(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var in struct {
@@ -220,7 +220,7 @@ func (a *API) EditIncident(c echo.Context) error {
 // goes public.
 func (a *API) PublishIncident(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	id, _ := param(c, "id")
@@ -237,7 +237,7 @@ func (a *API) PublishIncident(c echo.Context) error {
 // public incidents stay in the history.
 func (a *API) DiscardIncident(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	id, _ := param(c, "id")
@@ -267,7 +267,7 @@ type windowJSON struct {
 // ListMaintenance handles GET /manager/maintenance: the windows open now
 // or ahead in the next 30 days, the config's and the API's.
 func (a *API) ListMaintenance(c echo.Context) error {
-	if !a.managerAuth.check(c.Response(), c.Request()) {
+	if !a.manager(c.Response(), c.Request()) {
 		return nil
 	}
 	now := a.now()
@@ -285,7 +285,7 @@ func (a *API) ListMaintenance(c echo.Context) error {
 // {"title","text","affected","start","end"} (RFC 3339 times).
 func (a *API) ScheduleMaintenance(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var in struct {
@@ -334,7 +334,7 @@ func rfc3339(raw json.RawMessage) (time.Time, error) {
 // CancelMaintenance handles DELETE /manager/maintenance/{id}.
 func (a *API) CancelMaintenance(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	id, _ := param(c, "id")

@@ -27,13 +27,14 @@ type announcementJSON struct {
 
 // ListAnnouncements handles GET /manager/announcements.
 func (a *API) ListAnnouncements(c echo.Context) error {
-	if !a.managerAuth.check(c.Response(), c.Request()) {
+	if !a.manager(c.Response(), c.Request()) {
 		return nil
 	}
 	list, _ := a.board.Announcements()
 	out := make([]announcementJSON, len(list))
 	for i, an := range list {
-		out[i] = announcementJSON{ID: an.ID, Title: an.Title, Text: an.Text, Date: an.Published}
+		// Whole seconds, as docs/protocol.md shows: "2026-03-14T21:05:11Z".
+		out[i] = announcementJSON{ID: an.ID, Title: an.Title, Text: an.Text, Date: an.Published.UTC().Truncate(time.Second)}
 	}
 	writeJSON(c.Response(), out)
 	return nil
@@ -42,7 +43,7 @@ func (a *API) ListAnnouncements(c echo.Context) error {
 // PublishAnnouncement handles POST /manager/announcement.
 func (a *API) PublishAnnouncement(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var in struct {
@@ -79,7 +80,7 @@ func (a *API) PublishAnnouncement(c echo.Context) error {
 // RetractAnnouncement handles DELETE /manager/announcement/{id}.
 func (a *API) RetractAnnouncement(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	id, ok := param(c, "id")
@@ -109,7 +110,7 @@ type alertJSON struct {
 // healthy. "probe" is the service id, as in the protocol.
 func (a *API) Alerts(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	out := struct {
@@ -142,7 +143,7 @@ type ignoredJSON struct {
 // the silence (rounded up), or null.
 func (a *API) Silence(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var out ignoredJSON
@@ -158,7 +159,7 @@ func (a *API) Silence(c echo.Context) error {
 // for N seconds, or end the silence with null or 0.
 func (a *API) SetSilence(c echo.Context) error {
 	w, r := c.Response(), c.Request()
-	if !a.managerAuth.check(w, r) {
+	if !a.manager(w, r) {
 		return nil
 	}
 	var in map[string]json.RawMessage
@@ -208,7 +209,7 @@ func (a *API) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	defer a.putBuf(bp)
 	if err := json.Unmarshal(*bp, v); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		writeError(w, http.StatusBadRequest, jsonProblem(err))
 		return false
 	}
 	return true

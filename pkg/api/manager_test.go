@@ -45,8 +45,10 @@ func TestAnnouncements(t *testing.T) {
 	if list[0].Title != "<b>Outage</b>" || list[1].Text != "Database upgrade\nat 22:00 UTC." {
 		t.Errorf("stored title %q and text %q, want them trimmed with plain line breaks", list[0].Title, list[1].Text)
 	}
-	if _, err := time.Parse(time.RFC3339, list[0].Date); err != nil {
-		t.Errorf("date %q is not RFC 3339", list[0].Date)
+	for _, an := range list {
+		if _, err := time.Parse(time.RFC3339, an.Date); err != nil || len(an.Date) != len("2026-03-14T21:05:11Z") {
+			t.Errorf("date %q is not RFC 3339 in whole seconds and UTC, as the docs show", an.Date)
+		}
 	}
 
 	stored, _ := s.Board.Announcements()
@@ -75,7 +77,7 @@ func TestAnnouncementValidation(t *testing.T) {
 		{"no title", `{"text":"x"}`, 400, "title"},
 		{"blank title", `{"title":"  ","text":"x"}`, 400, "title"},
 		{"no text", `{"title":"t"}`, 400, "text"},
-		{"title not a string", `{"title":1,"text":"x"}`, 400, "JSON"},
+		{"title not a string", `{"title":1,"text":"x"}`, 400, `"title" must be a string, not a number`},
 		{"title too long", `{"title":"` + strings.Repeat("é", 201) + `","text":"x"}`, 400, "title"},
 		{"text too long", `{"title":"t","text":"` + strings.Repeat("x", 10001) + `"}`, 400, "text"},
 		{"title on two lines", `{"title":"a\nb","text":"x"}`, 400, "title"},
@@ -185,5 +187,39 @@ func TestIgnoredReminders(t *testing.T) {
 		if r := s.do(t, "PUT", "/manager/prober/alerts/ignored", man, bad); r.code != 400 || r.errorText() == "" {
 			t.Errorf("PUT %s: %d %s, want 400 with an error", bad, r.code, r.body)
 		}
+	}
+}
+
+// TestManagerJSONErrors: a body that does not decode is answered with the
+// field and what it takes, in words: never a Go type name.
+func TestManagerJSONErrors(t *testing.T) {
+	s := startServer(t, nil)
+	cases := []struct {
+		name, method, path, body, want string
+	}{
+		{"title is a number", "POST", "/manager/announcement", `{"title":1,"text":"x"}`, `"title" must be a string, not a number`},
+		{"text is an object", "POST", "/manager/announcement", `{"title":"t","text":{}}`, `"text" must be a string, not an object`},
+		{"text is true", "POST", "/manager/announcement", `{"title":"t","text":true}`, `"text" must be a string, not true or false`},
+		{"body is an array", "POST", "/manager/announcement", `[1,2]`, `the body must be an object, not an array`},
+		{"body is a string", "PUT", "/manager/prober/alerts/ignored", `"x"`, `the body must be an object, not a string`},
+		{"truncated", "POST", "/manager/announcement", `{"title":"t"`, `invalid JSON body at byte 12: unexpected end of JSON input`},
+		{"not JSON", "PUT", "/manager/prober/alerts/ignored", `reminders=1`, `invalid JSON body at byte 1: invalid character 'r' looking for beginning of value`},
+		{"trailing garbage", "POST", "/manager/announcement", `{"title":"t","text":"x"} x`, `invalid JSON body at byte 26: invalid character 'x' after top-level value`},
+		{"seconds as text", "PUT", "/manager/prober/alerts/ignored", `{"reminders_seconds":"60"}`, `"reminders_seconds" must be a number of seconds or null`},
+	}
+	goWords := []string{"Go ", "struct", "map[", "*", "[]", "json.", "float64", "int64", "unmarshal"}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(t, tc.method, tc.path, basic(managerToken), tc.body)
+			msg := r.errorText()
+			if r.code != 400 || msg != tc.want {
+				t.Fatalf("got %d %q, want 400 %q", r.code, msg, tc.want)
+			}
+			for _, w := range goWords {
+				if strings.Contains(msg, w) {
+					t.Errorf("error %q names Go's internals (%q)", msg, w)
+				}
+			}
+		})
 	}
 }

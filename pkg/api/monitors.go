@@ -38,7 +38,7 @@ func targetURL(c echo.Context) (string, bool) {
 // target is new.
 func (a *API) PutMonitor(c echo.Context) error {
 	w, r := c.Response(), c.Request()
-	if !a.managerAuth.check(w, r) {
+	if !a.manager(w, r) {
 		return nil
 	}
 	t := a.targets(c)
@@ -88,7 +88,7 @@ func (a *API) PutMonitor(c echo.Context) error {
 // GetMonitor handles GET /manager/monitor?url=…: the target with its
 // status, last reason, latency and data.
 func (a *API) GetMonitor(c echo.Context) error {
-	if !a.managerAuth.check(c.Response(), c.Request()) {
+	if !a.manager(c.Response(), c.Request()) {
 		return nil
 	}
 	t := a.targets(c)
@@ -112,7 +112,7 @@ func (a *API) GetMonitor(c echo.Context) error {
 // the target and answers it as it was, data included.
 func (a *API) DeleteMonitor(c echo.Context) error {
 	w, r := c.Response(), c.Request()
-	if !a.managerAuth.check(w, r) {
+	if !a.manager(w, r) {
 		return nil
 	}
 	t := a.targets(c)
@@ -139,7 +139,7 @@ func (a *API) DeleteMonitor(c echo.Context) error {
 // ListMonitors handles GET /manager/monitors: every target, with its data,
 // in the order they were added.
 func (a *API) ListMonitors(c echo.Context) error {
-	if !a.managerAuth.check(c.Response(), c.Request()) {
+	if !a.manager(c.Response(), c.Request()) {
 		return nil
 	}
 	t := a.targets(c)

@@ -77,7 +77,10 @@ func (p *reportParser) parse(body []byte, rep *report) (errMsg string) {
 }
 
 // loadObject reads the "load" value: an object with cpu and ram, or null.
+// A repeated "load" replaces the earlier one whole, as in encoding/json:
+// its cpu and ram are not merged with it.
 func (p *reportParser) loadObject(rep *report) bool {
+	rep.cpu, rep.ram = math.NaN(), math.NaN()
 	if p.null() {
 		return false
 	}

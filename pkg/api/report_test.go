@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/overvakt/overvakt/pkg/names"
 )
 
 func TestParseReport(t *testing.T) {
@@ -94,7 +96,8 @@ func TestParseFloatMatchesStrconv(t *testing.T) {
 }
 
 // FuzzParseReport checks the parser against encoding/json: it accepts only
-// valid JSON, and on valid JSON it finds the same values.
+// valid JSON, and on valid JSON it finds the same values. What the checks
+// after it let through keeps the protocol's limits.
 func FuzzParseReport(f *testing.F) {
 	for _, s := range []string{
 		`{"replica":"host-1","interval":30,"load":{"cpu":0.42,"ram":0.61}}`,
@@ -103,6 +106,8 @@ func FuzzParseReport(f *testing.F) {
 		`{"replica":null,"interval":-0.0,"load":null}`,
 		`{"load":{"cpu":1E+2,"ram":"x"}}`,
 		` { } `, `[]`, `{"a":"\ud800\u0041"}`,
+		`{"replica":"db\u202e1","interval":1e-300,"load":{"cpu":1e308,"ram":1.5}}`,
+		`{"replica":"h","interval":604800,"load":{"cpu":1000,"ram":1}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -138,6 +143,17 @@ func FuzzParseReport(f *testing.F) {
 		if utf8.Valid(rep.replica) && string(rep.replica) != string(want.replica) ||
 			utf8.Valid(rep.health) && string(rep.health) != string(want.health) {
 			t.Fatalf("%q: got strings %q %q, want %q %q", b, rep.replica, rep.health, want.replica, want.health)
+		}
+		if checkReport(&rep) != "" {
+			return
+		}
+		if len(rep.replica) == 0 || len(rep.replica) > MaxReplicaName || names.ProblemBytes(rep.replica) != "" ||
+			rep.interval < MinInterval.Seconds() || rep.interval > MaxInterval.Seconds() ||
+			rep.hasLoad && !(rep.cpu >= 0 && rep.cpu <= MaxCPU && rep.ram >= 0 && rep.ram <= MaxRAM) {
+			t.Fatalf("%q passed the checks with %+v", b, rep)
+		}
+		if _, ok := parseHealth(rep.health); !rep.hasLoad && !ok {
+			t.Fatalf("%q passed the checks with health %q", b, rep.health)
 		}
 	})
 }

@@ -5,12 +5,13 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/names"
 	"github.com/overvakt/overvakt/pkg/push"
 	"github.com/overvakt/overvakt/pkg/status"
 )
@@ -19,17 +20,30 @@ import (
 const (
 	// MaxReplicaName is the longest replica name accepted, in bytes.
 	MaxReplicaName = 256
-	// MaxInterval is the longest report interval accepted.
-	MaxInterval = 365 * 24 * time.Hour
+	// MinInterval and MaxInterval bound the report interval.
+	MinInterval = config.MinInterval
+	MaxInterval = config.MaxInterval
+	// MaxCPU is the highest load.cpu accepted: the load average per CPU,
+	// which passes 1 on a busy host but not by a thousand times.
+	MaxCPU = 1000
+	// MaxRAM is the highest load.ram accepted: a fraction of the memory.
+	MaxRAM = 1
 )
 
-// node finds the node of a reporter route, or answers 404 saying what is
-// unknown.
-func (a *API) node(c echo.Context) *push.Node {
+// node finds the node of a reporter route, or answers: 403 when the
+// caller's token does not reach it (whether it exists or not), 404 saying
+// what is unknown.
+func (a *API) node(c echo.Context, who caller) *push.Node {
 	serviceID, ok1 := param(c, "service")
 	nodeID, ok2 := param(c, "node")
 	if !ok1 || !ok2 {
 		notFound(c)
+		return nil
+	}
+	if who.scope != nil && !who.scope.Allows(serviceID, nodeID) {
+		writeError(c.Response(), http.StatusForbidden, "reporter token "+strconv.Quote(who.scope.Name)+
+			" may not report to "+strconv.Quote(serviceID+":"+nodeID)+": it is allowed "+strings.Join(who.scope.Allow, ", ")+
+			" (server.reporter_token_scopes)")
 		return nil
 	}
 	n, err := a.agents.Node(serviceID, nodeID)
@@ -43,10 +57,11 @@ func (a *API) node(c echo.Context) *push.Node {
 // Report handles POST /reporter/{service}/{node}/.
 func (a *API) Report(c echo.Context) error {
 	w, r := c.Response(), c.Request()
-	if !a.reporterAuth.check(w, r) {
+	who, ok := a.check(w, r, &a.reporterAuth)
+	if !ok {
 		return nil
 	}
-	n := a.node(c)
+	n := a.node(c, who)
 	if n == nil {
 		return nil
 	}
@@ -106,23 +121,28 @@ func checkReport(rep *report) string {
 		return `missing "replica": name this replica, e.g. {"replica":"host-1",…} (the host name or address)`
 	case len(rep.replica) > MaxReplicaName:
 		return `"replica" is longer than ` + strconv.Itoa(MaxReplicaName) + ` bytes`
-	case !printable(rep.replica):
-		return `"replica" must be printable UTF-8 text without control characters`
 	case math.IsNaN(rep.interval):
 		return `missing "interval": the number of seconds between two reports, e.g. "interval":30`
-	case rep.interval <= 0 || rep.interval > MaxInterval.Seconds():
-		return `"interval" must be a number of seconds above 0 and at most ` + strconv.Itoa(int(MaxInterval.Seconds()))
+	case !(rep.interval >= MinInterval.Seconds() && rep.interval <= MaxInterval.Seconds()):
+		return `"interval" must be a number of seconds from ` + strconv.Itoa(int(MinInterval.Seconds())) +
+			` to ` + strconv.Itoa(int(MaxInterval.Seconds())) + ` (7 days)`
+	}
+	if problem := names.ProblemBytes(rep.replica); problem != "" {
+		return `"replica" must be readable text: it has ` + problem
 	}
 	if rep.hasLoad {
 		for _, v := range [...]struct {
-			key string
-			val float64
-		}{{"load.cpu", rep.cpu}, {"load.ram", rep.ram}} {
+			key, want string
+			val, max  float64
+		}{
+			{"load.cpu", "a number from 0 to 1000: the load average divided by the number of CPUs", rep.cpu, MaxCPU},
+			{"load.ram", "a fraction from 0 to 1: the share of the memory in use (0.61 = 61 %)", rep.ram, MaxRAM},
+		} {
 			switch {
 			case math.IsNaN(v.val):
 				return `missing "` + v.key + `": push reports carry "load":{"cpu":…,"ram":…} as fractions (0.5 = 50%)`
-			case v.val < 0 || math.IsInf(v.val, 0):
-				return `"` + v.key + `" must be a finite number, 0 or more`
+			case !(v.val >= 0 && v.val <= v.max):
+				return `"` + v.key + `" must be ` + v.want
 			}
 		}
 		return ""
@@ -149,32 +169,13 @@ func parseHealth(b []byte) (status.Status, bool) {
 	return status.Healthy, false
 }
 
-// printable reports whether b is valid UTF-8 without control characters.
-func printable(b []byte) bool {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 || c == 0x7f {
-				return false
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 || unicode.IsControl(r) {
-			return false
-		}
-		i += size
-	}
-	return true
-}
-
 // Flush handles DELETE /reporter/{service}/{node}/{replica}/.
 func (a *API) Flush(c echo.Context) error {
-	if !a.reporterAuth.check(c.Response(), c.Request()) {
+	who, ok := a.check(c.Response(), c.Request(), &a.reporterAuth)
+	if !ok {
 		return nil
 	}
-	n := a.node(c)
+	n := a.node(c, who)
 	if n == nil {
 		return nil
 	}
@@ -183,9 +184,13 @@ func (a *API) Flush(c echo.Context) error {
 		notFound(c)
 		return nil
 	}
-	if err := a.agents.Flush(n, name); err != nil {
+	f, err := a.agents.Flush(n, name, a.whoIs(c.Request(), who).String())
+	if err != nil {
 		problem(c.Response(), err)
 		return nil
+	}
+	if f.Dead && a.notes != nil {
+		a.notes.Note(f.Note)
 	}
 	writeOK(c.Response())
 	return nil

@@ -56,7 +56,6 @@ func TestRawReporterRequest(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	s := startServer(t, nil)
 	pushBody := `{"replica":"h","interval":30,"load":{"cpu":0.1,"ram":0.1}}`
 	routes := []struct {
 		name, method, path, body string
@@ -73,6 +72,9 @@ func TestAuth(t *testing.T) {
 		{"put ignored", "PUT", "/manager/prober/alerts/ignored", `{"reminders_seconds":null}`, managerToken, 200},
 	}
 	for _, rt := range routes {
+		// A server per route: its seven failures stay below the limit on
+		// failed authentication (TestFailedAuthIsThrottled).
+		s := startServer(t, nil)
 		other := managerToken
 		if rt.token == managerToken {
 			other = reporterToken
@@ -140,6 +142,16 @@ func TestReportErrors(t *testing.T) {
 		{"negative cpu", push, `{"replica":"h","interval":30,"load":{"cpu":-0.1,"ram":0.1}}`, 400, "load.cpu"},
 		{"negative ram", push, `{"replica":"h","interval":30,"load":{"cpu":0.1,"ram":-1}}`, 400, "load.ram"},
 		{"cpu out of range", push, `{"replica":"h","interval":30,"load":{"cpu":1e999,"ram":0.1}}`, 400, "load.cpu"},
+		{"cpu of 1e308", push, `{"replica":"h","interval":30,"load":{"cpu":1e308,"ram":0.1}}`, 400, `"load.cpu" must be a number from 0 to 1000`},
+		{"cpu just over the limit", push, `{"replica":"h","interval":30,"load":{"cpu":1000.001,"ram":0.1}}`, 400, "load.cpu"},
+		{"ram over 1", push, `{"replica":"h","interval":30,"load":{"cpu":0.1,"ram":1.5}}`, 400, `"load.ram" must be a fraction from 0 to 1`},
+		{"interval of 1e-300", push, `{"replica":"h","interval":1e-300,"load":{"cpu":0.1,"ram":0.1}}`, 400, `"interval" must be a number of seconds from 1 to 604800`},
+		{"interval under a second", push, `{"replica":"h","interval":0.999,"load":{"cpu":0.1,"ram":0.1}}`, 400, "interval"},
+		{"interval over a week", push, `{"replica":"h","interval":604801,"load":{"cpu":0.1,"ram":0.1}}`, 400, "interval"},
+		{"replica with a right-to-left override", push, `{"replica":"db-1\u202e","interval":30,"load":{"cpu":0.1,"ram":0.1}}`, 400, `"replica" must be readable text: it has invisible or direction-changing character U+202E at byte 4`},
+		{"replica with a zero-width space", push, "{\"replica\":\"db\u200b-1\",\"interval\":30,\"load\":{\"cpu\":0.1,\"ram\":0.1}}", 400, "U+200B"},
+		{"replica with a byte order mark", push, `{"replica":"\ufeffdb-1","interval":30,"load":{"cpu":0.1,"ram":0.1}}`, 400, "U+FEFF"},
+		{"replica with invalid UTF-8", push, "{\"replica\":\"db\xff\",\"interval\":30,\"load\":{\"cpu\":0.1,\"ram\":0.1}}", 400, "invalid UTF-8 at byte 2"},
 		{"cpu NaN (not JSON)", push, `{"replica":"h","interval":30,"load":{"cpu":NaN,"ram":0.1}}`, 400, "JSON"},
 		{"cpu Infinity (not JSON)", push, `{"replica":"h","interval":30,"load":{"cpu":Infinity,"ram":0.1}}`, 400, "JSON"},
 		{"missing ram", push, `{"replica":"h","interval":30,"load":{"cpu":0.1}}`, 400, "load.ram"},
@@ -172,6 +184,20 @@ func TestReportErrors(t *testing.T) {
 	}
 }
 
+// TestReportLimits: the limits themselves are accepted.
+func TestReportLimits(t *testing.T) {
+	s := startServer(t, nil)
+	for _, body := range []string{
+		`{"replica":"a","interval":1,"load":{"cpu":0,"ram":0}}`,
+		`{"replica":"b","interval":604800,"load":{"cpu":1000,"ram":1}}`,
+		`{"replica":"Övervakt-東京-🚀","interval":30,"load":{"cpu":2.5,"ram":0.5}}`,
+	} {
+		if r := s.do(t, "POST", "/reporter/hosts/push/", basic(reporterToken), body); r.code != 200 {
+			t.Errorf("%s: %d %s", body, r.code, r.body)
+		}
+	}
+}
+
 func TestFlushErrors(t *testing.T) {
 	s := startServer(t, nil)
 	cases := []struct {
@@ -200,7 +226,7 @@ func TestPushReplicaLifecycle(t *testing.T) {
 	s, clock := startShownServer(t)
 	report := func(cpu, ram float64) {
 		t.Helper()
-		body := fmt.Sprintf(`{"replica":"host-1","interval":0.2,"load":{"cpu":%v,"ram":%v}}`, cpu, ram)
+		body := fmt.Sprintf(`{"replica":"host-1","interval":1,"load":{"cpu":%v,"ram":%v}}`, cpu, ram)
 		if r := s.do(t, "POST", "/reporter/hosts/push", basic(reporterToken), body); r.code != 200 || r.body != "" {
 			t.Fatalf("report: %d %q, want 200 and an empty body", r.code, r.body)
 		}
@@ -228,10 +254,10 @@ func TestPushReplicaLifecycle(t *testing.T) {
 		t.Fatalf("service status %v, want healthy", snap.Services[1].Status)
 	}
 
-	// Silent for interval (0.2 s) + push_delay_dead (0.3 s) after the last
+	// Silent for interval (1 s) + push_delay_dead (0.3 s) after the last
 	// report, which the server saw at shownT0: dead, without any further
 	// request, and not a moment before.
-	deadline := shownT0.Add(200*time.Millisecond + 300*time.Millisecond)
+	deadline := shownT0.Add(time.Second + 300*time.Millisecond)
 	s.Agents.Sweep(deadline.Add(-time.Nanosecond))
 	want(status.Healthy, "")
 	s.Agents.Sweep(deadline)
@@ -266,7 +292,7 @@ func TestLocalReplica(t *testing.T) {
 		health string
 		want   status.Status
 	}{{"healthy", status.Healthy}, {"sick", status.Sick}, {"dead", status.Dead}, {"healthy", status.Healthy}} {
-		body := `{"replica":"10.0.0.3","interval":0.2,"health":"` + h.health + `"}`
+		body := `{"replica":"10.0.0.3","interval":1,"health":"` + h.health + `"}`
 		if r := s.do(t, "POST", "/reporter/hosts/local/", basic(reporterToken), body); r.code != 200 {
 			t.Fatalf("report %s: %d %s", h.health, r.code, r.body)
 		}
@@ -274,9 +300,9 @@ func TestLocalReplica(t *testing.T) {
 			t.Fatalf("after %q: replica %+v, want %v", h.health, rep, h.want)
 		}
 	}
-	// Silent for interval (0.2 s) + local_delay_dead (0.3 s) after the last
+	// Silent for interval (1 s) + local_delay_dead (0.3 s) after the last
 	// report, which the server saw at shownT0.
-	deadline := shownT0.Add(200*time.Millisecond + 300*time.Millisecond)
+	deadline := shownT0.Add(time.Second + 300*time.Millisecond)
 	s.Agents.Sweep(deadline.Add(-time.Nanosecond))
 	if r := s.replica("hosts", "local", "10.0.0.3"); r == nil || r.Status != status.Healthy {
 		t.Fatalf("just before interval + local_delay_dead: %+v, want still healthy", r)
@@ -357,9 +383,9 @@ func TestUnknownRoutes(t *testing.T) {
 	}{
 		{"GET", "/reporter/hosts/push/", 405, "POST"},
 		{"PUT", "/reporter/hosts/push/h/", 405, "DELETE"},
-		{"POST", "/manager/announcements", 405, "GET"},
+		{"POST", "/manager/announcements", 405, "GET, HEAD"},
 		{"GET", "/manager/announcement", 405, "POST"},
-		{"PATCH", "/manager/prober/alerts/ignored", 405, "GET, PUT"},
+		{"PATCH", "/manager/prober/alerts/ignored", 405, "GET, HEAD, PUT"},
 		{"POST", "/reporter/hosts/", 404, ""},
 		{"POST", "/reporter/a/b/c/d/", 404, ""},
 		{"POST", "/reporter/hosts//push/", 404, ""},
@@ -408,7 +434,7 @@ func TestReportsRace(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 20 {
-				body := fmt.Sprintf(`{"replica":"r%d","interval":0.05,"load":{"cpu":0.1,"ram":0.1}}`, (g*20+i)%40)
+				body := fmt.Sprintf(`{"replica":"r%d","interval":1,"load":{"cpu":0.1,"ram":0.1}}`, (g*20+i)%40)
 				if r := s.do(t, "POST", "/reporter/hosts/push/", basic(reporterToken), body); r.code != 200 {
 					t.Errorf("report: %d %s", r.code, r.body)
 					return

@@ -35,6 +35,8 @@ func TestReportDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Body = io.NopCloser(rd)
+	req.RemoteAddr = "[::1]:43210" // a trusted proxy, as nginx on loopback
+	req.Header.Set("X-Forwarded-For", "192.0.2.9")
 	req.Header.Set("Authorization", basic(reporterToken))
 	w := &nopWriter{h: http.Header{}}
 	send := func() {

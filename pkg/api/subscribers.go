@@ -26,7 +26,7 @@ func toWebhookJSON(s notice.Subscriber) webhookJSON {
 
 // ListWebhooks handles GET /manager/subscribers: the webhook subscribers.
 func (a *API) ListWebhooks(c echo.Context) error {
-	if !a.managerAuth.check(c.Response(), c.Request()) {
+	if !a.manager(c.Response(), c.Request()) {
 		return nil
 	}
 	hooks := a.subs.Webhooks()
@@ -43,7 +43,7 @@ func (a *API) ListWebhooks(c echo.Context) error {
 // components (none: everything).
 func (a *API) AddWebhook(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	var in struct {
@@ -71,7 +71,7 @@ func (a *API) AddWebhook(c echo.Context) error {
 // RemoveWebhook handles DELETE /manager/subscriber/{id}.
 func (a *API) RemoveWebhook(c echo.Context) error {
 	w := c.Response()
-	if !a.managerAuth.check(w, c.Request()) {
+	if !a.manager(w, c.Request()) {
 		return nil
 	}
 	id, ok := param(c, "id")

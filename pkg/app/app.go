@@ -179,8 +179,14 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		return nil, fmt.Errorf("maintenance: %w", err)
 	}
 	a.rollups.SetMaintenance(a.Schedule)
+	a.Dispatcher = notify.NewDispatcher(notify.DispatcherOptions{
+		Config: cfg, Registry: a.Registry, Channels: chans, Logger: log, Silence: a.Silence.Active, State: a.Store,
+		Maintenance: a.Schedule,
+	})
+	// The API notes flushes of dead replicas in the dispatcher's next message.
 	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
-		Desk: a.Desk, Schedule: a.Schedule, Subs: a.Subs, Silence: a.Silence, Dynamic: a.Dynamic, Logger: log, Now: opts.Now}); err != nil {
+		Desk: a.Desk, Schedule: a.Schedule, Subs: a.Subs, Silence: a.Silence, Dynamic: a.Dynamic, Logger: log, Now: opts.Now,
+		Notes: a.Dispatcher}); err != nil {
 		return nil, err
 	}
 	var agents http.Handler // MCP, for AI agents
@@ -204,10 +210,6 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 			return nil, err
 		}
 	}
-	a.Dispatcher = notify.NewDispatcher(notify.DispatcherOptions{
-		Config: cfg, Registry: a.Registry, Channels: chans, Logger: log, Silence: a.Silence.Active, State: a.Store,
-		Maintenance: a.Schedule,
-	})
 	return a, nil
 }
 
@@ -239,7 +241,16 @@ func (a *App) restore(ctx context.Context, start time.Time) error {
 		return fmt.Errorf("store: read the push and local replicas: %w", err)
 	}
 	rs := status.Restored{Results: map[[3]string]status.Result{}, Changed: map[[2]string]time.Time{}}
+	snap := a.Registry.Snapshot()
 	for _, r := range results {
+		// Push and local replicas come back from their own records below
+		// or not at all: a flushed one still has results in the history,
+		// and must not return as a replica nobody can flush.
+		if si, ni, ok := snap.FindNode(r.Key.Service, r.Key.Node); ok {
+			if m := snap.Services[si].Nodes.At(ni).Mode; m == status.ModePush || m == status.ModeLocal {
+				continue
+			}
+		}
 		rs.Results[[3]string{r.Key.Service, r.Key.Node, r.Key.Replica}] = status.Result{
 			Status: r.Status, Latency: r.Latency, Err: r.Reason, At: r.At}
 	}

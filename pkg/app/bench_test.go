@@ -18,8 +18,8 @@ import (
 
 // bigConfig has a push node for 10,000 hosts and a [dynamic] service.
 const bigConfig = `[server]
-manager_token = "manager-secret"
-reporter_token = "reporter-secret"
+manager_token = "manager-secret-0123456789"
+reporter_token = "reporter-secret-0123456789"
 workers = 8
 
 [metrics]

@@ -28,7 +28,7 @@ import (
 func dynamicConfig(max int, interval float64) string {
 	return fmt.Sprintf(`[server]
 manager_token = %q
-reporter_token = "reporter-secret"
+reporter_token = "reporter-secret-0123456789"
 
 [metrics]
 poll_interval = 30
@@ -120,7 +120,7 @@ func TestDynamicTargetsAPI(t *testing.T) {
 		}
 	}))
 	defer target.Close()
-	s := serve(t, dynamicConfig(2, 0.5), nil)
+	s := serve(t, dynamicConfig(2, 1), nil)
 	up, down := target.URL+"/health", target.URL+"/down"
 
 	code, body := s.call(t, "PUT", monitorPath(up), `{"engine":"search-1","pods":3}`)
@@ -221,7 +221,7 @@ func TestDynamicTargetsAPI(t *testing.T) {
 }
 
 func TestDynamicTargetsOffWithoutTheTable(t *testing.T) {
-	s := apptest.Start(t, "[server]\nmanager_token = \""+managerToken+"\"\nreporter_token = \"reporter-secret\"\n", apptest.Options{})
+	s := apptest.Start(t, "[server]\nmanager_token = \""+managerToken+"\"\nreporter_token = \"reporter-secret-0123456789\"\n", apptest.Options{})
 	for _, method := range []string{"PUT", "GET", "DELETE"} {
 		req, _ := http.NewRequest(method, s.URL+monitorPath("https://example.com/"), strings.NewReader("{}"))
 		req.SetBasicAuth("", managerToken)
@@ -250,7 +250,7 @@ func TestDynamicTargetsSurviveARestart(t *testing.T) {
 		return st
 	}
 	st := open()
-	s := serve(t, dynamicConfig(10, 0.2), st)
+	s := serve(t, dynamicConfig(10, 1), st)
 	for i := range 3 {
 		if code, body := s.call(t, "PUT", monitorPath(fmt.Sprintf("%s/t%d", target.URL, i)), fmt.Sprintf(`{"n":%d}`, i)); code != 201 {
 			t.Fatalf("PUT: %d %s", code, body)
@@ -267,7 +267,7 @@ func TestDynamicTargetsSurviveARestart(t *testing.T) {
 
 	st = open()
 	defer st.Close()
-	s = serve(t, dynamicConfig(10, 0.2), st)
+	s = serve(t, dynamicConfig(10, 1), st)
 	_, body := s.call(t, "GET", "/manager/monitors", "")
 	var all []monitorJSON
 	json.Unmarshal([]byte(body), &all)

@@ -61,8 +61,8 @@ func TestMaintenanceEndToEnd(t *testing.T) {
 		}
 		cfg, err := config.Parse("test.toml", []byte(`
 [server]
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 
 [notify]
 startup_notification = false

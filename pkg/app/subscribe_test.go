@@ -23,7 +23,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/app/apptest"
 )
 
-const managerToken = "manager-secret"
+const managerToken = "manager-secret-0123456789"
 
 // inbox is an in-process SMTP server that hands every mail it takes to a
 // channel.
@@ -207,7 +207,7 @@ func TestSubscriptionByMail(t *testing.T) {
 	s := apptest.Start(t, fmt.Sprintf(`
 [server]
 manager_token = %q
-reporter_token = "reporter-secret"
+reporter_token = "reporter-secret-0123456789"
 
 [branding]
 page_title = "Acme Status"

@@ -115,7 +115,7 @@ func checkAgent(c *Check, kinds *Kinds, a *Agent) {
 	if a.Report.Token == "" {
 		rc.Fail("token", "required (or set OVERVAKT_TOKEN): the server's reporter_token")
 	}
-	rc.Positive("interval", float64(a.Report.Interval))
+	rc.Interval("interval", a.Report.Interval)
 	rc.Positive("timeout", float64(a.Report.Timeout))
 
 	mc := c.sub("metrics", "")

@@ -127,6 +127,13 @@ func (c *Check) Positive(key string, n float64) {
 	}
 }
 
+// Interval reports a number of seconds outside MinInterval..MaxInterval.
+func (c *Check) Interval(key string, s Seconds) {
+	if !(s.Duration() >= MinInterval && s.Duration() <= MaxInterval) {
+		c.Fail(key, "%v: want an interval from %v to %v seconds (7 days)", float64(s), MinInterval.Seconds(), MaxInterval.Seconds())
+	}
+}
+
 // NotNegative reports a number below 0.
 func (c *Check) NotNegative(key string, n float64) {
 	if n < 0 || math.IsNaN(n) {

@@ -46,6 +46,43 @@ type Server struct {
 	MCPServer     bool   `toml:"mcp_server"`
 	ManagerToken  string `toml:"manager_token"`
 	ReporterToken string `toml:"reporter_token"`
+	// ReporterTokenScopes are more reporter tokens, each limited to some
+	// services and nodes; reporter_token keeps reaching every one.
+	ReporterTokenScopes []TokenScope `toml:"reporter_token_scopes"`
+	// TrustedProxies are the addresses (IPs or CIDR prefixes) whose
+	// X-Forwarded-For and X-Real-IP headers name the client, for the
+	// limits on failed authentication.
+	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// MinTokenLength is the shortest token accepted, in characters.
+const MinTokenLength = 16
+
+// Intervals (between polls, scripts, reminders and agent reports) must lie
+// between MinInterval and MaxInterval: shorter ones would flood the server
+// or the targets, longer ones hide an outage for good.
+const (
+	MinInterval = time.Second
+	MaxInterval = 7 * 24 * time.Hour
+)
+
+// TokenScope is a [[server.reporter_token_scopes]] table: a reporter token
+// that may report to and flush only the services and nodes in Allow.
+type TokenScope struct {
+	Name  string   `toml:"name"`  // who uses it, for logs; default "scope N"
+	Token string   `toml:"token"` // at least MinTokenLength characters
+	Allow []string `toml:"allow"` // "service" or "service:node"
+}
+
+// Allows reports whether the scope covers node nodeID of service serviceID.
+func (s *TokenScope) Allows(serviceID, nodeID string) bool {
+	for _, a := range s.Allow {
+		svc, node, hasNode := strings.Cut(a, ":")
+		if svc == serviceID && (!hasNode || node == nodeID) {
+			return true
+		}
+	}
+	return false
 }
 
 // Incidents configures incidents opened by the server itself.
@@ -282,7 +319,8 @@ func (d Duration) String() string {
 // decodes the file over it.
 func Default() Config {
 	return Config{
-		Server:   Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4, MaxConnectionsPerIP: 256},
+		Server: Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4, MaxConnectionsPerIP: 256,
+			TrustedProxies: []string{"127.0.0.0/8", "::1"}},
 		Branding: Branding{PageTitle: "Status Page"},
 		Metrics: Metrics{
 			PollInterval:               120,

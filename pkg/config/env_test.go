@@ -61,7 +61,7 @@ func TestEnvSubstitution(t *testing.T) {
 }
 
 func TestEnvSubstitutionReachesConfig(t *testing.T) {
-	env := map[string]string{"MT": `man"ager`, "RT": "reporter", "PORT": "9090"}
+	env := map[string]string{"MT": `manager"token-0123456`, "RT": "reporter-token-012345", "PORT": "9090"}
 	text := `[server]
 inet = "127.0.0.1:${PORT}"
 manager_token = "${MT}"
@@ -73,7 +73,7 @@ page_title = "Costs $${HIGH}"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Server.ManagerToken != `man"ager` || cfg.Server.ReporterToken != "reporter" ||
+	if cfg.Server.ManagerToken != `manager"token-0123456` || cfg.Server.ReporterToken != "reporter-token-012345" ||
 		cfg.Server.Inet != "127.0.0.1:9090" || cfg.Branding.PageTitle != "Costs ${HIGH}" {
 		t.Errorf("got %+v %+v", cfg.Server, cfg.Branding)
 	}

@@ -42,6 +42,11 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool), kind
 	if !filepath.IsAbs(cfg.Storage.Path) {
 		cfg.Storage.Path = filepath.Join(filepath.Dir(file), cfg.Storage.Path)
 	}
+	for i := range cfg.Server.ReporterTokenScopes {
+		if sc := &cfg.Server.ReporterTokenScopes[i]; sc.Name == "" {
+			sc.Name = indexKey("reporter_token_scopes", i)
+		}
+	}
 	for i := range cfg.Probe.Services {
 		svc := &cfg.Probe.Services[i]
 		if svc.Label == "" {

@@ -35,7 +35,7 @@ from = "b@example.com"
 	}
 	want := config.Default()
 	want.File = "in-memory.toml"
-	want.Server.ManagerToken, want.Server.ReporterToken = "m", "r"
+	want.Server.ManagerToken, want.Server.ReporterToken = "manager-token-0123456789", "reporter-token-0123456789"
 	want.Notify.Channels = []config.Channel{{Name: "email",
 		Table: &email.Table{To: "a@example.com", From: "b@example.com", SMTPHost: "localhost", SMTPPort: 587, SMTPEncrypt: true}}}
 	want.Plugins = config.Plugins{"icmp": &icmpprobe.Plugin{Socket: "auto"}}
@@ -137,7 +137,7 @@ func uncommentedSample(t *testing.T) string {
 // sample keeps documenting all of them.
 func TestSampleShowsEveryOption(t *testing.T) {
 	text := uncommentedSample(t)
-	if _, err := parse("uncommented.toml", []byte(text), func(string) (string, bool) { return "secret", true }); err != nil {
+	if _, err := parse("uncommented.toml", []byte(text), func(name string) (string, bool) { return "secret-for-" + name, true }); err != nil {
 		t.Fatalf("the sample with every option on must be valid:\n%v", err)
 	}
 	// Any service or node may show a key: compare paths without indexes.

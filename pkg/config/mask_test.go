@@ -29,8 +29,8 @@ func TestMaskPassword(t *testing.T) {
 func TestStatusSpecsHidePasswords(t *testing.T) {
 	cfg, err := Parse("t.toml", []byte(`
 [server]
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 [[probe.service]]
 id = "s"
 [[probe.service.node]]

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/overvakt/overvakt/pkg/names"
 )
 
 // validate checks a decoded server config. It first completes what the
@@ -18,6 +22,7 @@ import (
 func validate(c *Check, kinds *Kinds, cfg *Config) {
 	completeKinds(kinds, cfg.Probe.Services, &cfg.Notify)
 	checkServer(c.sub("server", ""), &cfg.Server)
+	checkTokenScopes(c, &cfg.Server, cfg.Probe.Services)
 	checkBranding(c.sub("branding", ""), &cfg.Branding)
 	checkMetrics(c.sub("metrics", ""), &cfg.Metrics)
 	checkPlugins(c, cfg.Plugins)
@@ -175,8 +180,68 @@ func checkServer(c *Check, s *Server) {
 		if t.val == "" {
 			c.Fail(t.name, "required: set a long random secret, e.g. %s = \"${OVERVAKT_%s}\" to read it from the environment",
 				t.name, strings.ToUpper(t.name))
+			continue
+		}
+		checkTokenLength(c, t.name, t.val)
+	}
+	if s.ManagerToken != "" && s.ManagerToken == s.ReporterToken {
+		c.Fail("reporter_token", "the same as manager_token: use two different secrets, so that an agent's token cannot change the page")
+	}
+	for i, p := range s.TrustedProxies {
+		if _, ok := ParsePrefix(p); !ok {
+			c.Fail(indexKey("trusted_proxies", i), "%q: want an IP address or a CIDR prefix, like \"127.0.0.1\", \"::1\" or \"10.0.0.0/8\"", p)
 		}
 	}
+}
+
+// checkTokenLength refuses a token too short to resist guessing. The
+// message never quotes the token.
+func checkTokenLength(c *Check, key, token string) {
+	if n := utf8.RuneCountInString(token); n < MinTokenLength {
+		c.Fail(key, "%d characters is too short to resist guessing: use at least %d random ones, e.g. from `openssl rand -hex 24`",
+			n, MinTokenLength)
+	}
+}
+
+// checkTokenScopes checks [[server.reporter_token_scopes]]: every token
+// long, distinct from the others and allowed somewhere that exists.
+func checkTokenScopes(c *Check, s *Server, services []Service) {
+	seen := map[string]string{s.ManagerToken: "manager_token", s.ReporterToken: "reporter_token"}
+	for i := range s.ReporterTokenScopes {
+		key := indexKey("server.reporter_token_scopes", i)
+		sc := c.sub(key, "[[server.reporter_token_scopes]]")
+		scope := &s.ReporterTokenScopes[i]
+		switch {
+		case scope.Token == "":
+			sc.Fail("token", "required: the agent's secret, e.g. token = \"${OVERVAKT_HOSTS_TOKEN}\"")
+		case seen[scope.Token] != "":
+			sc.Fail("token", "the same as %s: every token must be its own secret", seen[scope.Token])
+		default:
+			checkTokenLength(sc, "token", scope.Token)
+			seen[scope.Token] = key + ".token"
+		}
+		if len(scope.Allow) == 0 {
+			sc.Fail("allow", `required: the services and nodes this token may report to, e.g. allow = ["agents", "web:hosts"]`)
+		}
+		for j, a := range scope.Allow {
+			if !KnownComponent(services, a) {
+				sc.Fail(indexKey("allow", j), "%q: no such service or node; write \"service\" or \"service:node\" with ids from [[probe.service]]", a)
+			}
+		}
+	}
+}
+
+// ParsePrefix reads an IP address ("::1") or CIDR prefix ("10.0.0.0/8").
+func ParsePrefix(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 func checkBranding(c *Check, b *Branding) {
@@ -192,7 +257,7 @@ func checkBranding(c *Check, b *Branding) {
 }
 
 func checkMetrics(c *Check, m *Metrics) {
-	c.Positive("poll_interval", float64(m.PollInterval))
+	c.Interval("poll_interval", m.PollInterval)
 	c.NotNegative("poll_retry", float64(m.PollRetry))
 	checkPollRules(c, m)
 	c.Positive("poll_parallelism", float64(m.PollParallelism))
@@ -203,7 +268,7 @@ func checkMetrics(c *Check, m *Metrics) {
 		c.Fail("push_system_ram_sick_above", "%v: want a fraction between 0 and 1 (0.9 means 90%% of RAM used)",
 			m.PushSystemRAMSickAbove)
 	}
-	c.Positive("script_interval", float64(m.ScriptInterval))
+	c.Interval("script_interval", m.ScriptInterval)
 	c.Positive("script_parallelism", float64(m.ScriptParallelism))
 	c.NotNegative("local_delay_dead", float64(m.LocalDelayDead))
 }
@@ -244,7 +309,9 @@ func checkPlugins(c *Check, p Plugins) {
 }
 
 func checkNotify(c *Check, n *Notify) {
-	c.NotNegative("reminder_interval", float64(n.ReminderInterval))
+	if n.ReminderInterval != 0 {
+		c.Interval("reminder_interval", n.ReminderInterval) // 0: no reminders
+	}
 	c.OneOf("reminder_backoff_function", n.ReminderBackoffFunction, "backoff function",
 		"none", "linear", "square", "cubic")
 	c.Positive("reminder_backoff_limit", float64(n.ReminderBackoffLimit))
@@ -287,6 +354,7 @@ func checkProbe(c *Check, kinds *Kinds, services []Service, agent bool) {
 				serviceAt[svc.ID] = i
 			}
 		}
+		checkLabel(sc, svc.Label)
 		if agent && sc.Has("label") {
 			sc.Fail("label", "unknown key in an agent's file: the page shows the service as the server's file describes it; set it there")
 		}
@@ -308,6 +376,7 @@ func checkProbe(c *Check, kinds *Kinds, services []Service, agent bool) {
 					nodeAt[n.ID] = j
 				}
 			}
+			checkLabel(nc, n.Label)
 			checkNode(nc, kinds, n, modes)
 			if agent {
 				for _, key := range serverNodeKeys {
@@ -385,10 +454,10 @@ func checkNodeSchedule(c *Check, n *Node) {
 		}
 	}
 	if c.Has("poll_interval") {
-		c.Positive("poll_interval", float64(n.PollInterval))
+		c.Interval("poll_interval", n.PollInterval)
 	}
 	if c.Has("script_interval") {
-		c.Positive("script_interval", float64(n.ScriptInterval))
+		c.Interval("script_interval", n.ScriptInterval)
 	}
 	if c.Has("poll_attempts") {
 		checkAttempts(c, "poll_attempts", n.PollAttempts)
@@ -435,6 +504,14 @@ func checkIDAt(c *Check, key, id, what string) bool {
 		}
 	}
 	return true
+}
+
+// checkLabel refuses a label with characters that hide or reorder text,
+// as the page shows it to everyone.
+func checkLabel(c *Check, label string) {
+	if problem := names.Problem(label); problem != "" {
+		c.Fail("label", "%q: %s; write the name as plain text", label, problem)
+	}
 }
 
 func checkColour(c *Check, key, val string) {
@@ -541,8 +618,8 @@ func checkNodeAlerts(c *Check, a *NodeAlerts, self string, services []Service, c
 	if c.Has("alert_after") && a.AlertAfter < 1 {
 		c.Fail("alert_after", "%d: must be at least 1", a.AlertAfter)
 	}
-	if a.ReminderInterval != nil {
-		c.NotNegative("reminder_interval", float64(*a.ReminderInterval))
+	if a.ReminderInterval != nil && *a.ReminderInterval != 0 { // 0: no reminders
+		c.Interval("reminder_interval", *a.ReminderInterval)
 	}
 	if a.ReminderBackoffFunction != "" {
 		c.OneOf("reminder_backoff_function", a.ReminderBackoffFunction, "backoff function",
@@ -576,7 +653,9 @@ func checkDynamic(c *Check, kinds *Kinds, d *Dynamic, services []Service) {
 			}
 		}
 	}
-	c.NotNegative("interval", float64(d.Interval))
+	if d.Interval != 0 { // 0: [metrics] poll_interval
+		c.Interval("interval", d.Interval)
+	}
 	c.Positive("max_targets", float64(d.MaxTargets))
 	n := &d.Node
 	n.Mode = "poll"

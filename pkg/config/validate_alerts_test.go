@@ -34,7 +34,7 @@ func TestAlertKeysValidation(t *testing.T) {
 		{"alert_after 0", svc("web", "") + node("api", "alert_after = 0\n"),
 			9, "probe.service[0].node[0].alert_after", "0: must be at least 1"},
 		{"a negative reminder interval", svc("web", "") + node("api", "reminder_interval = -5\n"),
-			9, "probe.service[0].node[0].reminder_interval", "must not be negative"},
+			9, "probe.service[0].node[0].reminder_interval", "-5: want an interval from 1 to 604800 seconds"},
 		{"an unknown backoff", svc("web", "") + node("api", "reminder_backoff_function = \"fast\"\n"),
 			9, "probe.service[0].node[0].reminder_backoff_function", "fast"},
 		{"backoff limit 0", svc("web", "") + node("api", "reminder_backoff_limit = 0\n"),

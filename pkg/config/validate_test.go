@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/names"
 )
 
 // tokens is a valid config on its own (lines 1-3); cases add from line 4.
-const tokens = "[server]\nmanager_token = \"m\"\nreporter_token = \"r\"\n"
+const tokens = "[server]\nmanager_token = \"manager-token-0123456789\"\nreporter_token = \"reporter-token-0123456789\"\n"
 
 // pollNode is a valid poll service (lines 4-9) to vary.
 const pollNode = tokens + `[[probe.service]]
@@ -148,10 +149,31 @@ replicas = [
 			10, "probe.service[0].node[0].link_url", `"/docs": want an absolute http:// or https:// URL`},
 		{"poll_delay_sick not below poll_delay_dead", tokens + "[metrics]\npoll_delay_dead = 5\npoll_delay_sick = 5\n",
 			6, "metrics.poll_delay_sick", "5 must be lower than poll_delay_dead (5)"},
-		{"missing manager token points at [server]", "\n[server]\nreporter_token = \"r\"\n",
+		{"missing manager token points at [server]", "\n[server]\nreporter_token = \"reporter-token-0123456789\"\n",
 			2, "server.manager_token", `required: set a long random secret, e.g. manager_token = "${OVERVAKT_MANAGER_TOKEN}"`},
-		{"missing reporter token", "[server]\nmanager_token = \"m\"\n",
+		{"missing reporter token", "[server]\nmanager_token = \"manager-token-0123456789\"\n",
 			1, "server.reporter_token", "required: set a long random secret"},
+		{"short manager token", "[server]\nmanager_token = \"m\"\nreporter_token = \"reporter-token-0123456789\"\n",
+			2, "server.manager_token", "1 characters is too short to resist guessing: use at least 16"},
+		{"reporter token of 15 characters", "[server]\nmanager_token = \"manager-token-0123456789\"\nreporter_token = \"0123456789abcdé\"\n",
+			3, "server.reporter_token", "15 characters is too short"},
+		{"the same token twice", "[server]\nmanager_token = \"one-token-for-everything\"\nreporter_token = \"one-token-for-everything\"\n",
+			3, "server.reporter_token", "the same as manager_token: use two different secrets"},
+		{"scope without token", pollNode + "[[server.reporter_token_scopes]]\nallow = [\"web\"]\n",
+			10, "server.reporter_token_scopes[0].token", "required: the agent's secret"},
+		{"scope with a short token", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"short\"\nallow = [\"web\"]\n",
+			11, "server.reporter_token_scopes[0].token", "5 characters is too short"},
+		{"scope with the reporter token", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"reporter-token-0123456789\"\nallow = [\"web\"]\n",
+			11, "server.reporter_token_scopes[0].token", "the same as reporter_token"},
+		{"two scopes with one token", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"scope-token-0123456789\"\nallow = [\"web\"]\n" +
+			"[[server.reporter_token_scopes]]\ntoken = \"scope-token-0123456789\"\nallow = [\"web:core\"]\n",
+			14, "server.reporter_token_scopes[1].token", "the same as server.reporter_token_scopes[0].token"},
+		{"scope without allow", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"scope-token-0123456789\"\n",
+			10, "server.reporter_token_scopes[0].allow", "required: the services and nodes this token may report to"},
+		{"scope of an unknown node", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"scope-token-0123456789\"\nallow = [\"web\", \"web:nope\"]\n",
+			12, "server.reporter_token_scopes[0].allow[1]", `"web:nope": no such service or node`},
+		{"trusted proxy that is no address", tokens + "trusted_proxies = [\"::1\", \"nginx\"]\n",
+			4, "server.trusted_proxies[1]", `"nginx": want an IP address or a CIDR prefix`},
 		{"page_url is not a URL", tokens + "[branding]\npage_url = \"status.example.com\"\n",
 			5, "branding.page_url", `"status.example.com": want an absolute http:// or https:// URL, like https://example.com/`},
 		{"icon_url scheme", tokens + "[branding]\nicon_url = \"ftp://example.com/i.png\"\n",
@@ -171,9 +193,25 @@ replicas = [
 		{"zero workers", tokens + "workers = 0\n",
 			4, "server.workers", "0: must be greater than 0"},
 		{"negative poll_interval", tokens + "[metrics]\npoll_interval = -1\n",
-			5, "metrics.poll_interval", "-1: must be greater than 0"},
+			5, "metrics.poll_interval", "-1: want an interval from 1 to 604800 seconds (7 days)"},
+		{"tiny poll_interval", tokens + "[metrics]\npoll_interval = 1e-300\n",
+			5, "metrics.poll_interval", "1e-300: want an interval from 1 to 604800 seconds"},
+		{"poll_interval under a second", tokens + "[metrics]\npoll_interval = 0.5\n",
+			5, "metrics.poll_interval", "0.5: want an interval from 1"},
+		{"poll_interval over a week", tokens + "[metrics]\npoll_interval = 604801\n",
+			5, "metrics.poll_interval", "604801: want an interval"},
+		{"infinite poll_interval", tokens + "[metrics]\npoll_interval = inf\n",
+			5, "metrics.poll_interval", "+Inf: want an interval"},
 		{"zero script_interval", tokens + "[metrics]\nscript_interval = 0\n",
-			5, "metrics.script_interval", "must be greater than 0"},
+			5, "metrics.script_interval", "0: want an interval from 1 to 604800 seconds"},
+		{"NaN script_interval", tokens + "[metrics]\nscript_interval = nan\n",
+			5, "metrics.script_interval", "NaN: want an interval"},
+		{"service label with a right-to-left override", pollNode + "label = \"Web\u202Esite\"\n",
+			10, "probe.service[0].node[0].label", `"Web\u202esite": invisible or direction-changing character U+202E at byte 3; write the name as plain text`},
+		{"node label with a zero-width space", tokens + "[[probe.service]]\nid = \"web\"\nlabel = \"W\u200Beb\"\n[[probe.service.node]]\nid = \"n\"\nmode = \"push\"\n",
+			6, "probe.service[0].label", "U+200B"},
+		{"label with a tab", pollNode + "label = \"a\\tb\"\n",
+			10, "probe.service[0].node[0].label", "control character U+0009"},
 		{"zero poll_parallelism", tokens + "[metrics]\npoll_parallelism = 0\n",
 			5, "metrics.poll_parallelism", "must be greater than 0"},
 		{"zero script_parallelism", tokens + "[metrics]\nscript_parallelism = 0\n",
@@ -183,7 +221,7 @@ replicas = [
 		{"too many poll_attempts on a node", pollNode + "poll_attempts = 20\n",
 			10, "probe.service[0].node[0].poll_attempts", "20: want 1 to 9 attempts per poll"},
 		{"zero poll_interval on a node", pollNode + "poll_interval = 0\n",
-			10, "probe.service[0].node[0].poll_interval", "0: must be greater than 0"},
+			10, "probe.service[0].node[0].poll_interval", "0: want an interval from 1 to 604800 seconds"},
 		{"script_interval on a poll node", pollNode + "script_interval = 30\n",
 			10, "probe.service[0].node[0].script_interval", `script_interval is only for mode "script" nodes (this node is "poll")`},
 		{"poll_interval on a script node", pollNode + "[[probe.service.node]]\nid = \"s\"\nmode = \"script\"\nscripts = [\"exit 0\"]\npoll_interval = 30\n",
@@ -193,7 +231,9 @@ replicas = [
 		{"negative poll_retry", tokens + "[metrics]\npoll_retry = -0.5\n",
 			5, "metrics.poll_retry", "-0.5: must not be negative"},
 		{"negative reminder_interval", tokens + "[notify]\nreminder_interval = -60\n",
-			5, "notify.reminder_interval", "must not be negative"},
+			5, "notify.reminder_interval", "-60: want an interval from 1 to 604800 seconds"},
+		{"reminder_interval of a millisecond", tokens + "[notify]\nreminder_interval = 0.001\n",
+			5, "notify.reminder_interval", "0.001: want an interval"},
 		{"ram as a percentage", tokens + "[metrics]\npush_system_ram_sick_above = 90\n",
 			5, "metrics.push_system_ram_sick_above", "want a fraction between 0 and 1"},
 		{"log level", tokens + "log_level = \"verbose\"\n",
@@ -296,7 +336,7 @@ func TestSeveralErrorsTogether(t *testing.T) {
 	text := `[server]
 log_level = "loud"
 workers = "many"
-manager_token = "m"
+manager_token = "manager-token-0123456789"
 
 [branding]
 icon_color = "red"
@@ -351,7 +391,7 @@ func TestValidConfigs(t *testing.T) {
 	}{
 		{"tokens only", tokens},
 		{"byte order mark", "\xef\xbb\xbf" + tokens},
-		{"dotted keys and quoted keys", "server.manager_token = \"m\"\n\"server\".reporter_token = \"r\"\n"},
+		{"dotted keys and quoted keys", "server.manager_token = \"manager-token-0123456789\"\n\"server\".reporter_token = \"reporter-token-0123456789\"\n"},
 		{"support_url may be mailto", tokens + "[branding]\nsupport_url = \"mailto:help@example.com\"\n"},
 		{"same node id in two services", pollNode + "[[probe.service]]\nid = \"api\"\n[[probe.service.node]]\nid = \"core\"\nmode = \"push\"\n"},
 		{"inline tables for services and nodes", tokens +
@@ -359,10 +399,17 @@ func TestValidConfigs(t *testing.T) {
 		{"replica forms", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = " +
 			`["http://127.0.0.1/", "https://[::1]:8443/x?y=1", "tcp://localhost:22", "tcp://[::1]:80", "icmp://127.0.0.1", "icmp://[::1]", "dns://[::1]:5353/example.com?type=MX", "dns://127.0.0.1/example.com"]` + "\n"},
 		{"POST with a body and a match", pollNode + "http_method = \"POST\"\nhttp_body = \"{}\"\nhttp_body_healthy_match = \"(?i)^ok$\"\n"},
-		{"inet on any free port", "[server]\ninet = \"127.0.0.1:0\"\nmanager_token = \"m\"\nreporter_token = \"r\"\n"},
-		{"fractional seconds", tokens + "[metrics]\npoll_delay_dead = 0.5\npoll_delay_sick = 0.25\n"},
+		{"inet on any free port", "[server]\ninet = \"127.0.0.1:0\"\nmanager_token = \"manager-token-0123456789\"\nreporter_token = \"reporter-token-0123456789\"\n"},
+		{"fractional seconds", tokens + "[metrics]\npoll_delay_dead = 0.5\npoll_delay_sick = 0.25\npoll_interval = 1.5\n"},
+		{"intervals at their limits", tokens + "[metrics]\npoll_interval = 1\nscript_interval = 604800\n[notify]\nreminder_interval = 1\n"},
+		{"no reminders", tokens + "[notify]\nreminder_interval = 0\n"},
+		{"labels in any script", tokens + "[[probe.service]]\nid = \"web\"\nlabel = \"Övervakt 東京 🚀\"\n[[probe.service.node]]\nid = \"n\"\nlabel = \"Москва\"\nmode = \"push\"\n"},
+		{"scoped reporter tokens", pollNode + "[[server.reporter_token_scopes]]\nname = \"edge\"\ntoken = \"scope-token-0123456789\"\nallow = [\"web\"]\n" +
+			"[[server.reporter_token_scopes]]\ntoken = \"scope-token-abcdefghij\"\nallow = [\"web:core\"]\n"},
+		{"trusted proxies", tokens + "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/32\"]\n"},
+		{"no trusted proxy", tokens + "trusted_proxies = []\n"},
 		{"a node's own schedule", pollNode + "poll_interval = 30\npoll_attempts = 3\n" +
-			"[[probe.service.node]]\nid = \"s\"\nmode = \"script\"\nscripts = [\"exit 0\"]\nscript_interval = 0.5\n"},
+			"[[probe.service.node]]\nid = \"s\"\nmode = \"script\"\nscripts = [\"exit 0\"]\nscript_interval = 1.5\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -373,15 +420,51 @@ func TestValidConfigs(t *testing.T) {
 	}
 }
 
-// FuzzParse checks that any input gives a config or problems, never a panic.
+// FuzzParse checks that any input gives a config or problems, never a
+// panic; that every problem names the file; and that a config accepted
+// keeps the rules on tokens, intervals and labels.
 func FuzzParse(f *testing.F) {
-	for _, seed := range []string{tokens, pollNode, "probe = 1", "[probe]\nservice = [1, {node = 2}]", "[[probe.service]]\nnode = [{replicas = [1]}]"} {
+	for _, seed := range []string{tokens, pollNode, "probe = 1", "[probe]\nservice = [1, {node = 2}]", "[[probe.service]]\nnode = [{replicas = [1]}]",
+		tokens + "[metrics]\npoll_interval = 1e-300\n", tokens + "[[server.reporter_token_scopes]]\ntoken = \"x\"\nallow = [\"a:b\"]\n",
+		pollNode + "label = \"a\u202eb\"\n", tokens + "trusted_proxies = [\"::1/200\"]\n"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		cfg, err := parse("f.toml", []byte(text), nil)
 		if (cfg == nil) == (err == nil) {
 			t.Fatalf("want a config or an error, got %v and %v", cfg, err)
+		}
+		if err != nil {
+			var errs config.Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("error %T %v is not config.Errors", err, err)
+			}
+			for _, e := range errs {
+				if e.File != "f.toml" || e.Msg == "" {
+					t.Fatalf("problem %+v does not say where and what", e)
+				}
+			}
+			return
+		}
+		s := cfg.Server
+		if len([]rune(s.ManagerToken)) < config.MinTokenLength || len([]rune(s.ReporterToken)) < config.MinTokenLength || s.ManagerToken == s.ReporterToken {
+			t.Fatalf("accepted tokens %q and %q", s.ManagerToken, s.ReporterToken)
+		}
+		for _, iv := range []config.Seconds{cfg.Metrics.PollInterval, cfg.Metrics.ScriptInterval} {
+			if d := iv.Duration(); d < config.MinInterval || d > config.MaxInterval {
+				t.Fatalf("accepted interval %v", float64(iv))
+			}
+		}
+		for _, svc := range cfg.Probe.Services {
+			labels := []string{svc.Label}
+			for _, n := range svc.Nodes {
+				labels = append(labels, n.Label)
+			}
+			for _, l := range labels {
+				if names.Problem(l) != "" {
+					t.Fatalf("accepted label %q", l)
+				}
+			}
 		}
 	})
 }

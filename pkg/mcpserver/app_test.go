@@ -15,8 +15,8 @@ import (
 // appConfig is a config with one node and mcpLine in [server].
 func appConfig(mcpLine string) string {
 	return `[server]
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 ` + mcpLine + `
 [branding]
 page_title = "Acme Status"

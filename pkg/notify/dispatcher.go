@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,35 @@ type Dispatcher struct {
 	state        store.State // nil: nothing kept
 	maint        Maintenance // nil: none
 	running      atomic.Bool
+
+	notesMu sync.Mutex
+	notes   []string // for the next message; guarded by notesMu
+	noted   int      // notes beyond MaxListed since the last message
+}
+
+// Note adds a line to the next message, whatever it is: something people
+// should know that is no status change, such as a dead replica flushed by
+// an agent (which may end an outage without a recovery). It never blocks.
+func (d *Dispatcher) Note(text string) {
+	d.notesMu.Lock()
+	defer d.notesMu.Unlock()
+	if len(d.notes) >= MaxListed {
+		d.noted++
+		return
+	}
+	d.notes = append(d.notes, text)
+}
+
+// takeNotes empties the notes for a message.
+func (d *Dispatcher) takeNotes() []string {
+	d.notesMu.Lock()
+	defer d.notesMu.Unlock()
+	notes := d.notes
+	if d.noted > 0 {
+		notes = append(notes, "and "+strconv.Itoa(d.noted)+" more notes; see the server's log")
+	}
+	d.notes, d.noted = nil, 0
+	return notes
 }
 
 // NewDispatcher builds a dispatcher; Run starts it.
@@ -202,9 +232,7 @@ func (d *Dispatcher) loop(ctx context.Context) {
 		d.tracker.observe(snap, time.Now())
 		if startupPending && (deadlinePassed || snap.Unchecked == 0) {
 			startupPending, startupDeadline = false, nil
-			for _, o := range d.tracker.startup(time.Now()) {
-				d.dispatch(o)
-			}
+			d.send(d.tracker.startup(time.Now()))
 			d.save(ctx)
 		}
 	}
@@ -231,9 +259,7 @@ func (d *Dispatcher) loop(ctx context.Context) {
 		case <-timer:
 			armed, timer = time.Time{}, nil
 			if ms := d.tracker.due(time.Now()); len(ms) > 0 {
-				for _, m := range ms {
-					d.dispatch(m)
-				}
+				d.send(ms)
 				d.save(ctx)
 			}
 		}
@@ -276,11 +302,21 @@ func (d *Dispatcher) save(ctx context.Context) {
 	}
 }
 
+// send dispatches the messages made at one moment; the notes waiting go
+// with each of them, so that every audience hears of them.
+func (d *Dispatcher) send(outs []outgoing) {
+	notes := d.takeNotes()
+	for _, o := range outs {
+		o.msg.Notes = notes
+		d.dispatch(o)
+	}
+}
+
 // dispatch queues a message on every channel of its audience that takes it.
 func (d *Dispatcher) dispatch(out outgoing) {
 	m := out.msg
 	d.log.Info("notification", "kind", m.Kind, "status", m.Status, "headline", m.Headline(),
-		"replicas", len(m.Replicas)+m.More, "recovered", len(m.Recovered)+m.RecoveredMore,
+		"replicas", len(m.Replicas)+m.More, "recovered", len(m.Recovered)+m.RecoveredMore, "notes", len(m.Notes),
 		"channels", len(d.audiences[out.audience]))
 	for _, o := range d.audiences[out.audience] {
 		if o.ch.RemindersOnly && m.Kind != Reminder {

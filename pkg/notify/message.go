@@ -188,6 +188,7 @@ func (m *Message) body(headline string, item func(string) string) string {
 	}
 	writeList(&b, "Affected replicas", m.Replicas, m.More, item)
 	writeList(&b, "Recovered", m.Recovered, m.RecoveredMore, item)
+	writeList(&b, "Notes", m.Notes, 0, item)
 	b.WriteString("\nTime: ")
 	b.WriteString(m.TimeText())
 	if m.PageURL != "" {

@@ -53,6 +53,10 @@ type Message struct {
 	// send it to the first Escalation of them only.
 	Escalation int
 
+	// Notes are what people should know beside the status, such as a dead
+	// replica flushed by an agent (Dispatcher.Note); one line each.
+	Notes []string
+
 	PageTitle string
 	PageURL   string
 }

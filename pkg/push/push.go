@@ -326,27 +326,51 @@ func (a *Agents) show(n *Node, rp *replica, rd reading) {
 	rp.shown, rp.pending = rd, false
 }
 
-// Flush forgets replica name of node n and removes it from the page.
-func (a *Agents) Flush(n *Node, name string) error {
+// Flushed says what a flush removed.
+type Flushed struct {
+	// Dead: the replica was dead, so the flush may hide an outage.
+	Dead bool
+	// Note says so, naming the replica, who flushed it and its last
+	// report; "" when it was not dead. The history keeps it.
+	Note string
+}
+
+// Flush forgets replica name of node n and removes it from the page. by
+// says who asked ("reporter token "hosts" from 192.0.2.7"). Flushing a
+// dead replica makes an outage disappear, so it is logged as a warning
+// and noted in the history (status.Registry.RemoveNoted).
+func (a *Agents) Flush(n *Node, name, by string) (Flushed, error) {
 	if n.replicas == nil {
-		return &Problem{WrongMode, "node " + strconv.Quote(n.Name()) + " is in " + n.mode.String() +
+		return Flushed{}, &Problem{WrongMode, "node " + strconv.Quote(n.Name()) + " is in " + n.mode.String() +
 			" mode: only replicas of push and local nodes can be flushed"}
 	}
+	var f Flushed
+	var last time.Time
 	a.mu.Lock()
 	rp, ok := n.replicas[name]
 	if ok {
 		delete(n.replicas, name)
-		a.reg.Remove(n.service, n.node, name, a.now())
+		last = rp.latest.at
+		if f.Dead = rp.shown.status == status.Dead; f.Dead {
+			f.Note = "dead replica " + n.Name() + ":" + name + " flushed by " + by +
+				" (last report " + last.UTC().Format(time.RFC3339) + "); it no longer counts"
+		}
+		a.reg.RemoveNoted(n.service, n.node, name, a.now(), f.Note)
 		rp.dirty = false // a later TakeDirty must not store it again
 		a.flushed = append(a.flushed, store.ReplicaKey{Service: n.serviceID, Node: n.nodeID, Replica: name})
 	}
 	a.mu.Unlock()
 	if !ok {
-		return &Problem{NotFound, "no replica " + strconv.Quote(name) + " in node " + strconv.Quote(n.Name()) +
+		return Flushed{}, &Problem{NotFound, "no replica " + strconv.Quote(name) + " in node " + strconv.Quote(n.Name()) +
 			" (never reported, or already flushed)"}
 	}
-	a.log.Info("replica flushed", "service", n.serviceID, "node", n.nodeID, "replica", name)
-	return nil
+	if f.Dead {
+		a.log.Warn("dead replica flushed", "service", n.serviceID, "node", n.nodeID, "replica", name,
+			"by", by, "last_report", last)
+	} else {
+		a.log.Info("replica flushed", "service", n.serviceID, "node", n.nodeID, "replica", name, "by", by)
+	}
+	return f, nil
 }
 
 // Run marks replicas dead once they stay silent past their deadline, until

@@ -180,12 +180,19 @@ func (c *Client) Flush(ctx context.Context, service, node, replica string) error
 	return c.send(ctx, http.MethodDelete, c.path("reporter", service, node, replica), nil)
 }
 
+// The report intervals a server accepts (config.MinInterval and
+// config.MaxInterval; this package does not load configs).
+const (
+	MinInterval = time.Second
+	MaxInterval = 7 * 24 * time.Hour
+)
+
 func checkReplica(name string, interval time.Duration) error {
 	if name == "" {
 		return errors.New("reporter: empty replica name")
 	}
-	if interval <= 0 {
-		return fmt.Errorf("reporter: interval %v: want a positive duration", interval)
+	if interval < MinInterval || interval > MaxInterval {
+		return fmt.Errorf("reporter: interval %v: the server takes %v to %v", interval, MinInterval, MaxInterval)
 	}
 	return nil
 }

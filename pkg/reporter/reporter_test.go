@@ -18,12 +18,12 @@ import (
 	"github.com/overvakt/overvakt/pkg/status"
 )
 
-const token = "reporter-secret"
+const token = "reporter-secret-0123"
 
 const serverConfig = `
 [server]
-manager_token = "manager-secret"
-reporter_token = "reporter-secret"
+manager_token = "manager-secret-0123"
+reporter_token = "reporter-secret-0123"
 
 [[probe.service]]
 id = "hosts"

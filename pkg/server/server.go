@@ -6,6 +6,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -279,6 +281,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
 
+	// Every GET route answers HEAD too (net/http leaves the body out).
 	get := func(path string, h echo.HandlerFunc) {
 		e.Match([]string{http.MethodGet, http.MethodHead}, path, h)
 	}
@@ -316,28 +319,28 @@ func (s *Server) routes() *echo.Echo {
 		// 405, having matched the flush route's prefix.
 		e.Any("/reporter/:service/:node/:replica/*", func(echo.Context) error { return echo.ErrNotFound })
 		// manager_token
-		e.GET("/manager/announcements", a.ListAnnouncements)
+		get("/manager/announcements", a.ListAnnouncements)
 		e.POST("/manager/announcement", a.PublishAnnouncement)
 		e.DELETE("/manager/announcement/:id", a.RetractAnnouncement)
-		e.GET("/manager/prober/alerts", a.Alerts)
-		e.GET("/manager/prober/alerts/ignored", a.Silence)
+		get("/manager/prober/alerts", a.Alerts)
+		get("/manager/prober/alerts/ignored", a.Silence)
 		e.PUT("/manager/prober/alerts/ignored", a.SetSilence)
-		e.GET("/manager/incidents", a.ListIncidents)
+		get("/manager/incidents", a.ListIncidents)
 		e.POST("/manager/incident", a.OpenIncident)
-		e.GET("/manager/incident/:id", a.GetIncident)
+		get("/manager/incident/:id", a.GetIncident)
 		e.PATCH("/manager/incident/:id", a.EditIncident)
 		e.DELETE("/manager/incident/:id", a.DiscardIncident)
 		e.POST("/manager/incident/:id/update", a.AddIncidentUpdate)
 		e.POST("/manager/incident/:id/resolve", a.ResolveIncident)
 		e.POST("/manager/incident/:id/publish", a.PublishIncident)
-		e.GET("/manager/maintenance", a.ListMaintenance)
+		get("/manager/maintenance", a.ListMaintenance)
 		e.POST("/manager/maintenance", a.ScheduleMaintenance)
 		e.DELETE("/manager/maintenance/:id", a.CancelMaintenance)
 		e.PUT("/manager/monitor", a.PutMonitor)
-		e.GET("/manager/monitor", a.GetMonitor)
+		get("/manager/monitor", a.GetMonitor)
 		e.DELETE("/manager/monitor", a.DeleteMonitor)
-		e.GET("/manager/monitors", a.ListMonitors)
-		e.GET("/manager/subscribers", a.ListWebhooks)
+		get("/manager/monitors", a.ListMonitors)
+		get("/manager/subscribers", a.ListWebhooks)
 		e.POST("/manager/subscribers", a.AddWebhook)
 		e.DELETE("/manager/subscriber/:id", a.RemoveWebhook)
 	}
@@ -346,6 +349,24 @@ func (s *Server) routes() *echo.Echo {
 
 // Handler returns the server's http.Handler.
 func (s *Server) Handler() http.Handler { return s }
+
+// Route is one method and path of the route table, with :name for a path
+// parameter and * for the rest of the path.
+type Route struct {
+	Method, Path string
+}
+
+// Routes lists the route table, sorted by path and method.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.echo.Routes() {
+		out = append(out, Route{Method: r.Method, Path: r.Path})
+	}
+	slices.SortFunc(out, func(a, b Route) int {
+		return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Method, b.Method))
+	})
+	return out
+}
 
 // ServeHTTP waits for a worker slot, adds the security headers, makes
 // trailing slashes optional and hands the request to the router.
@@ -417,7 +438,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if l, ok := ln.(interface {
 		ConnState(net.Conn, http.ConnState)
 	}); ok {
-		srv.ConnState = l.ConnState
+		srv.ConnState = func(c net.Conn, st http.ConnState) {
+			if jc, ok := c.(*jsonErrorConn); ok {
+				c = jc.Conn // the capping listener's own connection
+			}
+			l.ConnState(c, st)
+		}
 	}
 	s.log.Info("serving the status page", "address", ln.Addr().String(), "version", s.version)
 	// The page and the report catch up in the background while statuses
@@ -432,7 +458,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Wait()
 	}()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(jsonErrors{ln}) }()
 	select {
 	case err := <-done:
 		return fmt.Errorf("server: serve on %s: %w", ln.Addr(), err)

@@ -229,7 +229,7 @@ func (r *Registry) Set(ref Ref, res Result) bool {
 	oldRep := old.Services[ref.Service].Nodes.At(ref.Node).Replicas.At(ref.Replica)
 	rep := replicaOf(oldRep.ID, res)
 	return r.replace(old, ref.Service, ref.Node, ref.Replica, oldRep, rep, res.At,
-		oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), true)
+		oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), true, "")
 }
 
 func replicaOf(id string, res Result) *Replica {
@@ -252,7 +252,7 @@ func (r *Registry) Keep(ref Ref, reason string, now time.Time) {
 	}
 	rep := *oldRep
 	rep.Error = reason
-	r.replace(old, ref.Service, ref.Node, ref.Replica, oldRep, &rep, now, false, 0, false)
+	r.replace(old, ref.Service, ref.Node, ref.Replica, oldRep, &rep, now, false, 0, false, "")
 }
 
 // replicas is the index of a push or local node's replicas, built on first use.
@@ -286,11 +286,11 @@ func (r *Registry) Upsert(service, node int, replicaID string, res Result) bool 
 		if unchecked(rep) {
 			delta = 1
 		}
-		return r.replace(old, service, node, -1, nil, rep, res.At, true, delta, true)
+		return r.replace(old, service, node, -1, nil, rep, res.At, true, delta, true, "")
 	}
 	oldRep := n.Replicas.At(i)
 	structural := oldRep.Status != rep.Status || oldRep.Stale
-	return r.replace(old, service, node, i, oldRep, rep, res.At, structural, checkedDelta(oldRep, rep), true)
+	return r.replace(old, service, node, i, oldRep, rep, res.At, structural, checkedDelta(oldRep, rep), true, "")
 }
 
 // AddNode adds a node at the end of service si (a dynamic target), its
@@ -367,7 +367,7 @@ func (r *Registry) SetByID(si int, id string, ri int, res Result) bool {
 	}
 	oldRep := old.Services[si].Nodes.At(ni).Replicas.At(ri)
 	rep := replicaOf(oldRep.ID, res)
-	r.replace(old, si, ni, ri, oldRep, rep, res.At, oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), true)
+	r.replace(old, si, ni, ri, oldRep, rep, res.At, oldRep.Status != rep.Status || unchecked(oldRep), checkedDelta(oldRep, rep), true, "")
 	return true
 }
 
@@ -386,7 +386,7 @@ func (r *Registry) KeepByID(si int, id string, ri int, reason string, now time.T
 	}
 	rep := *oldRep
 	rep.Error = reason
-	r.replace(old, si, ni, ri, oldRep, &rep, now, false, 0, false)
+	r.replace(old, si, ni, ri, oldRep, &rep, now, false, 0, false, "")
 }
 
 // nodes is the index of a service's nodes by id, built on first use.
@@ -406,6 +406,14 @@ func (r *Registry) nodes(svc *Service) map[string]int {
 // Remove drops a replica of a push or local node by name. It reports whether
 // the replica existed.
 func (r *Registry) Remove(service, node int, replicaID string, now time.Time) bool {
+	return r.RemoveNoted(service, node, replicaID, now, "")
+}
+
+// RemoveNoted is Remove that leaves a note in the history: the recorder
+// hears a last result of the replica, with its status and note as the
+// reason, and note is the reason of the node's and service's changes
+// the removal causes. An empty note is Remove.
+func (r *Registry) RemoveNoted(service, node int, replicaID string, now time.Time, note string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.snap.Load()
@@ -426,7 +434,12 @@ func (r *Registry) Remove(service, node int, replicaID string, now time.Time) bo
 	for k := i + 1; k < n.Replicas.Len(); k++ {
 		idx[n.Replicas.At(k).ID] = k - 1
 	}
-	r.replace(old, service, node, i, oldRep, nil, now, true, delta, false)
+	if note != "" && r.recorder != nil {
+		last := *oldRep
+		last.Checked, last.Error, last.Latency, last.Stale = now, note, 0, false
+		r.recorder.Result(svc.ID, n.ID, &last)
+	}
+	r.replace(old, service, node, i, oldRep, nil, now, true, delta, false, note)
 	return true
 }
 
@@ -463,9 +476,10 @@ func checkedDelta(old, new *Replica) int {
 // replace publishes a snapshot in which replica i of node ni of service si
 // is rep instead of was: i is -1 and was nil when rep is added, rep is nil
 // when was is dropped. It updates the aggregates on the path from the root
-// to the node and tells the recorder (result: rep is a new result) and the
-// subscribers. Caller holds r.mu.
-func (r *Registry) replace(old *Snapshot, si, ni, i int, was, rep *Replica, now time.Time, structural bool, uncheckedDelta int, result bool) bool {
+// to the node and tells the recorder (result: rep is a new result; note,
+// when set, is the reason of the changes it causes instead of the
+// replicas' own) and the subscribers. Caller holds r.mu.
+func (r *Registry) replace(old *Snapshot, si, ni, i int, was, rep *Replica, now time.Time, structural bool, uncheckedDelta int, result bool, note string) bool {
 	oldSvc := old.Services[si]
 	oldNode := oldSvc.Nodes.At(ni)
 
@@ -503,11 +517,15 @@ func (r *Registry) replace(old *Snapshot, si, ni, i int, was, rep *Replica, now 
 		if result {
 			rec.Result(svc.ID, node.ID, rep)
 		}
+		nodeReason, svcReason := note, note
+		if note == "" {
+			nodeReason, svcReason = reasonOf(&node, rep), serviceReason(&svc, &node, rep)
+		}
 		if node.Status != oldNode.Status || node.Fresh != oldNode.Fresh {
-			rec.Changed(svc.ID, node.ID, node.Status, now, reasonOf(&node, rep), node.Status == oldNode.Status)
+			rec.Changed(svc.ID, node.ID, node.Status, now, nodeReason, node.Status == oldNode.Status)
 		}
 		if svc.Status != oldSvc.Status || svc.Fresh != oldSvc.Fresh {
-			rec.Changed(svc.ID, "", svc.Status, now, serviceReason(&svc, &node, rep), svc.Status == oldSvc.Status)
+			rec.Changed(svc.ID, "", svc.Status, now, svcReason, svc.Status == oldSvc.Status)
 		}
 	}
 	r.publish(old, si, &svc, now, structural, uncheckedDelta)

@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -381,5 +382,51 @@ func TestNodesComeAndGo(t *testing.T) {
 	r.RemoveNode(0, "c", t0)
 	if s := r.Snapshot(); s.Status != Healthy || s.Services[0].Nodes.Len() != 1 {
 		t.Errorf("after removing the sick node: page %v, %d nodes", s.Status, s.Services[0].Nodes.Len())
+	}
+}
+
+// recording is a Recorder that keeps what it hears.
+type recording struct {
+	results []string // "service/node/replica status error"
+	changes []string // "service/node status reason"
+}
+
+func (r *recording) Result(service, node string, rep *Replica) {
+	r.results = append(r.results, service+"/"+node+"/"+rep.ID+" "+rep.Status.String()+" "+rep.Error)
+}
+
+func (r *recording) Changed(service, node string, st Status, at time.Time, reason string, resumed bool) {
+	r.changes = append(r.changes, service+"/"+node+" "+st.String()+" "+reason)
+}
+
+// TestRemoveNoted: removing a dead replica with a note records its last
+// status with the note, and the note explains the recovery it causes.
+func TestRemoveNoted(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	r := NewRegistry(testSpecs(), t0)
+	si, ni, _ := r.Snapshot().FindNode("db", "hosts")
+	r.Upsert(si, ni, "host-1", Result{Status: Dead, At: t0, Err: "silent"})
+	r.Upsert(si, ni, "host-2", Result{Status: Healthy, At: t0})
+	rec := &recording{}
+	r.SetRecorder(rec)
+
+	const note = "flushed while dead by the reporter token from 192.0.2.7"
+	if !r.RemoveNoted(si, ni, "host-1", t0.Add(time.Minute), note) {
+		t.Fatal("host-1 not removed")
+	}
+	wantResults := []string{"db/hosts/host-1 dead " + note}
+	wantChanges := []string{"db/hosts healthy " + note, "db/ healthy " + note}
+	if !slices.Equal(rec.results, wantResults) || !slices.Equal(rec.changes, wantChanges) {
+		t.Fatalf("heard results %q and changes %q,\nwant %q and %q", rec.results, rec.changes, wantResults, wantChanges)
+	}
+	if st := r.Snapshot().Status; st != Healthy {
+		t.Fatalf("page %v after the flush, want healthy", st)
+	}
+
+	// Without a note a removal leaves no result, and changes nothing here.
+	*rec = recording{}
+	r.Remove(si, ni, "host-2", t0.Add(2*time.Minute))
+	if len(rec.results) != 0 || len(rec.changes) != 0 {
+		t.Fatalf("plain removal of a healthy replica recorded %q %q", rec.results, rec.changes)
 	}
 }

@@ -39,7 +39,7 @@ func TestGenerateConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := tt.cfg
-			c.Inet, c.ManagerToken, c.ReporterToken = "127.0.0.1:18080", "mgr", "rep"
+			c.Inet, c.ManagerToken, c.ReporterToken = "127.0.0.1:18080", "manager-token-0123456789", "reporter-token-0123456789"
 			c.Interval, c.Retry, c.DelayDead, c.DelaySick, c.Parallelism = 1, 0.25, 2, 1, 64
 			text, err := generateConfig(c)
 			if err != nil {
@@ -49,7 +49,7 @@ func TestGenerateConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("generated config does not load: %v\n%s", err, text)
 			}
-			if got.Server.Inet != c.Inet || got.Server.ReporterToken != "rep" || got.Server.ManagerToken != "mgr" {
+			if got.Server.Inet != c.Inet || got.Server.ReporterToken != "reporter-token-0123456789" || got.Server.ManagerToken != "manager-token-0123456789" {
 				t.Fatalf("server section = %+v", got.Server)
 			}
 			m := got.Metrics

@@ -274,7 +274,7 @@ func startScenarioServer(ctx context.Context, e env, sc scenario, fl *fleet, hoo
 		return nil, benchConfig{}, "", err
 	}
 	bc := benchConfig{
-		Inet: addr, ManagerToken: "bench-manager-" + strconv.Itoa(os.Getpid()), ReporterToken: "bench-reporter-" + strconv.Itoa(os.Getpid()),
+		Inet: addr, ManagerToken: "bench-manager-token-" + strconv.Itoa(os.Getpid()), ReporterToken: "bench-reporter-token-" + strconv.Itoa(os.Getpid()),
 		Interval: sc.Interval, Retry: sc.Retry, DelayDead: sc.DelayDead, DelaySick: sc.DelaySick, Parallelism: sc.Parallelism,
 		Services: sc.Services, Nodes: sc.Nodes, ReplicasPerNode: sc.ReplicasPerNode,
 		HTTPURLs: fl.urls[:sc.httpReplicas()], TCPURLs: fl.urls[sc.httpReplicas():],

@@ -161,7 +161,7 @@ func TestServerStartMovesOffATakenPort(t *testing.T) {
 			c.Close()
 		}
 	}()
-	bc := benchConfig{Inet: taken.Addr().String(), ManagerToken: "m", ReporterToken: "r",
+	bc := benchConfig{Inet: taken.Addr().String(), ManagerToken: "manager-token-0123456789", ReporterToken: "reporter-token-0123456789",
 		Interval: 1, Retry: 0.25, DelayDead: 1, DelaySick: 0.5, Parallelism: 1,
 		Services: 1, Nodes: 1, ReplicasPerNode: 1, HTTPURLs: []string{"http://127.0.0.1:1/"}}
 	srv, err := startWithConfig(context.Background(), env{root: t.TempDir(), bin: self, dir: t.TempDir()}, "taken", &bc)

@@ -5,6 +5,7 @@ package apptest
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"sync"
@@ -29,6 +30,8 @@ type Options struct {
 	Listener net.Listener
 	// Store is the app's store; nil is a new memory store.
 	Store store.Store
+	// Logger receives the app's log; nil discards it.
+	Logger *slog.Logger
 }
 
 // Server is a running app.
@@ -58,7 +61,7 @@ func Start(t testing.TB, text string, opts Options) *Server {
 		opts.Store = memory.New()
 	}
 	a, err := app.New(context.Background(), app.Options{Config: Config(t, text), Kinds: kinds.All(), Now: opts.Now,
-		SweepEvery: opts.SweepEvery, Store: opts.Store})
+		SweepEvery: opts.SweepEvery, Store: opts.Store, Logger: opts.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,8 @@ type Data struct {
 	Recovered     string   // recovered replicas, joined with ","
 	RecoveredList []string
 	RecoveredMore int
+	Notes         string   // notes beside the status (a dead replica flushed), one per line
+	NoteList      []string // the same as a list
 	PageTitle     string
 	PageURL       string
 	Changes       string // what changed, one replica per line: "web:core:tcp://a:80: healthy → dead (refused)"
@@ -65,6 +67,8 @@ func DataOf(m *notify.Message) Data {
 		Recovered:     strings.Join(m.Recovered, ","),
 		RecoveredList: m.Recovered,
 		RecoveredMore: m.RecoveredMore,
+		Notes:         strings.Join(m.Notes, "\n"),
+		NoteList:      m.Notes,
 		PageTitle:     m.PageTitle,
 		PageURL:       m.PageURL,
 		Changes:       strings.Join(m.ChangeLines(), "\n"),
@@ -83,6 +87,7 @@ func (d *Data) env() []string {
 		"OVERVAKT_MORE=" + strconv.Itoa(d.More),
 		"OVERVAKT_RECOVERED=" + d.Recovered,
 		"OVERVAKT_RECOVERED_MORE=" + strconv.Itoa(d.RecoveredMore),
+		"OVERVAKT_NOTES=" + d.Notes,
 		"OVERVAKT_PAGE_TITLE=" + d.PageTitle,
 		"OVERVAKT_PAGE_URL=" + d.PageURL,
 		"OVERVAKT_CHANGES=" + d.Changes,

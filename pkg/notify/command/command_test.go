@@ -243,3 +243,21 @@ func TestTemplateFailureIsPermanent(t *testing.T) {
 		t.Errorf("error %q is not permanent", err)
 	}
 }
+
+func TestNotes(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	ch := build(t, &Table{Path: script(t, `printf '%s|%s' "$2" "$OVERVAKT_NOTES" > "$1"`),
+		Args: []string{out, "{{range .NoteList}}<{{.}}>{{end}}"}})
+	m := *message
+	m.Notes = []string{"first note", "second note"}
+	if err := ch.Send(context.Background(), &m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "<first note><second note>|first note\nsecond note"; string(got) != want {
+		t.Errorf("the script saw %q, want %q", got, want)
+	}
+}

@@ -135,6 +135,7 @@ func formatted(m *notify.Message) string {
 	}
 	writeList(&b, "Affected replicas", m.Replicas, m.More)
 	writeList(&b, "Recovered", m.Recovered, m.RecoveredMore)
+	writeList(&b, "Notes", m.Notes, 0)
 	b.WriteString("<p>Time: ")
 	b.WriteString(html.EscapeString(m.TimeText()))
 	if m.PageURL != "" {

@@ -129,6 +129,9 @@ func payloadFor(m *notify.Message, mention bool) payload {
 	if v := list(m.Recovered, m.RecoveredMore); v != "" {
 		a.Fields = append(a.Fields, field{Title: "Recovered", Value: v})
 	}
+	if v := list(m.Notes, 0); v != "" {
+		a.Fields = append(a.Fields, field{Title: "Notes", Value: v})
+	}
 	a.Fields = append(a.Fields,
 		field{Title: "Status", Value: m.Status.String(), Short: true},
 		field{Title: "Time", Value: m.TimeText(), Short: true})

@@ -127,6 +127,7 @@ func sms(m *notify.Message) string {
 	b.WriteString(m.Headline())
 	writeList(&b, "Affected", m.Replicas, m.More)
 	writeList(&b, "Recovered", m.Recovered, m.RecoveredMore)
+	writeList(&b, "Note", m.Notes, 0)
 	b.WriteString("\n")
 	b.WriteString(m.TimeText())
 	if m.PageURL != "" {

@@ -88,6 +88,9 @@ type Payload struct {
 	RecoveredMore int               `json:"recovered_more,omitempty"`
 	Changes       map[string]Change `json:"changes"` // by replica: what changed since the last message
 	ChangesMore   int               `json:"changes_more,omitempty"`
+	// Notes: what people should know beside the status (a dead replica
+	// flushed by an agent); left out when there are none.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Change is one replica's change: its status before and now ("removed"
@@ -119,6 +122,7 @@ func Body(m *notify.Message) []byte {
 		RecoveredMore: m.RecoveredMore,
 		Changes:       make(map[string]Change, len(m.Changes)),
 		ChangesMore:   m.ChangesMore,
+		Notes:         m.Notes,
 	}
 	if p.Replicas == nil {
 		p.Replicas = []string{}

@@ -87,6 +87,10 @@ func TestPayload(t *testing.T) {
 			`{"type":"changed","status":"dead","time":"08:58:28 UTC+0200","replicas":["web:core:r"` +
 				strings.Repeat(`,"web:core:r"`, notify.MaxListed-1) +
 				`],"more":7,"page":{"title":"Acme Status","url":"https://status.example.com/"},"timestamp":"2024-05-06T08:58:28+02:00","recovered":[],"changes":{}}`},
+		{"notes are added after the contract's fields", page(notify.Message{Kind: notify.Changed, Status: status.Healthy,
+			Notes: []string{"dead replica agents:hosts:db-1 flushed by the reporter token from 192.0.2.7"}}),
+			`{"type":"changed","status":"healthy","time":"08:58:28 UTC+0200","replicas":[],"page":{"title":"Acme Status","url":"https://status.example.com/"},` +
+				`"timestamp":"2024-05-06T08:58:28+02:00","recovered":[],"changes":{},"notes":["dead replica agents:hosts:db-1 flushed by the reporter token from 192.0.2.7"]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -292,7 +292,7 @@ func TestCheckNode(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			text := "[server]\nmanager_token = \"m\"\nreporter_token = \"r\"\n" +
+			text := "[server]\nmanager_token = \"manager-token-0123456789\"\nreporter_token = \"reporter-token-0123456789\"\n" +
 				"[[probe.service]]\nid = \"s\"\n[[probe.service.node]]\nid = \"n\"\nmode = \"poll\"\n" +
 				"replicas = [\"" + strings.Join(sc.replicas, "\", \"") + "\"]\n"
 			if sc.expect != "" {
