@@ -59,7 +59,8 @@ func (t *target) Probe(ctx context.Context) probe.Attempt {
 	runCtx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, "sh", "-c", t.script)
-	// Its own process group, so a timeout kills what the script started too.
+	// Its own process group, so that what the script started ends with it:
+	// on a timeout, on shutdown (ctx), and when the script exits (below).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A background child that keeps the output open must not hold the worker.
@@ -70,6 +71,12 @@ func (t *target) Probe(ctx context.Context) probe.Attempt {
 	start := time.Now()
 	err := cmd.Run()
 	latency := time.Since(start)
+	if cmd.Process != nil {
+		// A check is over when its script exits: children it left running
+		// in the background would pile up, one set per run, and outlive
+		// the server.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 
 	code := 0
 	var exitErr *exec.ExitError

@@ -160,3 +160,53 @@ func TestNoFileDescriptorsIsInconclusive(t *testing.T) {
 		t.Errorf("got %+v, want an inconclusive attempt blaming the file descriptors", a)
 	}
 }
+
+// readPid waits for a script to write a pid into path.
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the script did not write its pid")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitGone fails when pid still runs a while after it should have ended.
+func waitGone(t *testing.T, pid int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for processAlive(pid) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("%s (pid %d) still runs", what, pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A script that leaves a child running in the background and exits: the
+// child ends with it, every run, instead of piling up as orphans.
+func TestBackgroundChildrenEndWithTheScript(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	script := "sleep 3600 >/dev/null 2>&1 &\necho $! > " + pidFile + "\nexit 0"
+	rep := firstResult(t, testConfig(scriptNode(script)))
+	if rep.Status != status.Healthy {
+		t.Fatalf("status = %s (%s), want healthy", rep.Status, rep.Error)
+	}
+	waitGone(t, readPid(t, pidFile), "the background child of a script that exited")
+}
+
+// On shutdown, what a running script started is killed with it.
+func TestStopKillsWhatScriptsStarted(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	r := start(t, testConfig(scriptNode("sleep 3600 &\necho $! > "+pidFile+"\nwait")), nil)
+	pid := readPid(t, pidFile)
+	r.Stop()
+	waitGone(t, pid, "the child of a script running at shutdown")
+}
