@@ -19,12 +19,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
 
-	"github.com/overvakt/overvakt/pkg/app"
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/connlimit"
 	"github.com/overvakt/overvakt/pkg/kinds"
@@ -148,15 +146,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "serve":
 		set := kinds.All()
-		cfg, err := set.Load(*path)
+		load := func() (*config.Config, error) {
+			cfg, err := set.Load(*path)
+			if err == nil && *storagePath != "" {
+				cfg.Storage.Path = *storagePath
+			}
+			return cfg, err
+		}
+		cfg, err := load()
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		if *storagePath != "" {
-			cfg.Storage.Path = *storagePath
-		}
-		if err := serve(ctx, set, cfg, stderr); err != nil {
+		if err := serve(ctx, set, cfg, load, stderr); err != nil {
 			fmt.Fprintln(stderr, "overvakt:", err)
 			return 1
 		}
@@ -165,32 +167,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "overvakt: unknown command %q\n%s", cmd, usage)
 		return 2
 	}
-}
-
-// serve runs the server until ctx is cancelled, then stops every part and
-// waits for it.
-func serve(ctx context.Context, set kinds.Set, cfg *config.Config, logOut io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: logLevel(cfg.Server.LogLevel)}))
-	// Where it listens and what it read are said whatever log_level is:
-	// an operator starting it must see that it is up, and where.
-	always := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	file, err := filepath.Abs(cfg.File)
-	if err != nil {
-		file = cfg.File
-	}
-	a, err := app.New(ctx, app.Options{Config: cfg, Kinds: set, Logger: logger, Version: version})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Server.Inet)
-	if err != nil {
-		return fmt.Errorf("%s: server.inet: %w", cfg.File, err)
-	}
-	ln = limitConnections(ln, cfg, always)
-	always.Info("listening on http://"+ln.Addr().String()+"/", "config", file, "version", version, "log_level", cfg.Server.LogLevel)
-	err = a.Serve(ctx, ln)
-	always.Info("stopped", "config", file)
-	return err
 }
 
 // notifyDeps is what notify-test sends with: one HTTP client whose timeout

@@ -15,6 +15,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,9 @@ type Options struct {
 	Subs     *notice.Subscriptions
 	Silence  *silence.Silence
 	Dynamic  *dynamic.Targets // nil: [dynamic] is off, its routes answer 404
+	// Reload re-reads the config and applies it (POST /manager/reload);
+	// nil: not available here.
+	Reload func(ctx context.Context) error
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
 
@@ -76,6 +80,7 @@ type API struct {
 	subs     *notice.Subscriptions
 	silence  *silence.Silence
 	dynamic  *dynamic.Targets // nil: off
+	reload   func(ctx context.Context) error
 	log      *slog.Logger
 	now      func() time.Time
 	notes    Notes // may be nil
@@ -116,6 +121,7 @@ func New(opts Options) (*API, error) {
 		subs:         opts.Subs,
 		silence:      opts.Silence,
 		dynamic:      opts.Dynamic,
+		reload:       opts.Reload,
 		log:          opts.Logger,
 		now:          opts.Now,
 		notes:        opts.Notes,

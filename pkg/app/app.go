@@ -51,9 +51,20 @@ type Options struct {
 	// 30 s timeout (the dispatcher's per-send timeout normally ends a send
 	// first).
 	HTTP *http.Client
-	// Store replaces the one [storage] names (tests); the app does not
-	// close it.
+	// Store replaces the one [storage] names (tests, and reloads, which
+	// keep the store open); the app does not close it.
 	Store store.Store
+
+	// A reload builds a new App from the new config in place of the one
+	// running: RunID continues that app's run in the store (0 starts a
+	// run), and Adopt is its registry's last snapshot, whose statuses the
+	// new registry takes over.
+	RunID int64
+	Adopt *status.Snapshot
+	// Reload re-reads the config and replaces the running app, answering
+	// the config's errors when it cannot (POST /manager/reload); nil: that
+	// route says reloading is not available.
+	Reload func(ctx context.Context) error
 }
 
 // App is the server, built and ready to Run.
@@ -112,8 +123,10 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		}()
 	}
 	start := now()
-	if a.RunID, err = a.Store.StartRun(ctx, start); err != nil {
-		return nil, fmt.Errorf("store: record the start: %w", err)
+	if a.RunID = opts.RunID; a.RunID == 0 {
+		if a.RunID, err = a.Store.StartRun(ctx, start); err != nil {
+			return nil, fmt.Errorf("store: record the start: %w", err)
+		}
 	}
 
 	a.Registry = status.NewRegistry(cfg.StatusSpecs(), start)
@@ -131,6 +144,8 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	if err := a.restore(ctx, start); err != nil {
 		return nil, err
 	}
+	// A reload: what the running app knew is newer than the store.
+	a.Registry.Adopt(opts.Adopt)
 	a.History = history.NewWriter(history.WriterOptions{Store: a.Store, Run: a.RunID, Push: a.Agents, Logger: log, Health: a.Health})
 	a.Registry.SetRecorder(a.History)
 	tree := func() []*status.Service { return a.Registry.Snapshot().Services }
@@ -182,11 +197,13 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	a.Dispatcher = notify.NewDispatcher(notify.DispatcherOptions{
 		Config: cfg, Registry: a.Registry, Channels: chans, Logger: log, Silence: a.Silence.Active, State: a.Store,
 		Maintenance: a.Schedule,
+		// Within the 10 s a stop may take, with the HTTP server's 5 s.
+		DrainTimeout: 3 * time.Second,
 	})
 	// The API notes flushes of dead replicas in the dispatcher's next message.
 	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
 		Desk: a.Desk, Schedule: a.Schedule, Subs: a.Subs, Silence: a.Silence, Dynamic: a.Dynamic, Logger: log, Now: opts.Now,
-		Notes: a.Dispatcher}); err != nil {
+		Notes: a.Dispatcher, Reload: opts.Reload}); err != nil {
 		return nil, err
 	}
 	var agents http.Handler // MCP, for AI agents
@@ -269,16 +286,42 @@ func (a *App) restore(ctx context.Context, start time.Time) error {
 // Handler is every route the server answers.
 func (a *App) Handler() http.Handler { return a.Server.Handler() }
 
-// Serve serves HTTP on ln and runs the prober, the notifier, the silence
-// sweep, the history writer and the rollups until ctx ends or one of them
-// fails; then it stops every part, waits for it, writes what is left, marks
-// the run stopped, closes the store it opened and returns the first
-// failure.
+// Serve serves HTTP on ln and runs the app (Run) until ctx ends or a part
+// fails; then it stops taking requests and lets those under way finish,
+// stops the app, and Finishes. It returns the first failure.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	listenCtx, stopListening := context.WithCancel(ctx)
+	defer stopListening()
+	appCtx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopApp()
+	ran := make(chan error, 1)
+	go func() {
+		err := a.Run(appCtx)
+		stopListening() // a part failed: stop serving too
+		ran <- err
+	}()
+	a.log.Info("serving the status page", "address", ln.Addr().String())
+	httpErr := server.Listen(listenCtx, ln, a.Handler(), a.log)
+	// Requests under way have finished: what they wrote is recorded below.
+	stopApp()
+	err := <-ran
+	a.Finish()
+	if err == nil && httpErr != nil && ctx.Err() == nil {
+		err = fmt.Errorf("http server: %w", httpErr)
+	}
+	return err
+}
+
+// Run runs the prober, the notifier, the silence sweep, the history writer,
+// the rollups, the page builders and the subscriptions until ctx ends or
+// one of them fails; then it stops every part, waits for it and writes
+// what is left. It returns the first failure. It does not close the store:
+// a reload runs the next app on it.
+func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
+	errs := make(chan error, 16)
 	start := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
 			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -287,7 +330,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		})
 	}
-	start("http server", func(ctx context.Context) error { return a.Server.Serve(ctx, ln) })
+	start("page builders", func(ctx context.Context) error { a.Server.Run(ctx); return nil })
 	start("prober", a.Scheduler.Run)
 	start("notifier", a.Dispatcher.Run)
 	start("reporter expiry", a.Agents.Run)
@@ -301,9 +344,16 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Wait()
 	// Everything that writes has stopped: the writer's last flush holds all.
 	a.History.Flush(context.WithoutCancel(ctx))
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	close(errs)
+	return <-errs
+}
+
+// Finish marks the run stopped in the store and closes the store New
+// opened; after it the app is done.
+func (a *App) Finish() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := a.Store.StopRun(sctx, a.RunID, a.now()); err != nil {
+	if err := a.Store.StopRun(ctx, a.RunID, a.now()); err != nil {
 		a.log.Error("store: record the stop", "err", err)
 	}
 	if a.ownStore {
@@ -311,8 +361,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			a.log.Error("store: close", "err", err)
 		}
 	}
-	close(errs)
-	return <-errs
 }
 
 // Close releases what New opened, for an app that is never served.

@@ -80,6 +80,7 @@ var routeTokens = map[string]string{
 	"GET /manager/monitor":                     "manager",
 	"DELETE /manager/monitor":                  "manager",
 	"GET /manager/monitors":                    "manager",
+	"POST /manager/reload":                     "manager",
 	"POST /subscribe":                          "none",
 	"GET /subscribe/confirm":                   "none",
 	"POST /subscribe/confirm":                  "none",

@@ -37,7 +37,7 @@ import (
 const latencyRefresh = 5 * time.Second
 
 // shutdownGrace is how long Serve waits for requests in flight on shutdown.
-const shutdownGrace = 10 * time.Second
+const shutdownGrace = 5 * time.Second
 
 // Options wires a Server.
 type Options struct {
@@ -160,6 +160,7 @@ type API interface {
 	GetMonitor(echo.Context) error          // GET /manager/monitor?url=…
 	DeleteMonitor(echo.Context) error       // DELETE /manager/monitor?url=…
 	ListMonitors(echo.Context) error        // GET /manager/monitors
+	Reload(echo.Context) error              // POST /manager/reload
 }
 
 // AnnouncementSource supplies the announcements shown on the page.
@@ -340,6 +341,7 @@ func (s *Server) routes() *echo.Echo {
 		get("/manager/monitor", a.GetMonitor)
 		e.DELETE("/manager/monitor", a.DeleteMonitor)
 		get("/manager/monitors", a.ListMonitors)
+		e.POST("/manager/reload", a.Reload)
 		get("/manager/subscribers", a.ListWebhooks)
 		e.POST("/manager/subscribers", a.AddWebhook)
 		e.DELETE("/manager/subscriber/:id", a.RemoveWebhook)
@@ -421,17 +423,43 @@ func trimSlash(p string) string {
 	return "/"
 }
 
-// Serve answers HTTP on ln until ctx is cancelled, then shuts down
-// gracefully and returns nil.
+// Serve answers HTTP on ln and keeps the page built (Run) until ctx is
+// cancelled, then shuts down gracefully and returns nil.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	builders, stopBuilders := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { s.Run(builders) })
+	defer func() {
+		stopBuilders()
+		wg.Wait()
+	}()
+	s.log.Info("serving the status page", "address", ln.Addr().String(), "version", s.version)
+	return Listen(ctx, ln, s, s.log)
+}
+
+// Run keeps the page and the report built in the background while
+// statuses flap faster than they can be built, until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, c := range []*docCache{s.page, s.report} {
+		wg.Go(func() { c.run(ctx) })
+	}
+	wg.Wait()
+}
+
+// Listen answers HTTP on ln with h until ctx is cancelled, then stops
+// accepting, lets the requests under way finish (for up to shutdownGrace)
+// and returns nil. The overvakt command serves one Listen across reloads,
+// with a handler that follows the running app.
+func Listen(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	// A capping listener (pkg/connlimit) needs to know which connections
 	// are idle between requests.
@@ -445,18 +473,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			l.ConnState(c, st)
 		}
 	}
-	s.log.Info("serving the status page", "address", ln.Addr().String(), "version", s.version)
-	// The page and the report catch up in the background while statuses
-	// flap faster than they can be built.
-	builders, stopBuilders := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	for _, c := range []*docCache{s.page, s.report} {
-		wg.Go(func() { c.run(builders) })
-	}
-	defer func() {
-		stopBuilders()
-		wg.Wait()
-	}()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(jsonErrors{ln}) }()
 	select {

@@ -702,3 +702,89 @@ func restored(id string, res Result) *Replica {
 	return &Replica{ID: id, Status: res.Status, Checked: res.At, Latency: res.Latency, Error: res.Err,
 		Load: res.Load, Queue: res.Queue, Cert: res.Cert, Stale: true}
 }
+
+// Adopt takes over the statuses of old, a snapshot of the registry this
+// one replaces (a reload of the config): every replica of a node that is
+// in both, by service, node and replica id, keeps its value as it was —
+// not stale — and every such node and service the time it took its
+// status; push and local nodes keep all their replicas. Nodes that are
+// new start unchecked. The recorder hears nothing of it. Call it before
+// anything writes to the registry.
+func (r *Registry) Adopt(old *Snapshot) {
+	if old == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.snap.Load()
+	oldNodes := map[[2]string]*Node{}
+	oldServices := map[string]*Service{}
+	for _, svc := range old.Services {
+		oldServices[svc.ID] = svc
+		for _, n := range svc.Nodes.All() {
+			oldNodes[[2]string{svc.ID, n.ID}] = n
+		}
+	}
+	s := &Snapshot{Version: cur.Version + 1, StatusVersion: cur.StatusVersion + 1, Changed: old.Changed, Updated: old.Updated}
+	for _, curSvc := range cur.Services {
+		svc := *curSvc
+		svc.count = tally{}
+		nodes := make([]*Node, 0, curSvc.Nodes.Len())
+		for _, curNode := range curSvc.Nodes.All() {
+			n := *curNode
+			was, ok := oldNodes[[2]string{svc.ID, n.ID}]
+			if ok {
+				reps := make([]*Replica, 0, curNode.Replicas.Len())
+				if n.Mode == ModePush || n.Mode == ModeLocal {
+					reps = was.Replicas.Items()
+				} else {
+					byID := make(map[string]*Replica, was.Replicas.Len())
+					for _, rep := range was.Replicas.All() {
+						byID[rep.ID] = rep
+					}
+					for _, rep := range curNode.Replicas.All() {
+						if o, ok := byID[rep.ID]; ok {
+							rep = o
+						}
+						reps = append(reps, rep)
+					}
+				}
+				n.Replicas = ListOf(reps...)
+				n.Changed, n.Fresh = was.Changed, was.Fresh
+				delete(r.index, [2]string{svc.ID, n.ID})
+			}
+			n.count = tally{}
+			for _, rep := range n.Replicas.All() {
+				n.count[rep.Status]++
+				if unchecked(rep) {
+					s.Unchecked++
+				}
+			}
+			if st := n.count.worst(); st != n.Status {
+				n.Status = st
+				if !ok {
+					n.Changed = s.Updated
+				}
+			}
+			svc.count[n.Status]++
+			nodes = append(nodes, &n)
+		}
+		svc.Nodes = ListOf(nodes...)
+		svc.Status = svc.count.worst()
+		if o, ok := oldServices[svc.ID]; ok && o.Status == svc.Status {
+			svc.Changed, svc.Fresh = o.Changed, o.Fresh
+		}
+		s.Services = append(s.Services, &svc)
+		s.Status = Worst(s.Status, svc.Status)
+	}
+	if s.Status != old.Status {
+		s.Changed = s.Updated
+	}
+	r.snap.Store(s)
+	for ch := range r.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -430,3 +430,52 @@ func TestRemoveNoted(t *testing.T) {
 		t.Fatalf("plain removal of a healthy replica recorded %q %q", rec.results, rec.changes)
 	}
 }
+
+// Adopt: a registry built from a new config takes over the statuses of
+// the nodes the old one had, live (not stale), and new nodes start
+// unchecked.
+func TestAdopt(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	old := NewRegistry([]ServiceSpec{
+		{ID: "web", Nodes: []NodeSpec{{ID: "api", Mode: ModePoll, Replicas: []string{"https://a/", "https://b/"}}}},
+		{ID: "agents", Nodes: []NodeSpec{{ID: "hosts", Mode: ModePush}}},
+		{ID: "gone", Nodes: []NodeSpec{{ID: "x", Mode: ModePoll, Replicas: []string{"https://x/"}}}},
+	}, t0)
+	old.Set(Ref{0, 0, 0}, Result{Status: Dead, At: t0.Add(time.Second), Err: "refused"})
+	old.Set(Ref{0, 0, 1}, Result{Status: Healthy, At: t0.Add(time.Second)})
+	old.Upsert(1, 0, "h1", Result{Status: Sick, At: t0.Add(2 * time.Second)})
+	old.Set(Ref{2, 0, 0}, Result{Status: Dead, At: t0})
+	was := old.Snapshot()
+
+	r := NewRegistry([]ServiceSpec{
+		{ID: "agents", Nodes: []NodeSpec{{ID: "hosts", Mode: ModePush}}},
+		{ID: "web", Nodes: []NodeSpec{
+			{ID: "api", Mode: ModePoll, Replicas: []string{"https://b/", "https://c/"}}, // a dropped, c new
+			{ID: "www", Mode: ModePoll, Replicas: []string{"https://w/"}},
+		}},
+	}, t0.Add(time.Minute))
+	r.Adopt(was)
+	s := r.Snapshot()
+	hosts := s.Services[0].Nodes.At(0)
+	if hosts.Replicas.Len() != 1 || hosts.Replicas.At(0).ID != "h1" || hosts.Replicas.At(0).Status != Sick || hosts.Replicas.At(0).Stale {
+		t.Errorf("push replicas after Adopt: %+v", hosts.Replicas.Items())
+	}
+	api := s.Services[1].Nodes.At(0)
+	if b := api.Replicas.At(0); b.ID != "https://b/" || b.Checked.IsZero() || b.Stale {
+		t.Errorf("replica b: %+v, want its result taken over", b)
+	}
+	if c := api.Replicas.At(1); c.ID != "https://c/" || !c.Checked.IsZero() {
+		t.Errorf("replica c: %+v, want unchecked", c)
+	}
+	if api.Status != Healthy || s.Services[1].Status != Healthy || s.Status != Sick {
+		t.Errorf("statuses: api %v, web %v, page %v; want healthy (the dead replica was dropped), healthy, sick", api.Status, s.Services[1].Status, s.Status)
+	}
+	if s.Unchecked != 2 { // c and w
+		t.Errorf("Unchecked = %d, want 2", s.Unchecked)
+	}
+	// A result on the adopted push replica lands by its name.
+	r.Upsert(0, 0, "h1", Result{Status: Healthy, At: t0.Add(2 * time.Minute)})
+	if got := r.Snapshot().Services[0].Nodes.At(0); got.Replicas.Len() != 1 || got.Status != Healthy {
+		t.Errorf("after a report: %d replicas, %v", got.Replicas.Len(), got.Status)
+	}
+}
