@@ -23,7 +23,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/connlimit"
 	"github.com/overvakt/overvakt/pkg/history"
+	"github.com/overvakt/overvakt/pkg/live"
 	"github.com/overvakt/overvakt/pkg/page"
 	"github.com/overvakt/overvakt/pkg/status"
 	"github.com/overvakt/overvakt/pkg/store"
@@ -175,6 +177,8 @@ type Server struct {
 	maint    MaintenanceSource // may be nil
 	subs     Subscriptions     // may be nil
 	mcp      http.Handler      // may be nil
+	live     *live.Hub         // GET /live
+	liveCap  int               // [server] live_max_connections
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
@@ -254,6 +258,15 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 
+	s.liveCap = opts.Config.Server.LiveMaxConnections
+	s.live = live.New(live.Options{Status: s.reg, Announcements: s.announcements,
+		Incidents: func() ([]page.Incident, uint64) {
+			all, v := s.incidents()
+			return open(all), v
+		},
+		ClientOf: clientOf, MaxConns: opts.Config.Server.LiveMaxConnections,
+		MaxConnsPerIP: opts.Config.Server.LiveMaxConnectionsPerIP, Logger: s.log})
+
 	s.echo = s.routes()
 	return s, nil
 }
@@ -282,6 +295,9 @@ func (s *Server) routes() *echo.Echo {
 	get("/robots.txt", s.handleRobots)
 	get("/health", s.handleHealth)
 	get("/assets/*", s.handleAsset)
+	// The live feed, a WebSocket; ServeHTTP lets it past the workers' cap,
+	// as it stays open for as long as a page does.
+	e.GET("/live", echo.WrapHandler(s.live))
 	// Subscriptions by e-mail: a form posts, and a mail's links show a
 	// button that posts, so that mail scanners following links change
 	// nothing.
@@ -336,12 +352,14 @@ func (s *Server) Handler() http.Handler { return s }
 // Middleware is not used on purpose: echo builds middleware chains per
 // request, which allocates.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	select {
-	case s.slots <- struct{}{}:
-	case <-r.Context().Done():
-		return // the client left while waiting
+	if p := r.URL.Path; p != "/live" && p != "/live/" {
+		select {
+		case s.slots <- struct{}{}:
+		case <-r.Context().Done():
+			return // the client left while waiting
+		}
+		defer func() { <-s.slots }()
 	}
-	defer func() { <-s.slots }()
 
 	if !isAPIPath(r.URL.Path) {
 		// The API sets its own headers on answers with a body; touching the
@@ -403,6 +421,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}); ok {
 		srv.ConnState = l.ConnState
 	}
+	// Live connections are never idle, so the listener cannot make room
+	// by closing them: they may take half of its connections at most.
+	if l, ok := ln.(interface{ Limits() connlimit.Limits }); ok {
+		if half := l.Limits().Total / 2; half < s.liveCap {
+			s.log.Warn("live_max_connections is over half of max_connections; lowered", "live_max_connections", half)
+			s.live.Limit(half)
+		}
+	}
 	s.log.Info("serving the status page", "address", ln.Addr().String(), "version", s.version)
 	// The page and the report catch up in the background while statuses
 	// flap faster than they can be built.
@@ -411,6 +437,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	for _, c := range []*docCache{s.page, s.report} {
 		wg.Go(func() { c.run(builders) })
 	}
+	// Stopped after the server: its connections are not the server's
+	// once upgraded, so Shutdown leaves them to it.
+	wg.Go(func() { s.live.Run(builders) })
 	defer func() {
 		stopBuilders()
 		wg.Wait()
@@ -459,6 +488,17 @@ func (s *Server) incidents() ([]page.Incident, uint64) {
 		return nil, 0
 	}
 	return s.incs.Incidents()
+}
+
+// open returns the incidents the page shows: published and not resolved.
+func open(all []page.Incident) []page.Incident {
+	var out []page.Incident
+	for _, inc := range public(all) {
+		if inc.Resolved.IsZero() {
+			out = append(out, inc)
+		}
+	}
+	return out
 }
 
 // public returns the incidents visitors see.
