@@ -110,7 +110,8 @@ func healthyRegistry(now time.Time) *status.Registry {
 
 // TestChromiumLive drives real Chromium through the live page: it opens
 // without a console error; a replica that dies turns the banner, the
-// node and its pill within a second, without a reload; an announcement
+// node, its pill and today's day on its bar within a second, without a
+// reload; an announcement
 // and an incident appear; at 360 px nothing scrolls sideways; after a
 // server restart the page reconnects and shows the new server's state;
 // where WebSockets are blocked, it catches up by polling. Screenshots go
@@ -161,18 +162,23 @@ func TestChromiumLive(t *testing.T) {
 
 	t.Run("a replica dies", func(t *testing.T) {
 		start := time.Now()
-		reg.Set(status.Ref{Service: 2, Node: 1, Replica: 1}, status.Result{Status: status.Dead, Err: "connection refused", At: time.Now()})
+		reg.Set(status.Ref{Service: 0, Node: 0, Replica: 1}, status.Result{Status: status.Dead, Err: "connection refused", At: time.Now()})
 		poll(t, tab, time.Second, `document.querySelector(".banner").className === "banner dead"`)
 		t.Logf("the banner turned %v after the replica died", time.Since(start).Round(time.Millisecond))
 		if got := text(".banner h1"); got != "Partial outage" {
 			t.Errorf("banner %q, want Partial outage", got)
 		}
-		row := `#service-infra li.node:nth-child(2)`
+		row := `#service-web li.node:nth-child(1)`
 		if got := eval[string](t, tab, `document.querySelector("`+row+`").className`); got != "node dead" {
-			t.Errorf("Object storage's row is %q, want node dead", got)
+			t.Errorf("Marketing site's row is %q, want node dead", got)
 		}
 		if got := eval[string](t, tab, `document.querySelectorAll("`+row+` .pills button")[1].className`); got != "dead" {
 			t.Errorf("its second pill is %q, want dead", got)
+		}
+		// Today's day of its bar is red too, though the history view is
+		// older than the change.
+		if got := eval[string](t, tab, `(document.querySelector("`+row+` .bar i.p89") || {}).className || "none"`); !strings.HasPrefix(got, "d ") {
+			t.Errorf("today's day on its bar is %q, want dead", got)
 		}
 		// The swapped-in pills have their tooltips, as the first ones had.
 		if got := eval[string](t, tab, `document.querySelectorAll("`+row+` .pills button")[1].getAttribute("data-tip")`); !strings.HasPrefix(got, "Down") {
@@ -187,13 +193,13 @@ func TestChromiumLive(t *testing.T) {
 	})
 
 	t.Run("an announcement and an incident appear", func(t *testing.T) {
-		anns.set(statuspage.Announcement{ID: "failover", Title: "Storage failover under way",
-			Text: "One storage node is down; writes go to the other. Updates follow.", Published: time.Now()})
+		anns.set(statuspage.Announcement{ID: "failover", Title: "Web server replacement under way",
+			Text: "One of the two web servers is down; the other serves every visitor. Updates follow.", Published: time.Now()})
 		poll(t, tab, 2*time.Second, `document.getElementById("announcement-failover") !== null`)
-		incs.set(statuspage.Incident{ID: "s3", Title: "Object storage degraded", Impact: "major", Status: "identified",
-			Affected: []store.Component{{Service: "infra", Node: "storage"}}, Created: time.Now(),
-			Updates: []store.IncidentUpdate{{At: time.Now(), Status: "identified", Text: "A disk controller failed; the node is being replaced."}}})
-		poll(t, tab, 2*time.Second, `document.getElementById("incident-s3") !== null`)
+		incs.set(statuspage.Incident{ID: "www2", Title: "Marketing site partly down", Impact: "minor", Status: "identified",
+			Affected: []store.Component{{Service: "web", Node: "site"}}, Created: time.Now(),
+			Updates: []store.IncidentUpdate{{At: time.Now(), Status: "identified", Text: "A disk controller failed; the server is being replaced."}}})
+		poll(t, tab, 2*time.Second, `document.getElementById("incident-www2") !== null`)
 		if !eval[bool](t, tab, `window.stayed === true`) {
 			t.Error("the page reloaded")
 		}
@@ -211,7 +217,7 @@ func TestChromiumLive(t *testing.T) {
 			t.Error("the page scrolls sideways at 360 px")
 		}
 		shot(t, tab, "live-phone.png", false)
-		reg.Set(status.Ref{Service: 2, Node: 1, Replica: 1}, status.Result{Status: status.Healthy, At: time.Now()})
+		reg.Set(status.Ref{Service: 0, Node: 0, Replica: 1}, status.Result{Status: status.Healthy, At: time.Now()})
 		poll(t, tab, time.Second, `document.querySelector(".banner").className === "banner healthy"`)
 		if wide := eval[bool](t, tab, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
 			t.Error("the page scrolls sideways at 360 px after the update")

@@ -40,11 +40,12 @@
   // Live updates. /live tells of every change as it happens; the page
   // then fetches itself and swaps in what is below the banner, and the
   // banner's words, without a reload. The page version says whether the
-  // server has rendered the change yet. /status/version is still asked
-  // now and then: every 15 s when /live cannot be reached (a proxy that
-  // blocks WebSockets, a restart), every minute besides.
+  // server has rendered the change yet. Where /live cannot be reached (a
+  // proxy that blocks WebSockets, a restart), /status/version is asked
+  // every 15 s instead. Once a minute the page is taken in anyway, for
+  // what no event tells: response times, the day's bars, maintenance
+  // windows that start or end.
   var live = false, again = false, events = 0, busy = false, tries = 0, backoff = 1000;
-  var refreshed = document.getElementById("refreshed");
 
   function swap(doc) {
     var main = document.querySelector("main"), banner = main && main.querySelector(".banner");
@@ -61,7 +62,6 @@
     if (icon && ni) { icon.setAttribute("href", ni.getAttribute("href")); }
     version = doc.body.getAttribute("data-version");
     body.setAttribute("data-version", version);
-    refreshed = document.getElementById("refreshed");
     prepare();
   }
 
@@ -122,22 +122,24 @@
   }
 
   function poll() {
+    if (live) {
+      setTimeout(poll, 15000);
+      return;
+    }
     fetch("/status/version", { cache: "no-store", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (d) {
-        if (!d) { return; }
-        if (String(d.page_version) !== version) {
-          refresh();
-        } else if (refreshed && d.refreshed) {
-          refreshed.textContent = d.refreshed;
-          refreshed.setAttribute("datetime", d.updated);
-        }
+        if (d && String(d.page_version) !== version) { refresh(); }
       })
       .catch(function () {})
-      .then(function () { setTimeout(poll, live ? 60000 : document.hidden ? 30000 : 15000); });
+      .then(function () { setTimeout(poll, document.hidden ? 30000 : 15000); });
   }
   if (version && window.fetch && window.DOMParser) {
     setTimeout(poll, 15000);
+    setInterval(function () {
+      // Not while a tooltip is open: the swap would close it.
+      if (!tip && !document.hidden) { refresh(true); }
+    }, 60000);
     if (window.WebSocket) { connect(); }
   }
 
