@@ -72,7 +72,6 @@ type Hub struct {
 	join     chan *client
 	leave    chan *client
 	stopping chan struct{} // closed when Run stops taking clients
-	warned   time.Time     // the last warning about the caps; under slots.mu
 }
 
 // Why the owner ends a connection.
@@ -218,15 +217,7 @@ func (h *Hub) send(ctx, peer context.Context, conn *websocket.Conn, c *client) e
 
 // refused logs, at most once a minute, that clients were turned away.
 func (h *Hub) refused(ip string, why error) {
-	h.slots.mu.Lock()
-	now := time.Now()
-	warn := now.Sub(h.warned) >= time.Minute
-	if warn {
-		h.warned = now
-	}
-	open, total, perIP := h.slots.open, h.slots.total, h.slots.perIP
-	h.slots.mu.Unlock()
-	if warn {
+	if ok, open, total, perIP := h.slots.warn(time.Now()); ok {
 		h.log.Warn("live: turned clients away; their pages check for changes every 15 s instead",
 			"why", why.Error(), "client", ip, "open", open, "live_max_connections", total, "live_max_connections_per_ip", perIP)
 	}

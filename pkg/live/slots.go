@@ -3,6 +3,7 @@ package live
 import (
 	"errors"
 	"sync"
+	"time"
 )
 
 // Why a client is turned away.
@@ -19,6 +20,7 @@ type slots struct {
 	total, perIP int // caps; perIP 0: none
 	open         int
 	byIP         map[string]int
+	warned       time.Time // when a refusal was last logged
 }
 
 func newSlots(total, perIP int) *slots {
@@ -47,6 +49,18 @@ func (s *slots) give(ip string) {
 	if s.byIP[ip]--; s.byIP[ip] <= 0 {
 		delete(s.byIP, ip)
 	}
+}
+
+// warn reports whether a refusal at now should be logged (at most one a
+// minute), with the counts to log.
+func (s *slots) warn(now time.Time) (ok bool, open, total, perIP int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.warned) < time.Minute {
+		return false, 0, 0, 0
+	}
+	s.warned = now
+	return true, s.open, s.total, s.perIP
 }
 
 // lower brings the total cap down to at most n (at least 1).
