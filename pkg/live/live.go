@@ -85,8 +85,7 @@ type client struct {
 	queue  chan []byte
 	cancel context.CancelCauseFunc // ends the connection; safe from any goroutine
 	done   chan struct{}           // closed when its handler is finished with it
-	ip     string
-	gone   bool // dropped, waiting for its handler to leave; owner only
+	gone   bool                    // dropped, waiting for its handler to leave; owner only
 }
 
 // New builds a hub; nothing runs until Run.
@@ -156,7 +155,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ended by the owner (cause errTooSlow or errShutdown) or by the peer.
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
 	defer cancel(nil)
-	c := &client{queue: make(chan []byte, h.o.Queue), cancel: cancel, done: make(chan struct{}), ip: ip}
+	c := &client{queue: make(chan []byte, h.o.Queue), cancel: cancel, done: make(chan struct{})}
 	defer close(c.done)
 	select {
 	case h.join <- c:

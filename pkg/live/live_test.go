@@ -20,6 +20,13 @@ import (
 	"github.com/overvakt/overvakt/pkg/store/memory"
 )
 
+// counts returns the connections open in total and from ip.
+func (s *slots) counts(ip string) (open, fromIP int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open, s.byIP[ip]
+}
+
 // anyComponent knows every service and node.
 type anyComponent struct{}
 

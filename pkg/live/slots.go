@@ -69,10 +69,3 @@ func (s *slots) lower(n int) {
 	defer s.mu.Unlock()
 	s.total = max(min(s.total, n), 1)
 }
-
-// counts returns the connections open in total and from ip.
-func (s *slots) counts(ip string) (open, fromIP int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.open, s.byIP[ip]
-}
