@@ -17,6 +17,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/app"
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/connlimit"
 	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/server"
 )
@@ -78,6 +79,13 @@ func serve(ctx context.Context, set kinds.Set, cfg *config.Config, load func() (
 		return fmt.Errorf("%s: server.inet: %w", cfg.File, err)
 	}
 	ln = limitConnections(ln, cfg, always)
+	// Live connections may take half of the listener's at most.
+	fitLive := func(a *app.App) {}
+	if l, ok := ln.(interface{ Limits() connlimit.Limits }); ok {
+		total := l.Limits().Total
+		fitLive = func(a *app.App) { a.Server.FitLive(total) }
+	}
+	fitLive(a)
 	always.Info("listening on http://"+ln.Addr().String()+"/", "config", file, "version", version, "log_level", cfg.Server.LogLevel)
 
 	// One listener for the process; its handler follows the running app.
@@ -156,6 +164,7 @@ func serve(ctx context.Context, set kinds.Set, cfg *config.Config, load func() (
 			always.Info("reloaded", "config", file)
 		}
 		a = b
+		fitLive(a)
 		current.Store(a)
 		ran, stop = run(a)
 		if next.done != nil {

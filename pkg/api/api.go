@@ -54,8 +54,8 @@ type Options struct {
 	// Reload re-reads the config and applies it (POST /manager/reload);
 	// nil: not available here.
 	Reload func(ctx context.Context) error
-	Logger   *slog.Logger     // nil: discard
-	Now      func() time.Time // nil: time.Now
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
 
 	// Throttle limits failed authentication per client address; nil is
 	// one with throttle's defaults on Now.

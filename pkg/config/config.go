@@ -41,6 +41,11 @@ type Server struct {
 	MaxConnections int `toml:"max_connections"`
 	// MaxConnectionsPerIP caps those from one address; 0: no cap.
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// LiveMaxConnections caps the live feed's WebSockets (/live) at once:
+	// they stay open for as long as a page is, so they get their own cap.
+	LiveMaxConnections int `toml:"live_max_connections"`
+	// LiveMaxConnectionsPerIP caps those from one client; 0: no cap.
+	LiveMaxConnectionsPerIP int `toml:"live_max_connections_per_ip"`
 	// MCPServer serves the public status to AI agents over MCP at
 	// /mcp/probes (Vigil's key); off by default, as in Vigil.
 	MCPServer     bool   `toml:"mcp_server"`
@@ -320,7 +325,8 @@ func (d Duration) String() string {
 func Default() Config {
 	return Config{
 		Server: Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4, MaxConnectionsPerIP: 256,
-			TrustedProxies: []string{"127.0.0.0/8", "::1"}},
+			TrustedProxies:     []string{"127.0.0.0/8", "::1"},
+			LiveMaxConnections: 1000, LiveMaxConnectionsPerIP: 32},
 		Branding: Branding{PageTitle: "Status Page"},
 		Metrics: Metrics{
 			PollInterval:               120,

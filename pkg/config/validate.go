@@ -175,6 +175,8 @@ func checkServer(c *Check, s *Server) {
 	c.Positive("workers", float64(s.Workers))
 	c.NotNegative("max_connections", float64(s.MaxConnections))
 	c.NotNegative("max_connections_per_ip", float64(s.MaxConnectionsPerIP))
+	c.Positive("live_max_connections", float64(s.LiveMaxConnections))
+	c.NotNegative("live_max_connections_per_ip", float64(s.LiveMaxConnectionsPerIP))
 	tokens := []struct{ name, val string }{{"manager_token", s.ManagerToken}, {"reporter_token", s.ReporterToken}}
 	for _, t := range tokens {
 		if t.val == "" {

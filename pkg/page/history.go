@@ -67,10 +67,16 @@ func uptimeLine(u history.Uptime, quarter bool) string {
 
 // nodeHistory builds node n's part of the page from the view; nil when the
 // view does not know the node yet.
-func (r *Renderer) nodeHistory(v *history.View, service string, n *status.Node) *nodeHistory {
+// Today's day shows the node's status now too (unless maintenance holds
+// it), which the view, built up to a minute ago, may not have yet.
+func (r *Renderer) nodeHistory(v *history.View, service string, n *status.Node, now time.Time, maint bool) *nodeHistory {
 	nh := v.Nodes[store.Component{Service: service, Node: n.ID}]
 	if nh == nil || len(nh.Days) == 0 {
 		return nil
+	}
+	days := nh.Days
+	if !maint {
+		days = withNow(days, n, v.At, now)
 	}
 	out := &nodeHistory{Quarter: Uptime(nh.Uptime.Quarter), Uptime: uptimeLine(nh.Uptime, false)}
 	var reasons []history.Outage
@@ -83,10 +89,42 @@ func (r *Renderer) nodeHistory(v *history.View, service string, n *status.Node) 
 			}
 		}
 	}
-	out.Cells = cells(nh.Days, reasons, v.At)
+	out.Cells = cells(days, reasons, v.At)
 	if n.Mode == status.ModePoll || n.Mode == status.ModeScript {
 		out.Spark = spark(nh.Latency)
 	}
+	return out
+}
+
+// withNow is days with the node's status now added to today's, when the
+// node took it after the view was built and it is worse than what today
+// saw: a node that goes down turns its day red at once, not at the next
+// view. The view's days are shared, so a changed list is a copy.
+func withNow(days []history.Day, n *status.Node, built, now time.Time) []history.Day {
+	last := len(days) - 1
+	if last < 0 || n.Status == status.Healthy || !n.Fresh || !n.Changed.After(built) {
+		return days
+	}
+	today := days[last]
+	if !now.Before(today.Start.AddDate(0, 0, 1)) {
+		return days // the view is of yesterday
+	}
+	if worst, ok := today.Worst(); ok && worst >= n.Status {
+		return days
+	}
+	from := n.Changed
+	if from.Before(today.Start) {
+		from = today.Start
+	}
+	lasted := max(now.Sub(from), time.Second)
+	if n.Status >= status.Dead {
+		today.Dead += lasted
+	} else {
+		today.Sick += lasted
+	}
+	out := make([]history.Day, len(days))
+	copy(out, days)
+	out[last] = today
 	return out
 }
 

@@ -189,6 +189,11 @@ type busy struct {
 // syntheticHistory makes up 90 days for every node of snap, as busy as b
 // says, with response times that wander hour by hour and now and then jump.
 func syntheticHistory(snap *status.Snapshot, now time.Time, b busy) *history.View {
+	// Built after the snapshot's results, as a view a minute old is: the
+	// statuses now are not news to it.
+	if snap.Updated.After(now) {
+		now = snap.Updated
+	}
 	day := 24 * time.Hour
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
 	v := &history.View{At: now, Version: 1, Nodes: map[store.Component]*history.NodeHistory{}, Services: map[string]history.Uptime{}}
@@ -303,5 +308,51 @@ func TestPast(t *testing.T) {
 		if strings.Contains(s, bad) {
 			t.Errorf("/history shows %q", bad)
 		}
+	}
+}
+
+// TestTodayShowsNow: a node that turns sick or dead after the history
+// view was built turns today's day at once; what the view already saw, a
+// status from before it was built, a restored one and a new day are left
+// to the view.
+func TestTodayShowsNow(t *testing.T) {
+	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	built := start.Add(10 * time.Hour)
+	now := built.Add(30 * time.Second)
+	healthyDay := history.Day{Start: start, Healthy: 10 * time.Hour}
+	tests := []struct {
+		name    string
+		today   history.Day
+		st      status.Status
+		changed time.Time
+		fresh   bool
+		now     time.Time
+		want    history.Day
+	}{
+		{"dead since the view", healthyDay, status.Dead, built.Add(10 * time.Second), true, now,
+			history.Day{Start: start, Healthy: 10 * time.Hour, Dead: 20 * time.Second}},
+		{"sick since the view", healthyDay, status.Sick, built.Add(10 * time.Second), true, now,
+			history.Day{Start: start, Healthy: 10 * time.Hour, Sick: 20 * time.Second}},
+		{"dead the very moment", healthyDay, status.Dead, now, true, now,
+			history.Day{Start: start, Healthy: 10 * time.Hour, Dead: time.Second}},
+		{"healthy", healthyDay, status.Healthy, built.Add(10 * time.Second), true, now, healthyDay},
+		{"dead before the view: the view has it", healthyDay, status.Dead, built.Add(-time.Minute), true, now, healthyDay},
+		{"today was worse already", history.Day{Start: start, Healthy: 9 * time.Hour, Dead: time.Hour}, status.Sick,
+			built.Add(10 * time.Second), true, now, history.Day{Start: start, Healthy: 9 * time.Hour, Dead: time.Hour}},
+		{"restored, not checked since the start", healthyDay, status.Dead, built.Add(10 * time.Second), false, now, healthyDay},
+		{"the view is of yesterday", healthyDay, status.Dead, built.Add(10 * time.Second), true, start.AddDate(0, 0, 1), healthyDay},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			days := []history.Day{{Start: start.AddDate(0, 0, -1), Healthy: 24 * time.Hour}, tc.today}
+			n := &status.Node{ID: "api", Status: tc.st, Changed: tc.changed, Fresh: tc.fresh}
+			got := withNow(days, n, built, tc.now)
+			if got[1] != tc.want || got[0] != days[0] {
+				t.Errorf("today %+v, want %+v", got[1], tc.want)
+			}
+			if days[1] != tc.today {
+				t.Error("the view's own days changed")
+			}
+		})
 	}
 }

@@ -249,7 +249,7 @@ func (r *Renderer) view(v View) *pageView {
 			}
 			nv.MorePills = moreText(moreReps, "")
 			if hist != nil {
-				nv.History = r.nodeHistory(hist, svc.ID, n)
+				nv.History = r.nodeHistory(hist, svc.ID, n, v.Now, looks.nodes[c].maint)
 			}
 			sv.Nodes[j] = nv
 		}

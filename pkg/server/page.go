@@ -63,19 +63,13 @@ func (s *Server) buildPage(buf *bytes.Buffer, _ docKey) (docKey, time.Time, erro
 	key := s.pageKey()
 	now := s.now()
 	windows, until := s.windows(now)
-	var open []page.Incident
-	for _, inc := range public(incs) {
-		if inc.Resolved.IsZero() {
-			open = append(open, inc)
-		}
-	}
 	err := s.renderer.Render(buf, page.View{
 		Snapshot:      snap,
 		Announcements: anns,
 		Now:           now,
 		Version:       pageVersion(key),
 		History:       hist,
-		Incidents:     open,
+		Incidents:     open(incs),
 		Windows:       windows,
 		MailOn:        s.mailOn(),
 	})

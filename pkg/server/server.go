@@ -25,7 +25,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/overvakt/overvakt/pkg/config"
+	"github.com/overvakt/overvakt/pkg/connlimit"
 	"github.com/overvakt/overvakt/pkg/history"
+	"github.com/overvakt/overvakt/pkg/live"
 	"github.com/overvakt/overvakt/pkg/page"
 	"github.com/overvakt/overvakt/pkg/status"
 	"github.com/overvakt/overvakt/pkg/store"
@@ -186,6 +188,8 @@ type Server struct {
 	maint    MaintenanceSource // may be nil
 	subs     Subscriptions     // may be nil
 	mcp      http.Handler      // may be nil
+	live     *live.Hub         // GET /live
+	liveCap  int               // [server] live_max_connections
 	renderer *page.Renderer
 	assets   map[string]*asset // by path below /assets/
 	echo     *echo.Echo
@@ -269,6 +273,15 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 
+	s.liveCap = opts.Config.Server.LiveMaxConnections
+	s.live = live.New(live.Options{Status: s.reg, Announcements: s.announcements,
+		Incidents: func() ([]page.Incident, uint64) {
+			all, v := s.incidents()
+			return open(all), v
+		},
+		ClientOf: clientOf, MaxConns: opts.Config.Server.LiveMaxConnections,
+		MaxConnsPerIP: opts.Config.Server.LiveMaxConnectionsPerIP, Logger: s.log})
+
 	s.echo = s.routes()
 	return s, nil
 }
@@ -298,6 +311,9 @@ func (s *Server) routes() *echo.Echo {
 	get("/robots.txt", s.handleRobots)
 	get("/health", s.handleHealth)
 	get("/assets/*", s.handleAsset)
+	// The live feed, a WebSocket; ServeHTTP lets it past the workers' cap,
+	// as it stays open for as long as a page does.
+	e.GET("/live", echo.WrapHandler(s.live))
 	// Subscriptions by e-mail: a form posts, and a mail's links show a
 	// button that posts, so that mail scanners following links change
 	// nothing.
@@ -375,12 +391,14 @@ func (s *Server) Routes() []Route {
 // Middleware is not used on purpose: echo builds middleware chains per
 // request, which allocates.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	select {
-	case s.slots <- struct{}{}:
-	case <-r.Context().Done():
-		return // the client left while waiting
+	if p := r.URL.Path; p != "/live" && p != "/live/" {
+		select {
+		case s.slots <- struct{}{}:
+		case <-r.Context().Done():
+			return // the client left while waiting
+		}
+		defer func() { <-s.slots }()
 	}
-	defer func() { <-s.slots }()
 
 	if !isAPIPath(r.URL.Path) {
 		// The API sets its own headers on answers with a body; touching the
@@ -426,6 +444,9 @@ func trimSlash(p string) string {
 // Serve answers HTTP on ln and keeps the page built (Run) until ctx is
 // cancelled, then shuts down gracefully and returns nil.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if l, ok := ln.(interface{ Limits() connlimit.Limits }); ok {
+		s.FitLive(l.Limits().Total)
+	}
 	builders, stopBuilders := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { s.Run(builders) })
@@ -438,13 +459,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Run keeps the page and the report built in the background while
-// statuses flap faster than they can be built, until ctx ends.
+// statuses flap faster than they can be built, and runs the live feed,
+// until ctx ends. Stop it after the HTTP server: live connections are not
+// the server's once upgraded, so its Shutdown leaves them to the feed.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, c := range []*docCache{s.page, s.report} {
 		wg.Go(func() { c.run(ctx) })
 	}
+	wg.Go(func() { s.live.Run(ctx) })
 	wg.Wait()
+}
+
+// FitLive lowers the cap on live connections to half of total, the
+// listener's cap on connections (pkg/connlimit), when it is above: live
+// connections are never idle, so the listener cannot make room by closing
+// them.
+func (s *Server) FitLive(total int) {
+	if half := total / 2; half < s.liveCap {
+		s.log.Warn("live_max_connections is over half of max_connections; lowered", "live_max_connections", half)
+		s.live.Limit(half)
+	}
 }
 
 // Listen answers HTTP on ln with h until ctx is cancelled, then stops
@@ -517,6 +552,17 @@ func (s *Server) incidents() ([]page.Incident, uint64) {
 		return nil, 0
 	}
 	return s.incs.Incidents()
+}
+
+// open returns the incidents the page shows: published and not resolved.
+func open(all []page.Incident) []page.Incident {
+	var out []page.Incident
+	for _, inc := range public(all) {
+		if inc.Resolved.IsZero() {
+			out = append(out, inc)
+		}
+	}
+	return out
 }
 
 // public returns the incidents visitors see.

@@ -1,40 +1,14 @@
-// Övervakt status page: reload when the status changes, and show replica
-// details on hover, focus and tap. The page is complete without this file.
+// Övervakt status page: follow changes live, and show replica details on
+// hover, focus and tap. The page is complete without this file.
 (function () {
   "use strict";
 
   var body = document.body;
   var version = body.getAttribute("data-version");
-  var refreshed = document.getElementById("refreshed");
-
-  // Live updates: ask for the page version; reload only when it moved.
-  function poll() {
-    fetch("/status/version", { cache: "no-store", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (d) {
-        if (!d) { return; }
-        if (String(d.page_version) !== version) {
-          // Not while someone is typing into the subscribe form.
-          var f = document.activeElement;
-          if (!(f && f.form)) { location.reload(); }
-          return;
-        }
-        if (refreshed && d.refreshed) {
-          refreshed.textContent = d.refreshed;
-          if (d.updated) { refreshed.setAttribute("datetime", d.updated); }
-        }
-      })
-      .catch(function () {})
-      .then(function () { setTimeout(poll, document.hidden ? 30000 : 15000); });
-  }
-  if (version && window.fetch) {
-    setTimeout(poll, 15000);
-  }
 
   // Durations ("down since 14:02 (38 min)") count on from when the page
   // was served, in the server's words (page.Ago).
-  var loaded = Date.now();
-  var ages = document.querySelectorAll("[data-min]");
+  var loaded, ages;
   function ago(m) {
     if (m < 1) { return "<1 min"; }
     if (m < 60) { return m + " min"; }
@@ -42,23 +16,131 @@
     var h = Math.floor(m % 1440 / 60);
     return Math.floor(m / 1440) + " d" + (h ? " " + h + " h" : "");
   }
-  if (ages.length) {
-    setInterval(function () {
-      var extra = Math.floor((Date.now() - loaded) / 60000);
-      for (var i = 0; i < ages.length; i++) {
-        ages[i].textContent = ago(+ages[i].getAttribute("data-min") + extra);
-      }
-    }, 20000);
-  }
+  setInterval(function () {
+    var extra = Math.floor((Date.now() - loaded) / 60000);
+    for (var i = 0; i < ages.length; i++) {
+      ages[i].textContent = ago(+ages[i].getAttribute("data-min") + extra);
+    }
+  }, 20000);
 
   // Tooltips: the text lives in the titles of the pills and of the bars'
   // days; move it to data-tip so the browser's own tooltip does not show
   // twice.
-  var titled = document.querySelectorAll(".pills button[title], .bar i[title]");
-  for (var i = 0; i < titled.length; i++) {
-    var p = titled[i];
-    p.setAttribute("data-tip", p.title);
-    p.removeAttribute("title");
+  function prepare() {
+    loaded = Date.now();
+    ages = document.querySelectorAll("[data-min]");
+    var titled = document.querySelectorAll(".pills button[title], .bar i[title]");
+    for (var i = 0; i < titled.length; i++) {
+      titled[i].setAttribute("data-tip", titled[i].title);
+      titled[i].removeAttribute("title");
+    }
+  }
+  prepare();
+
+  // Live updates. /live tells of every change as it happens; the page
+  // then fetches itself and swaps in what is below the banner, and the
+  // banner's words, without a reload. The page version says whether the
+  // server has rendered the change yet. Where /live cannot be reached (a
+  // proxy that blocks WebSockets, a restart), /status/version is asked
+  // every 15 s instead. Once a minute the page is taken in anyway, for
+  // what no event tells: response times, the day's bars, maintenance
+  // windows that start or end.
+  var live = false, again = false, events = 0, busy = false, tries = 0, backoff = 1000;
+
+  function swap(doc) {
+    var main = document.querySelector("main"), banner = main && main.querySelector(".banner");
+    var nb = doc.querySelector("main .banner"), icon = document.querySelector("link[rel=icon]");
+    var ni = doc.querySelector("link[rel=icon]");
+    if (!banner || !nb) { return; }
+    hide();
+    // The banner stays in place, so screen readers read out its new words.
+    banner.className = nb.className;
+    banner.replaceChildren.apply(banner, [].slice.call(nb.childNodes));
+    while (banner.nextSibling) { main.removeChild(banner.nextSibling); }
+    while (nb.nextSibling) { main.appendChild(nb.nextSibling); }
+    document.title = doc.title;
+    if (icon && ni) { icon.setAttribute("href", ni.getAttribute("href")); }
+    version = doc.body.getAttribute("data-version");
+    body.setAttribute("data-version", version);
+    prepare();
+  }
+
+  // refresh fetches the page and swaps it in when its version moved;
+  // force swaps it in anyway (the server restarted: versions start over).
+  function refresh(force) {
+    if (busy) { return; }
+    busy = true;
+    var seen = events;
+    fetch("/", { cache: "no-store" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var v = doc.body && doc.body.getAttribute("data-version");
+        var moved = v && (force || v !== version);
+        if (moved) { swap(doc); }
+        return moved;
+      })
+      .catch(function () { return false; })
+      .then(function (moved) {
+        busy = false;
+        if (events !== seen) {
+          refresh(); // another change came meanwhile
+        } else if (!moved && tries > 0) {
+          tries--; // told of a change the server has not rendered yet
+          setTimeout(refresh, 150);
+        }
+      });
+  }
+
+  function connect() {
+    var ws, first = true;
+    try {
+      ws = new WebSocket(location.protocol.replace("http", "ws") + "//" + location.host + "/live");
+    } catch (e) {
+      return;
+    }
+    ws.onmessage = function () {
+      backoff = 1000;
+      live = true;
+      if (first) {
+        // The snapshot: catch up with what changed before it; after a
+        // reconnection, with whatever the server now shows.
+        first = false;
+        refresh(again);
+        again = true;
+        return;
+      }
+      events++;
+      tries = 6;
+      refresh();
+    };
+    ws.onclose = function () {
+      live = false;
+      setTimeout(connect, backoff * (1 + Math.random() / 2));
+      backoff = Math.min(backoff * 2, 60000);
+    };
+  }
+
+  function poll() {
+    if (live) {
+      setTimeout(poll, 15000);
+      return;
+    }
+    fetch("/status/version", { cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (d) {
+        if (d && String(d.page_version) !== version) { refresh(); }
+      })
+      .catch(function () {})
+      .then(function () { setTimeout(poll, document.hidden ? 30000 : 15000); });
+  }
+  if (version && window.fetch && window.DOMParser) {
+    setTimeout(poll, 15000);
+    setInterval(function () {
+      // Not while a tooltip is open: the swap would close it.
+      if (!tip && !document.hidden) { refresh(true); }
+    }, 60000);
+    if (window.WebSocket) { connect(); }
   }
 
   var tip = null;

@@ -28,7 +28,7 @@ func main() {
 
 func run() int {
 	var (
-		scenarioFlag = flag.String("scenario", "small", "small, idle, page, large, huge, history, history-off or all (the first five; comma-separated list allowed)")
+		scenarioFlag = flag.String("scenario", "small", "small, idle, page, large, huge, history, history-off, live or all (the first five; comma-separated list allowed)")
 		binFlag      = flag.String("bin", "", "overvakt binary to measure (default: build ./cmd/overvakt)")
 		jsonFlag     = flag.String("json", "", "also write the report as JSON to this file")
 		duration     = flag.Duration("duration", 0, "steady-state window (default per scenario: small 6s, large 40s, huge 240s)")
@@ -149,8 +149,8 @@ func run() int {
 
 // scenarioNames expands the -scenario flag in a fixed, cheap-first order.
 func scenarioNames(flagValue string) ([]string, error) {
-	order := []string{"small", "idle", "page", "large", "huge", "history", "history-off"}
-	all := order[:5] // the history pair runs on request: its fill takes minutes
+	order := []string{"small", "idle", "page", "large", "huge", "history", "history-off", "live"}
+	all := order[:5] // the history pair and live run on request
 	want := map[string]bool{}
 	for _, n := range strings.Split(flagValue, ",") {
 		n = strings.TrimSpace(n)

@@ -35,6 +35,7 @@ type scenario struct {
 	Webhook      bool
 	Push         time.Duration // push load; 0 skips
 	Calibrate    time.Duration // run the bare net/http reference prober this long; 0 skips
+	LiveClients  int           // clients of /live to connect and measure (livePhase); 0 skips
 
 	// Storage is the [storage] driver ("" the server's default, SQLite);
 	// History fills the SQLite file with 90 days of made-up history first.
@@ -85,6 +86,14 @@ func scenarios() map[string]scenario {
 			Interval: 30, Retry: 1, DelayDead: 5, DelaySick: 2, Parallelism: 64,
 			Window: 90 * time.Second, ReportEvery: 100 * time.Millisecond, FirstTimeout: 60 * time.Second,
 			PageLoad: 10 * time.Second, Storage: "memory",
+		},
+		// live: 1,000 clients of the live feed on a small page, while it
+		// is probed; status changes come from push reports.
+		"live": {
+			Name: "live", Services: 10, Nodes: 10, ReplicasPerNode: 2, Listeners: 20,
+			Interval: 5, Retry: 1, DelayDead: 3, DelaySick: 2, Parallelism: 32,
+			ReportEvery: 50 * time.Millisecond, FirstTimeout: 30 * time.Second,
+			LiveClients: 1000,
 		},
 		"huge": {
 			Name: "huge", Services: 499, Nodes: 10, ReplicasPerNode: 10, TCP: 100, Listeners: 500,
@@ -203,6 +212,7 @@ func runScenario(ctx context.Context, e env, sc scenario) *outcome {
 		{"the page load", sc.PageLoad > 0, func() { pagePhase(ctx, r, srv, sc, e) }},
 		{"the webhook test", hooks != nil, func() { webhookPhase(ctx, r, client, srv, fl, sc, hooks) }},
 		{"the push load", sc.Push > 0, func() { pushPhase(ctx, r, srv, bc, sc.Push, e.conns) }},
+		{"the live clients", sc.LiveClients > 0, func() { livePhase(ctx, r, srv, bc, sc) }},
 	}
 	for _, p := range phases {
 		if !p.on {
@@ -278,7 +288,7 @@ func startScenarioServer(ctx context.Context, e env, sc scenario, fl *fleet, hoo
 		Interval: sc.Interval, Retry: sc.Retry, DelayDead: sc.DelayDead, DelaySick: sc.DelaySick, Parallelism: sc.Parallelism,
 		Services: sc.Services, Nodes: sc.Nodes, ReplicasPerNode: sc.ReplicasPerNode,
 		HTTPURLs: fl.urls[:sc.httpReplicas()], TCPURLs: fl.urls[sc.httpReplicas():],
-		PushNode: sc.Push > 0,
+		PushNode: sc.Push > 0 || sc.LiveClients > 0, LiveClients: sc.LiveClients,
 	}
 	if hooks != nil {
 		bc.WebhookURL = hooks.URL
