@@ -31,10 +31,10 @@ func TestLiveFeedEndToEnd(t *testing.T) {
 	}))
 	defer target.Close()
 	cfg, err := config.Parse("live.toml", []byte(`[server]
-manager_token = "m"
-reporter_token = "r"
+manager_token = "manager-token-0123456789"
+reporter_token = "reporter-token-0123456789"
 [metrics]
-poll_interval = 0.2
+poll_interval = 1
 poll_retry = 0.05
 poll_delay_dead = 2
 poll_delay_sick = 1
@@ -111,14 +111,14 @@ replicas = ["`+target.URL+`/health"]
 	failed := time.Now()
 	await("status", `"page":{"status":"dead"`, `"nodes":[{"service":"web","id":"api","status":"dead"`,
 		`"replicas":[{"service":"web","node":"api","index":1,"name":"replica 1","status":"dead"}]`)
-	t.Logf("the target failed; its event came %v later (poll every 0.2 s, retried after 0.05 s)", time.Since(failed).Round(time.Millisecond))
+	t.Logf("the target failed; its event came %v later (poll every 1 s, retried after 0.05 s)", time.Since(failed).Round(time.Millisecond))
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/manager/announcement",
 		strings.NewReader(`{"title":"Database maintenance","text":"Tonight 22:00-23:00 UTC."}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.SetBasicAuth("", "m")
+	req.SetBasicAuth("", "manager-token-0123456789")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -53,6 +53,7 @@ var routeTokens = map[string]string{
 	"GET /status/report":                       "none",
 	"GET /status/text":                         "none",
 	"GET /status/version":                      "none",
+	"GET /live":                                "none",
 	"POST /reporter/:service/:node":            "reporter",
 	"DELETE /reporter/:service/:node/:replica": "reporter",
 	"* /reporter/:service/:node/:replica/*":    "none", // no route: 404 for everyone

@@ -313,7 +313,7 @@ func (s *Server) routes() *echo.Echo {
 	get("/assets/*", s.handleAsset)
 	// The live feed, a WebSocket; ServeHTTP lets it past the workers' cap,
 	// as it stays open for as long as a page does.
-	e.GET("/live", echo.WrapHandler(s.live))
+	get("/live", echo.WrapHandler(s.live))
 	// Subscriptions by e-mail: a form posts, and a mail's links show a
 	// button that posts, so that mail scanners following links change
 	// nothing.
