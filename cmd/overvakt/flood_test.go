@@ -81,8 +81,8 @@ replicas = [%s]
 	defer cancel()
 	// dash and bash both set the limits of the program they exec.
 	server := exec.CommandContext(ctx, "sh", "-c", `ulimit -Sn 256 && ulimit -Hn 256 && exec "$0" -c "$1"`, bin, cfg)
-	var logs strings.Builder
-	server.Stderr = &logs
+	logs := &lockedBuffer{}
+	server.Stderr = logs
 	if err := server.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -319,7 +319,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	os.WriteFile(cfg, []byte(restartConfig(addr, hooks.srv.URL, target.URL, filepath.Join(dir, "overvakt.db"))), 0o600)
 	c := client{"http://" + addr}
 
-	var logs []*bytes.Buffer
+	var logs []*lockedBuffer
 	defer func() {
 		if t.Failed() {
 			for i, l := range logs {
@@ -329,9 +329,9 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	}()
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "-c", cfg)
-		var log bytes.Buffer
-		logs = append(logs, &log)
-		cmd.Stderr = &log
+		log := &lockedBuffer{}
+		logs = append(logs, log)
+		cmd.Stderr = log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

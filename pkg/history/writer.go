@@ -81,7 +81,7 @@ func NewWriter(o WriterOptions) *Writer {
 var _ status.Recorder = (*Writer)(nil)
 
 // Result queues a result; the registry calls it with its lock held.
-func (w *Writer) Result(service, node string, rep *status.Replica) {
+func (w *Writer) Result(service, node string, _ status.Mode, rep *status.Replica) {
 	r := store.Result{Key: store.ReplicaKey{Service: service, Node: node, Replica: rep.ID},
 		At: rep.Checked, Status: rep.Status, Latency: rep.Latency}
 	if rep.Status != status.Healthy {

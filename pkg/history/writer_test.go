@@ -46,7 +46,7 @@ func TestWriterKeepsResultsWhileTheStoreFails(t *testing.T) {
 	var health Health
 	w := NewWriter(WriterOptions{Store: st, Run: run, Push: &pushSource{}, Health: &health})
 	result := func(i int) {
-		w.Result("web", "api", &status.Replica{ID: "r1", Status: status.Dead, Error: "refused", Checked: time.Unix(int64(i), 0)})
+		w.Result("web", "api", status.ModePoll, &status.Replica{ID: "r1", Status: status.Dead, Error: "refused", Checked: time.Unix(int64(i), 0)})
 	}
 	result(1)
 	w.Changed("web", "api", status.Dead, time.Unix(1, 0), "refused", false)
@@ -88,7 +88,7 @@ func TestWriterDropsTheOldestBeyondTheCap(t *testing.T) {
 	w := NewWriter(WriterOptions{Store: memory.New()})
 	w.max = 1000
 	for i := range 1010 {
-		w.Result("s", "n", &status.Replica{ID: "r", Checked: time.Unix(int64(i), 0)})
+		w.Result("s", "n", status.ModePoll, &status.Replica{ID: "r", Checked: time.Unix(int64(i), 0)})
 	}
 	if w.dropped != 10 || len(w.pending.Results) != 1000 || !w.pending.Results[0].At.Equal(time.Unix(10, 0)) {
 		t.Fatalf("dropped %d, kept %d from %v", w.dropped, len(w.pending.Results), w.pending.Results[0].At)

@@ -154,8 +154,9 @@ type Registry struct {
 // service, in order, with the registry's lock held: it must not block
 // (pkg/history queues them for the store).
 type Recorder interface {
-	// Result is a new result of replica rep of a node.
-	Result(service, node string, rep *Replica)
+	// Result is a new result of replica rep of a node whose replicas get
+	// their status by mode.
+	Result(service, node string, mode Mode, rep *Replica)
 	// Changed is a node (node set) or service (node "") taking status st at
 	// at; reason is why, when it is not healthy. resumed: the status is the
 	// one it had, and this is its first result since the start, so from at
@@ -437,7 +438,7 @@ func (r *Registry) RemoveNoted(service, node int, replicaID string, now time.Tim
 	if note != "" && r.recorder != nil {
 		last := *oldRep
 		last.Checked, last.Error, last.Latency, last.Stale = now, note, 0, false
-		r.recorder.Result(svc.ID, n.ID, &last)
+		r.recorder.Result(svc.ID, n.ID, n.Mode, &last)
 	}
 	r.replace(old, service, node, i, oldRep, nil, now, true, delta, false, note)
 	return true
@@ -515,7 +516,7 @@ func (r *Registry) replace(old *Snapshot, si, ni, i int, was, rep *Replica, now 
 	svc.Fresh = oldSvc.Fresh || node.Fresh
 	if rec := r.recorder; rec != nil {
 		if result {
-			rec.Result(svc.ID, node.ID, rep)
+			rec.Result(svc.ID, node.ID, node.Mode, rep)
 		}
 		nodeReason, svcReason := note, note
 		if note == "" {

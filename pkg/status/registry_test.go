@@ -391,7 +391,7 @@ type recording struct {
 	changes []string // "service/node status reason"
 }
 
-func (r *recording) Result(service, node string, rep *Replica) {
+func (r *recording) Result(service, node string, _ Mode, rep *Replica) {
 	r.results = append(r.results, service+"/"+node+"/"+rep.ID+" "+rep.Status.String()+" "+rep.Error)
 }
 
