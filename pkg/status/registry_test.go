@@ -252,7 +252,7 @@ func TestUncheckedCountsReplicasWithoutResult(t *testing.T) {
 // recorded counts what a recorder hears.
 type recorded struct{ results, changes int }
 
-func (r *recorded) Result(string, string, *Replica)                         { r.results++ }
+func (r *recorded) Result(string, string, Mode, *Replica)                   { r.results++ }
 func (r *recorded) Changed(string, string, Status, time.Time, string, bool) { r.changes++ }
 
 func TestKeepChangesOnlyTheError(t *testing.T) {
