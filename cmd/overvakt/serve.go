@@ -19,6 +19,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/connlimit"
 	"github.com/overvakt/overvakt/pkg/kinds"
+	"github.com/overvakt/overvakt/pkg/metrics"
 	"github.com/overvakt/overvakt/pkg/server"
 )
 
@@ -48,6 +49,9 @@ func serve(ctx context.Context, set kinds.Set, cfg *config.Config, load func() (
 	}
 	defer st.Close()
 
+	// Counters keep counting across reloads.
+	meter := metrics.New(version)
+
 	reloads := make(chan reload)
 	askReload := func(ctx context.Context) error {
 		r := reload{done: make(chan error, 1)}
@@ -64,7 +68,7 @@ func serve(ctx context.Context, set kinds.Set, cfg *config.Config, load func() (
 		}
 	}
 	build := func(cfg *config.Config, from *app.App) (*app.App, error) {
-		opts := app.Options{Config: cfg, Kinds: set, Logger: logger, Version: version, Store: st, Reload: askReload}
+		opts := app.Options{Config: cfg, Kinds: set, Logger: logger, Version: version, Store: st, Reload: askReload, Metrics: meter}
 		if from != nil {
 			opts.RunID, opts.Adopt = from.RunID, from.Registry.Snapshot()
 		}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"sync"
@@ -63,6 +64,12 @@ type Options struct {
 	// Notes hears what people should be told with the next notification
 	// (a dead replica flushed); nil: nobody.
 	Notes Notes
+	// Metrics answers GET /metrics, behind [server] metrics_token when it
+	// is set; nil: no such route.
+	Metrics http.Handler
+	// CountReport hears every authenticated agent report: accepted or
+	// refused (the metrics); nil: nobody.
+	CountReport func(accepted bool)
 }
 
 // Notes takes a line for the next message to people (a *notify.Dispatcher).
@@ -87,6 +94,9 @@ type API struct {
 
 	reporterAuth auth
 	managerAuth  auth
+	metricsAuth  *auth        // nil: /metrics is open
+	metrics      http.Handler // nil: no /metrics
+	countReport  func(accepted bool)
 	clients      *clientip.Resolver
 	throttle     *throttle.Throttle
 
@@ -129,6 +139,17 @@ func New(opts Options) (*API, error) {
 		managerAuth:  newAuth("manager", srv.ManagerToken, "Overvakt manager", "server.manager_token"),
 		clients:      clientip.New(trusted),
 		throttle:     opts.Throttle,
+		metrics:      opts.Metrics,
+		countReport:  opts.CountReport,
+	}
+	if t := srv.MetricsToken; t != "" {
+		au := newAuth("metrics", t, "Overvakt metrics", "server.metrics_token")
+		// Prometheus sends a token as a bearer token (authorization:
+		// credentials) as readily as in Basic auth (basic_auth: password).
+		au.creds = append(au.creds, credential{token: t, header: "Bearer " + t})
+		au.bearer = true
+		au.missing = "missing credentials: send the token as a bearer token (Authorization: Bearer <token>) or as the password of HTTP Basic auth"
+		a.metricsAuth = &au
 	}
 	for i := range srv.ReporterTokenScopes {
 		sc := &srv.ReporterTokenScopes[i]

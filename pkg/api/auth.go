@@ -18,6 +18,8 @@ type auth struct {
 	creds     []credential
 	challenge string // WWW-Authenticate value
 	key       string // config key of the main token, for messages
+	missing   string // the answer to a request without credentials
+	bearer    bool   // bearer tokens are accepted too
 }
 
 // credential is one accepted token.
@@ -39,6 +41,7 @@ func newAuth(api, token, realm, key string) auth {
 		creds:     []credential{newCredential(token, nil)},
 		challenge: `Basic realm="` + realm + `", charset="UTF-8"`,
 		key:       key,
+		missing:   "missing credentials: send HTTP Basic auth with the token as password (Authorization: Basic base64(\":\" + token))",
 	}
 }
 
@@ -85,7 +88,7 @@ func (a *API) check(w http.ResponseWriter, r *http.Request, au *auth) (caller, b
 	h := r.Header["Authorization"]
 	if len(h) == 0 || h[0] == "" {
 		w.Header().Set("WWW-Authenticate", au.challenge)
-		writeError(w, http.StatusUnauthorized, "missing credentials: send HTTP Basic auth with the token as password (Authorization: Basic base64(\":\" + token))")
+		writeError(w, http.StatusUnauthorized, au.missing)
 		a.failed(r, au)
 		return c, false
 	}
@@ -96,6 +99,9 @@ func (a *API) check(w http.ResponseWriter, r *http.Request, au *auth) (caller, b
 		}
 	}
 	password, ok := basicPassword(h[0])
+	if !ok && au.bearer && strings.HasPrefix(h[0], "Bearer ") {
+		ok, password = true, strings.TrimPrefix(h[0], "Bearer ")
+	}
 	if !ok {
 		w.Header().Set("WWW-Authenticate", au.challenge)
 		writeError(w, http.StatusUnauthorized, "malformed Authorization header: want \"Basic \" followed by base64 of \"user:token\" (the user may be empty)")

@@ -61,6 +61,10 @@ func (a *API) Report(c echo.Context) error {
 	if !ok {
 		return nil
 	}
+	accepted := false
+	if a.countReport != nil {
+		defer func() { a.countReport(accepted) }()
+	}
 	n := a.node(c, who)
 	if n == nil {
 		return nil
@@ -91,6 +95,7 @@ func (a *API) Report(c echo.Context) error {
 		return nil
 	}
 	writeOK(w)
+	accepted = true
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/overvakt/overvakt/pkg/history"
 	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/mcpserver"
+	"github.com/overvakt/overvakt/pkg/metrics"
 	"github.com/overvakt/overvakt/pkg/notice"
 	"github.com/overvakt/overvakt/pkg/notify"
 	"github.com/overvakt/overvakt/pkg/probe"
@@ -65,6 +66,9 @@ type Options struct {
 	// the config's errors when it cannot (POST /manager/reload); nil: that
 	// route says reloading is not available.
 	Reload func(ctx context.Context) error
+	// Metrics keeps counting across reloads; nil: the app makes its own
+	// when [server] metrics is on.
+	Metrics *metrics.Metrics
 }
 
 // App is the server, built and ready to Run.
@@ -88,6 +92,7 @@ type App struct {
 	Scheduler  *probe.Scheduler
 	Dynamic    *dynamic.Targets // nil unless [dynamic]
 	Dispatcher *notify.Dispatcher
+	Metrics    *metrics.Metrics // nil unless [server] metrics
 
 	log      *slog.Logger
 	ownStore bool // opened by New, closed by Serve
@@ -146,8 +151,21 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	}
 	// A reload: what the running app knew is newer than the store.
 	a.Registry.Adopt(opts.Adopt)
-	a.History = history.NewWriter(history.WriterOptions{Store: a.Store, Run: a.RunID, Push: a.Agents, Logger: log, Health: a.Health})
-	a.Registry.SetRecorder(a.History)
+	if cfg.Server.Metrics {
+		if a.Metrics = opts.Metrics; a.Metrics == nil {
+			a.Metrics = metrics.New(opts.Version)
+		}
+	}
+	wopts := history.WriterOptions{Store: a.Store, Run: a.RunID, Push: a.Agents, Logger: log, Health: a.Health}
+	if a.Metrics != nil {
+		wopts.OnWrite = a.Metrics.StoreWrite
+	}
+	a.History = history.NewWriter(wopts)
+	if a.Metrics != nil {
+		a.Registry.SetRecorder(a.Metrics.Recorder(a.History))
+	} else {
+		a.Registry.SetRecorder(a.History)
+	}
 	tree := func() []*status.Service { return a.Registry.Snapshot().Services }
 	a.rollups = history.NewRollups(a.Store, cfg.Storage, tree, log)
 	a.Views = history.NewReader(a.Store, a.rollups, tree, log)
@@ -194,16 +212,27 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		return nil, fmt.Errorf("maintenance: %w", err)
 	}
 	a.rollups.SetMaintenance(a.Schedule)
-	a.Dispatcher = notify.NewDispatcher(notify.DispatcherOptions{
+	dopts := notify.DispatcherOptions{
 		Config: cfg, Registry: a.Registry, Channels: chans, Logger: log, Silence: a.Silence.Active, State: a.Store,
 		Maintenance: a.Schedule,
 		// Within the 10 s a stop may take, with the HTTP server's 5 s.
 		DrainTimeout: 3 * time.Second,
-	})
+	}
 	// The API notes flushes of dead replicas in the dispatcher's next message.
-	if a.API, err = api.New(api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
+	aopts := api.Options{Config: cfg, Registry: a.Registry, Agents: a.Agents, Board: a.Board,
 		Desk: a.Desk, Schedule: a.Schedule, Subs: a.Subs, Silence: a.Silence, Dynamic: a.Dynamic, Logger: log, Now: opts.Now,
-		Notes: a.Dispatcher, Reload: opts.Reload}); err != nil {
+		Reload: opts.Reload}
+	sopts := server.Options{Config: cfg, Registry: a.Registry, Logger: log, Version: opts.Version,
+		Announcements: a.Board, Health: a.Health, History: a.Views, Retracted: a.Board,
+		Incidents: a.Desk, Maintenance: a.Schedule, Subscriptions: a.Subs}
+	if m := a.Metrics; m != nil {
+		dopts.Count = m.Notification
+		aopts.Metrics, aopts.CountReport = m.Handler(), m.Report
+		sopts.Meter = m
+	}
+	a.Dispatcher = notify.NewDispatcher(dopts)
+	aopts.Notes = a.Dispatcher
+	if a.API, err = api.New(aopts); err != nil {
 		return nil, err
 	}
 	var agents http.Handler // MCP, for AI agents
@@ -213,9 +242,8 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 			return nil, err
 		}
 	}
-	if a.Server, err = server.New(server.Options{Config: cfg, Registry: a.Registry, Logger: log, Version: opts.Version,
-		Announcements: a.Board, API: a.API, Health: a.Health, History: a.Views, Retracted: a.Board,
-		Incidents: a.Desk, Maintenance: a.Schedule, Subscriptions: a.Subs, MCP: agents}); err != nil {
+	sopts.API, sopts.MCP = a.API, agents
+	if a.Server, err = server.New(sopts); err != nil {
 		return nil, err
 	}
 	if a.Scheduler, err = probe.NewScheduler(probe.Options{Config: cfg, Registry: a.Registry, Kinds: opts.Kinds.Probes,
@@ -320,6 +348,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if a.Metrics != nil {
+		a.Metrics.Attach(metrics.Sources{Status: a.Registry.Snapshot, Queues: a.Dispatcher.Queues, LiveClients: a.Server.LiveClients})
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	start := func(name string, f func(context.Context) error) {

@@ -48,7 +48,12 @@ type Server struct {
 	LiveMaxConnectionsPerIP int `toml:"live_max_connections_per_ip"`
 	// MCPServer serves the public status to AI agents over MCP at
 	// /mcp/probes (Vigil's key); off by default, as in Vigil.
-	MCPServer     bool   `toml:"mcp_server"`
+	MCPServer bool `toml:"mcp_server"`
+	// Metrics serves Prometheus metrics at /metrics; off by default.
+	Metrics bool `toml:"metrics"`
+	// MetricsToken, when set, is needed to read /metrics (as a bearer
+	// token or the password of Basic auth).
+	MetricsToken  string `toml:"metrics_token"`
 	ManagerToken  string `toml:"manager_token"`
 	ReporterToken string `toml:"reporter_token"`
 	// ReporterTokenScopes are more reporter tokens, each limited to some

@@ -189,6 +189,12 @@ func checkServer(c *Check, s *Server) {
 	if s.ManagerToken != "" && s.ManagerToken == s.ReporterToken {
 		c.Fail("reporter_token", "the same as manager_token: use two different secrets, so that an agent's token cannot change the page")
 	}
+	if t := s.MetricsToken; t != "" {
+		checkTokenLength(c, "metrics_token", t)
+		if t == s.ManagerToken || t == s.ReporterToken {
+			c.Fail("metrics_token", "the same as another token: use its own secret, since Prometheus keeps it in its config")
+		}
+	}
 	for i, p := range s.TrustedProxies {
 		if _, ok := ParsePrefix(p); !ok {
 			c.Fail(indexKey("trusted_proxies", i), "%q: want an IP address or a CIDR prefix, like \"127.0.0.1\", \"::1\" or \"10.0.0.0/8\"", p)

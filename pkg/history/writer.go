@@ -33,13 +33,14 @@ type PushSource interface {
 // apart. Probes and reports never wait on it: the registry hands it a
 // result under its lock and it only appends to a slice.
 type Writer struct {
-	st     store.Store
-	run    int64
-	push   PushSource // may be nil
-	log    *slog.Logger
-	now    func() time.Time
-	every  time.Duration
-	health *Health
+	st      store.Store
+	run     int64
+	push    PushSource // may be nil
+	log     *slog.Logger
+	now     func() time.Time
+	every   time.Duration
+	health  *Health
+	onWrite func(took time.Duration, err error)
 
 	max     int // MaxPending; smaller in tests
 	mu      sync.Mutex
@@ -58,11 +59,14 @@ type WriterOptions struct {
 	Now    func() time.Time // nil: time.Now
 	Every  time.Duration    // 0: FlushEvery
 	Health *Health          // told when writing fails and recovers; nil: none
+	// OnWrite hears how long each batch took to write, or why it failed
+	// (the metrics); nil: nobody.
+	OnWrite func(took time.Duration, err error)
 }
 
 // NewWriter builds a writer; give it to Registry.SetRecorder and Run it.
 func NewWriter(o WriterOptions) *Writer {
-	w := &Writer{st: o.Store, run: o.Run, push: o.Push, log: o.Logger, now: o.Now, every: o.Every, health: o.Health, max: MaxPending}
+	w := &Writer{st: o.Store, run: o.Run, push: o.Push, log: o.Logger, now: o.Now, every: o.Every, health: o.Health, onWrite: o.OnWrite, max: MaxPending}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -142,7 +146,12 @@ func (w *Writer) Flush(ctx context.Context) {
 	if dropped > 0 {
 		w.log.Error("history: results dropped while the store could not keep up", "dropped", dropped)
 	}
-	if err := w.st.Write(ctx, &b); err != nil {
+	start := time.Now()
+	err := w.st.Write(ctx, &b)
+	if w.onWrite != nil && !(err != nil && ctx.Err() != nil) {
+		w.onWrite(time.Since(start), err)
+	}
+	if err != nil {
 		if ctx.Err() != nil && b.Empty() {
 			return
 		}

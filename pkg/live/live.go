@@ -119,6 +119,9 @@ func New(o Options) *Hub {
 		join: make(chan *client), leave: make(chan *client), stopping: make(chan struct{})}
 }
 
+// Clients is the number of connections open now.
+func (h *Hub) Clients() int { return h.slots.count() }
+
 // Limit lowers the cap on connections to n: the server leaves part of its
 // connections to everything else, since these are never idle.
 func (h *Hub) Limit(n int) { h.slots.lower(n) }

@@ -42,6 +42,13 @@ func (s *slots) take(ip string) error {
 	return nil
 }
 
+// count is the number of connections open.
+func (s *slots) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open
+}
+
 func (s *slots) give(ip string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

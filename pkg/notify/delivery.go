@@ -86,6 +86,32 @@ type outbox struct {
 	// ended what it reminds of, so that its retries stop.
 	sending *Message
 	ended   bool
+	// count hears what became of each message (an Outcome); nil: nobody.
+	count func(channel string, outcome Outcome)
+}
+
+// Outcome is what became of a message on a channel, for the metrics.
+type Outcome = string
+
+// The outcomes.
+const (
+	Sent      Outcome = "sent"      // delivered
+	Failed    Outcome = "failed"    // given up after its attempts, or refused for good
+	Dropped   Outcome = "dropped"   // never sent: the queue was full, or the server stopped
+	Discarded Outcome = "discarded" // a reminder of a state that ended, or that a newer one repeats
+)
+
+func (o *outbox) counted(outcome Outcome) {
+	if o.count != nil {
+		o.count(o.name, outcome)
+	}
+}
+
+// depth is the number of messages waiting.
+func (o *outbox) depth() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.queue)
 }
 
 func newOutbox(ch Channel, limit int, timeout time.Duration, retry RetryPolicy, log *slog.Logger) *outbox {
@@ -118,6 +144,7 @@ func (o *outbox) push(m *Message) {
 		o.queue = slices.DeleteFunc(o.queue, func(q *Message) bool {
 			if q.Kind == Reminder && overlaps(q, m) {
 				o.log.Info("queued reminder dropped: a change ended what it reminds of", "channel", o.name, "reminder_time", q.TimeText())
+				o.counted(Discarded)
 				return true
 			}
 			return false
@@ -126,7 +153,13 @@ func (o *outbox) push(m *Message) {
 			o.ended = true
 		}
 	case Reminder:
-		o.queue = slices.DeleteFunc(o.queue, func(q *Message) bool { return q.Kind == Reminder && sameNodes(q, m) })
+		o.queue = slices.DeleteFunc(o.queue, func(q *Message) bool {
+			if q.Kind == Reminder && sameNodes(q, m) {
+				o.counted(Discarded)
+				return true
+			}
+			return false
+		})
 	}
 	if len(o.queue) >= o.limit {
 		i := slices.IndexFunc(o.queue, func(q *Message) bool { return q.Kind == Reminder })
@@ -135,15 +168,18 @@ func (o *outbox) push(m *Message) {
 			o.log.Warn("notification queue full, oldest reminder dropped; the channel is not keeping up",
 				"channel", o.name, "dropped_time", o.queue[i].TimeText(), "queue", o.limit)
 			o.queue = slices.Delete(o.queue, i, i+1)
+			o.counted(Dropped)
 		case m.Kind == Reminder:
 			o.log.Warn("notification queue full of changes, reminder dropped; the channel is not keeping up",
 				"channel", o.name, "dropped_time", m.TimeText(), "queue", o.limit)
+			o.counted(Dropped)
 			o.mu.Unlock()
 			return
 		default:
 			o.log.Warn("notification queue full of changes, oldest change dropped; the channel is not keeping up",
 				"channel", o.name, "dropped", o.queue[0].Kind, "dropped_time", o.queue[0].TimeText(), "queue", o.limit)
 			o.queue = slices.Delete(o.queue, 0, 1)
+			o.counted(Dropped)
 		}
 	}
 	o.queue = append(o.queue, m)
@@ -222,11 +258,15 @@ func (o *outbox) drain(sendCtx context.Context) {
 	for m := o.pop(); m != nil; m = o.pop() {
 		if sendCtx.Err() != nil {
 			o.log.Error("notification not sent: shutting down", "channel", o.name, "kind", m.Kind)
+			o.counted(Dropped)
 			continue
 		}
 		if err := o.send(sendCtx, m); err != nil {
 			o.log.Error("notification not sent before shutdown", "channel", o.name, "kind", m.Kind, "error", err)
+			o.counted(Failed)
+			continue
 		}
+		o.counted(Sent)
 	}
 }
 
@@ -238,6 +278,7 @@ func (o *outbox) deliver(ctx, sendCtx context.Context, m *Message) {
 	for attempt := 1; ; attempt++ {
 		err := o.send(sendCtx, m)
 		if err == nil {
+			o.counted(Sent)
 			if attempt > 1 {
 				o.log.Info("notification sent after retrying", "channel", o.name, "kind", m.Kind, "attempts", attempt)
 			}
@@ -246,16 +287,19 @@ func (o *outbox) deliver(ctx, sendCtx context.Context, m *Message) {
 		if why, ok := permanentWhy(err); ok {
 			o.log.Error("notification failed, not retried", "channel", o.name, "kind", m.Kind,
 				"attempts", attempt, "why", why, "error", err)
+			o.counted(Failed)
 			return
 		}
 		if o.hasEnded(m) {
 			o.log.Info("reminder not retried: a change ended what it reminds of", "channel", o.name,
 				"attempts", attempt, "error", err)
+			o.counted(Discarded)
 			return
 		}
 		if attempt >= o.retry.Attempts || ctx.Err() != nil {
 			o.log.Error("notification failed, giving up", "channel", o.name, "kind", m.Kind,
 				"attempts", attempt, "error", err)
+			o.counted(Failed)
 			return
 		}
 		wait := o.retry.waitAfter(attempt, err)
@@ -267,6 +311,7 @@ func (o *outbox) deliver(ctx, sendCtx context.Context, m *Message) {
 		o.sleep(ctx, wait)
 		if o.hasEnded(m) {
 			o.log.Info("reminder not retried: a change ended what it reminds of", "channel", o.name, "attempts", attempt)
+			o.counted(Discarded)
 			return
 		}
 	}

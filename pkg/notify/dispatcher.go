@@ -44,6 +44,9 @@ type DispatcherOptions struct {
 	// Maintenance holds the alerts of the services and nodes it covers
 	// while a window is open; nil: none.
 	Maintenance Maintenance
+	// Count hears what became of every message on every channel (the
+	// metrics); nil: nobody.
+	Count func(channel string, outcome Outcome)
 }
 
 // Maintenance is what the dispatcher needs of the maintenance schedule.
@@ -138,7 +141,9 @@ func NewDispatcher(opts DispatcherOptions) *Dispatcher {
 		maint:        opts.Maintenance,
 	}
 	for _, ch := range opts.Channels {
-		d.outboxes = append(d.outboxes, newOutbox(ch, opts.QueueSize, opts.SendTimeout, retry, opts.Logger))
+		o := newOutbox(ch, opts.QueueSize, opts.SendTimeout, retry, opts.Logger)
+		o.count = opts.Count
+		d.outboxes = append(d.outboxes, o)
 	}
 	// Each audience's messages go to the outboxes of its channels.
 	d.audiences = make([][]*outbox, len(d.tracker.auds))
@@ -150,6 +155,15 @@ func NewDispatcher(opts DispatcherOptions) *Dispatcher {
 		}
 	}
 	return d
+}
+
+// Queues says how many messages wait on each channel.
+func (d *Dispatcher) Queues() map[string]int {
+	q := make(map[string]int, len(d.outboxes))
+	for _, o := range d.outboxes {
+		q[o.name] += o.depth()
+	}
+	return q
 }
 
 // Run sends notifications until ctx ends, then gives queued messages up to

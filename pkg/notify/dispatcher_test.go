@@ -372,36 +372,39 @@ func TestQueueKeepsChangesAndDropsEndedReminders(t *testing.T) {
 		return &Message{Kind: kind, Time: t0.Add(time.Duration(at) * time.Second), Nodes: node(svc)}
 	}
 	tests := []struct {
-		name  string
-		limit int
-		push  []*Message
-		want  string // what is left, in order: kind@second
-		drops int    // "queue full" warnings
+		name     string
+		limit    int
+		push     []*Message
+		want     string // what is left, in order: kind@second
+		drops    int    // "queue full" warnings
+		discards int    // reminders left out as ended or repeated
 	}{
 		{"a newer reminder of the same node replaces the older", 16,
 			[]*Message{msg(Reminder, 0, "db"), msg(Reminder, 1, "db"), msg(Reminder, 2, "db")},
-			"reminder@2", 0},
+			"reminder@2", 0, 2},
 		{"reminders of other nodes stay", 16,
 			[]*Message{msg(Reminder, 0, "db"), msg(Reminder, 1, "web")},
-			"reminder@0 reminder@1", 0},
+			"reminder@0 reminder@1", 0, 0},
 		{"a change of the node drops its queued reminders", 16,
 			[]*Message{msg(Changed, 0, "db"), msg(Reminder, 60, "db"), msg(Reminder, 61, "web"), msg(Changed, 90, "db")},
-			"changed@0 reminder@61 changed@90", 0},
+			"changed@0 reminder@61 changed@90", 0, 1},
 		{"a full queue drops a reminder, not a change", 2,
 			[]*Message{msg(Changed, 0, "db"), msg(Reminder, 1, "web"), msg(Changed, 2, "cache")},
-			"changed@0 changed@2", 1},
+			"changed@0 changed@2", 1, 0},
 		{"a reminder finding the queue full of changes is dropped", 2,
 			[]*Message{msg(Changed, 0, "db"), msg(Changed, 1, "web"), msg(Reminder, 2, "cache")},
-			"changed@0 changed@1", 1},
+			"changed@0 changed@1", 1, 0},
 		{"a change finding the queue full of changes drops the oldest", 2,
 			[]*Message{msg(Changed, 0, "db"), msg(Changed, 1, "web"), msg(Changed, 2, "cache")},
-			"changed@1 changed@2", 1},
+			"changed@1 changed@2", 1, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs syncBuffer
 			o := newOutbox(Channel{Notifier: newRecorder("slow")}, tc.limit, time.Second, RetryPolicy{}.withDefaults(),
 				slog.New(slog.NewTextHandler(&logs, nil)))
+			counted := map[Outcome]int{}
+			o.count = func(channel string, outcome Outcome) { counted[outcome]++ }
 			for _, m := range tc.push {
 				o.push(m)
 			}
@@ -414,6 +417,9 @@ func TestQueueKeepsChangesAndDropsEndedReminders(t *testing.T) {
 			}
 			if n := strings.Count(logs.String(), "queue full"); n != tc.drops {
 				t.Errorf("%d drops logged, want %d:\n%s", n, tc.drops, logs.String())
+			}
+			if counted[Dropped] != tc.drops || counted[Discarded] != tc.discards {
+				t.Errorf("counted %v, want %d dropped and %d discarded", counted, tc.drops, tc.discards)
 			}
 		})
 	}
@@ -432,9 +438,21 @@ func TestRetriedReminderStopsWhenItsStateEnds(t *testing.T) {
 			o.push(&Message{Kind: Changed, Nodes: []NodeChange{{Service: "db", Node: "main"}}})
 		}
 	}
+	counted := map[Outcome]int{}
+	o.count = func(channel string, outcome Outcome) { counted[outcome]++ }
 	o.deliver(context.Background(), context.Background(), o.pop())
 	if n := fails.count(Reminder, status.Healthy); n != 2 {
 		t.Errorf("the reminder was tried %d times, want 2: the recovery came during the second wait", n)
+	}
+	if counted[Discarded] != 1 || len(counted) != 1 {
+		t.Errorf("counted %v, want the reminder discarded", counted)
+	}
+	// A message that fails every attempt counts as failed.
+	o.retry.Attempts = 3
+	o.push(&Message{Kind: Changed, Nodes: []NodeChange{{Service: "db", Node: "main"}}})
+	o.deliver(context.Background(), context.Background(), o.pop())
+	if counted[Failed] != 1 {
+		t.Errorf("counted %v after three failed attempts, want one failed", counted)
 	}
 }
 

@@ -115,6 +115,9 @@ func (p *gzipPool) compress(body []byte) []byte {
 type docCache struct {
 	cur atomic.Pointer[doc]
 
+	name  string    // for the metrics: "page", "report", "history", "feed"
+	meter PageMeter // nil: nobody counts
+
 	mu sync.Mutex // held while building; guards buf
 	// build writes the body for the current state (and want's variant)
 	// into buf and says which state that was, and until when it holds
@@ -133,9 +136,17 @@ type docCache struct {
 	kick    chan struct{}
 }
 
-func newDocCache(contentType, caching string, zp *gzipPool, build func(*bytes.Buffer, docKey) (docKey, time.Time, error)) *docCache {
-	return &docCache{build: build, contentType: []string{contentType}, caching: []string{caching}, gzip: zp,
+func newDocCache(name string, meter PageMeter, contentType, caching string, zp *gzipPool, build func(*bytes.Buffer, docKey) (docKey, time.Time, error)) *docCache {
+	return &docCache{name: name, meter: meter, build: build, contentType: []string{contentType}, caching: []string{caching}, gzip: zp,
 		kick: make(chan struct{}, 1)}
+}
+
+// served counts a request answered with d, the doc current when it came
+// in (before) or one built since.
+func (c *docCache) served(before, d *doc) {
+	if c.meter != nil && d != nil && d == before {
+		c.meter.Hit(c.name)
+	}
 }
 
 // fresh returns a doc for want. Usually it is built there and then. When
@@ -217,6 +228,9 @@ func (c *docCache) rebuild(want docKey) (*doc, error) {
 	d.took = d.built.Sub(start)
 	d.until = until
 	c.cur.Store(d)
+	if c.meter != nil {
+		c.meter.Rendered(c.name)
+	}
 	return d, nil
 }
 

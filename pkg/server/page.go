@@ -13,10 +13,12 @@ import (
 
 // handlePage serves the page from memory.
 func (s *Server) handlePage(c echo.Context) error {
+	before := s.page.cur.Load()
 	d, err := s.currentPage()
 	if d == nil {
 		return err
 	}
+	s.page.served(before, d)
 	serveDoc(c.Response(), c.Request(), d, hdrNoCache)
 	return nil
 }

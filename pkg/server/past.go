@@ -15,6 +15,7 @@ import (
 // tree, the announcements or the history view changed.
 func (s *Server) handlePast(c echo.Context) error {
 	d := s.past.cur.Load()
+	before := d
 	if want := s.pastKey(); d == nil || d.key != want || d.stale(time.Now()) {
 		var err error
 		if d, err = s.past.rebuild(want); err != nil {
@@ -24,6 +25,7 @@ func (s *Server) handlePast(c echo.Context) error {
 			}
 		}
 	}
+	s.past.served(before, d)
 	serveDoc(c.Response(), c.Request(), d, hdrNoCache)
 	return nil
 }
@@ -67,12 +69,14 @@ func (s *Server) handleFeed(c echo.Context) error {
 	want := s.pastKey()
 	want.variant = s.baseURL(c.Request())
 	d := s.feed.cur.Load()
+	before := d
 	if d == nil || d.key != want || d.stale(time.Now()) {
 		var err error
 		if d, err = s.feed.rebuild(want); err != nil {
 			return err
 		}
 	}
+	s.feed.served(before, d)
 	c.Response().Header()["Access-Control-Allow-Origin"] = hdrAnyOrigin
 	serveDoc(c.Response(), c.Request(), d, hdrNoCache)
 	return nil

@@ -68,12 +68,14 @@ func (s *Server) handleReport(c echo.Context) error {
 	snap := s.reg.Snapshot()
 	want := docKey{version: snap.Version, statusVersion: snap.StatusVersion}
 	d := s.report.cur.Load()
+	before := d
 	if d == nil || d.key.version != want.version {
 		var err error
 		if d, err = s.report.fresh(want); err != nil {
 			return err
 		}
 	}
+	s.report.served(before, d)
 	c.Response().Header()["Access-Control-Allow-Origin"] = hdrAnyOrigin
 	serveDoc(c.Response(), c.Request(), d, hdrNoCache)
 	return nil

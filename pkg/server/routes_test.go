@@ -23,12 +23,15 @@ import (
 const (
 	routesManagerToken  = "manager-token-0123456789"
 	routesReporterToken = "reporter-token-0123456789"
+	routesMetricsToken  = "metrics-token-0123456789"
 )
 
 // routesConfig has a push node for the reporter routes to reach.
 const routesConfig = `[server]
 manager_token = "` + routesManagerToken + `"
 reporter_token = "` + routesReporterToken + `"
+metrics = true
+metrics_token = "` + routesMetricsToken + `"
 
 [[probe.service]]
 id = "agents"
@@ -37,8 +40,8 @@ id = "hosts"
 mode = "push"
 `
 
-// routeTokens is which token each route needs: "none", "reporter" or
-// "manager". A route missing here fails TestEveryRouteDecidesItsToken: add
+// routeTokens is which token each route needs: "none", "reporter",
+// "manager" or "metrics". A route missing here fails TestEveryRouteDecidesItsToken: add
 // it once you have decided. "*" stands for every method.
 var routeTokens = map[string]string{
 	"GET /":                                    "none",
@@ -82,6 +85,7 @@ var routeTokens = map[string]string{
 	"DELETE /manager/monitor":                  "manager",
 	"GET /manager/monitors":                    "manager",
 	"POST /manager/reload":                     "manager",
+	"GET /metrics":                             "metrics",
 	"POST /subscribe":                          "none",
 	"GET /subscribe/confirm":                   "none",
 	"POST /subscribe/confirm":                  "none",
@@ -167,10 +171,13 @@ func TestEveryRouteDecidesItsToken(t *testing.T) {
 				if resp.StatusCode == 401 || resp.StatusCode == 403 {
 					t.Fatalf("without credentials: %d %s, want no authentication asked", resp.StatusCode, body)
 				}
-			case "reporter", "manager":
+			case "reporter", "manager", "metrics":
 				own, other := routesReporterToken, routesManagerToken
-				if tok == "manager" {
+				switch tok {
+				case "manager":
 					own, other = other, own
+				case "metrics":
+					own = routesMetricsToken
 				}
 				if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
 					t.Fatalf("without credentials: %d %s, want 401 with a Basic challenge", resp.StatusCode, body)
@@ -182,7 +189,7 @@ func TestEveryRouteDecidesItsToken(t *testing.T) {
 					t.Fatalf("with the %s token: %d %s", tok, resp.StatusCode, body)
 				}
 			default:
-				t.Fatalf("routeTokens says %q; want none, reporter or manager", tok)
+				t.Fatalf("routeTokens says %q; want none, reporter, manager or metrics", tok)
 			}
 		})
 	}

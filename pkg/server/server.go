@@ -75,6 +75,16 @@ type Options struct {
 	// MCP answers /mcp/probes ([server] mcp_server, pkg/mcpserver); nil
 	// leaves the path out (404).
 	MCP http.Handler
+	// Meter counts the documents rendered and those served from memory
+	// (the metrics); nil: nobody.
+	Meter PageMeter
+}
+
+// PageMeter counts renders and cache hits of the page, the JSON report,
+// /history and the feed (a *metrics.Metrics).
+type PageMeter interface {
+	Rendered(doc string)
+	Hit(doc string)
 }
 
 // IncidentSource is the incident desk (a *notice.Desk).
@@ -163,6 +173,8 @@ type API interface {
 	DeleteMonitor(echo.Context) error       // DELETE /manager/monitor?url=…
 	ListMonitors(echo.Context) error        // GET /manager/monitors
 	Reload(echo.Context) error              // POST /manager/reload
+	Metrics(echo.Context) error             // GET /metrics, with metrics_token when set
+	HasMetrics() bool                       // whether /metrics is on ([server] metrics)
 }
 
 // AnnouncementSource supplies the announcements shown on the page.
@@ -252,10 +264,10 @@ func New(opts Options) (*Server, error) {
 	}
 	s.csp = []string{s.renderer.ContentSecurityPolicy()}
 
-	s.page = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPage)
-	s.report = newDocCache(hdrJSON[0], hdrNoCache[0], &s.gzip, s.buildReport)
-	s.past = newDocCache(hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPast)
-	s.feed = newDocCache(hdrAtom[0], hdrNoCache[0], &s.gzip, s.buildFeed)
+	s.page = newDocCache("page", opts.Meter, hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPage)
+	s.report = newDocCache("report", opts.Meter, hdrJSON[0], hdrNoCache[0], &s.gzip, s.buildReport)
+	s.past = newDocCache("history", opts.Meter, hdrHTML[0], hdrNoCache[0], &s.gzip, s.buildPast)
+	s.feed = newDocCache("feed", opts.Meter, hdrAtom[0], hdrNoCache[0], &s.gzip, s.buildFeed)
 	s.now = opts.Now
 	if s.now == nil {
 		s.now = time.Now
@@ -358,6 +370,10 @@ func (s *Server) routes() *echo.Echo {
 		e.DELETE("/manager/monitor", a.DeleteMonitor)
 		get("/manager/monitors", a.ListMonitors)
 		e.POST("/manager/reload", a.Reload)
+		// metrics_token, when set
+		if a.HasMetrics() {
+			get("/metrics", a.Metrics)
+		}
 		get("/manager/subscribers", a.ListWebhooks)
 		e.POST("/manager/subscribers", a.AddWebhook)
 		e.DELETE("/manager/subscriber/:id", a.RemoveWebhook)
@@ -470,6 +486,9 @@ func (s *Server) Run(ctx context.Context) {
 	wg.Go(func() { s.live.Run(ctx) })
 	wg.Wait()
 }
+
+// LiveClients is the number of browsers connected to the live feed.
+func (s *Server) LiveClients() int { return s.live.Clients() }
 
 // FitLive lowers the cap on live connections to half of total, the
 // listener's cap on connections (pkg/connlimit), when it is above: live
