@@ -72,6 +72,9 @@ func serve(ctx context.Context, set kinds.Set, cfg *config.Config, load func() (
 		if from != nil {
 			opts.RunID, opts.Adopt = from.RunID, from.Registry.Snapshot()
 		}
+		if !cfg.Server.Metrics {
+			meter.Detach() // let the last app that had metrics go
+		}
 		return app.New(ctx, opts)
 	}
 	a, err := build(cfg, nil)

@@ -11,10 +11,11 @@ import (
 	"github.com/overvakt/overvakt/pkg/config"
 )
 
-// auth checks HTTP Basic credentials against the tokens of one API. The
-// username is ignored; the password is the token.
+// auth checks HTTP Basic credentials (and, where bearer is set, bearer
+// tokens) against the tokens of one API. The username is ignored; the
+// password is the token.
 type auth struct {
-	api       string // "reporter" or "manager", for logs
+	api       string // "reporter", "manager" or "metrics", for logs
 	creds     []credential
 	challenge string // WWW-Authenticate value
 	key       string // config key of the main token, for messages

@@ -227,6 +227,9 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 		Incidents: a.Desk, Maintenance: a.Schedule, Subscriptions: a.Subs}
 	if m := a.Metrics; m != nil {
 		dopts.Count = m.Notification
+		for _, ch := range chans {
+			m.Channels(ch.Name())
+		}
 		aopts.Metrics, aopts.CountReport = m.Handler(), m.Report
 		sopts.Meter = m
 	}

@@ -189,6 +189,7 @@ func TestMetrics(t *testing.T) {
 		{"overvakt_reports_total", []string{"result", "accepted"}, 1, 1},
 		{"overvakt_reports_total", []string{"result", "refused"}, 1, 1},
 		{"overvakt_notifications_total", []string{"channel", "webhook", "outcome", "sent"}, 1, 1e9},
+		{"overvakt_notifications_total", []string{"channel", "webhook", "outcome", "failed"}, 0, 0}, // there from the start
 		{"overvakt_notification_queue_messages", []string{"channel", "webhook"}, 0, 0},
 		{"overvakt_live_clients", nil, 0, 0},
 		{"overvakt_page_renders_total", []string{"doc", "page"}, 1, 1e9},

@@ -215,6 +215,9 @@ func checkTokenLength(c *Check, key, token string) {
 // long, distinct from the others and allowed somewhere that exists.
 func checkTokenScopes(c *Check, s *Server, services []Service) {
 	seen := map[string]string{s.ManagerToken: "manager_token", s.ReporterToken: "reporter_token"}
+	if s.MetricsToken != "" {
+		seen[s.MetricsToken] = "metrics_token"
+	}
 	for i := range s.ReporterTokenScopes {
 		key := indexKey("server.reporter_token_scopes", i)
 		sc := c.sub(key, "[[server.reporter_token_scopes]]")

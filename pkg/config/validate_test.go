@@ -163,6 +163,8 @@ replicas = [
 			5, "server.metrics_token", "4 characters is too short"},
 		{"metrics token the manager's", "[server]\nmanager_token = \"manager-token-0123456789\"\nreporter_token = \"reporter-token-0123456789\"\nmetrics_token = \"manager-token-0123456789\"\n",
 			4, "server.metrics_token", "the same as another token"},
+		{"scope with the metrics token", tokens + "metrics_token = \"metrics-token-0123456789\"\n" + pollNode[len(tokens):] + "[[server.reporter_token_scopes]]\ntoken = \"metrics-token-0123456789\"\nallow = [\"web\"]\n",
+			12, "server.reporter_token_scopes[0].token", "the same as metrics_token"},
 		{"scope without token", pollNode + "[[server.reporter_token_scopes]]\nallow = [\"web\"]\n",
 			10, "server.reporter_token_scopes[0].token", "required: the agent's secret"},
 		{"scope with a short token", pollNode + "[[server.reporter_token_scopes]]\ntoken = \"short\"\nallow = [\"web\"]\n",

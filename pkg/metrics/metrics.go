@@ -47,7 +47,7 @@ const (
 	Sent      = "sent"      // delivered
 	Failed    = "failed"    // given up after its attempts, or refused for good
 	Dropped   = "dropped"   // never sent: the queue was full, or the server stopped
-	Discarded = "discarded" // a reminder of a state that ended before it went out
+	Discarded = "discarded" // a reminder of a state that ended, or that a newer one replaced
 )
 
 // Docs are the documents the page cache builds, for the doc label.
@@ -104,7 +104,7 @@ func New(version string) *Metrics {
 	m.reports[true], m.reports[false] = reports.WithLabelValues("accepted"), reports.WithLabelValues("refused")
 
 	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "notifications_total",
-		Help: "Notifications per channel by outcome: sent, failed (after its attempts), dropped (queue full or shutdown), discarded (a reminder of a state that had ended)."},
+		Help: "Notifications per channel by outcome: sent, failed (after its attempts), dropped (queue full or shutdown), discarded (a reminder of a state that had ended, or replaced by a newer one)."},
 		[]string{"channel", "outcome"})
 	renders := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "page_renders_total",
 		Help: "Documents rendered: the page, the JSON report, /history and the Atom feed."}, []string{"doc"})
@@ -120,7 +120,9 @@ func New(version string) *Metrics {
 		Help: "Batches the store failed to write (kept in memory and written again)."})
 
 	m.reg.MustRegister(info, results, reports, m.notifications, renders, hits, m.storeWrite, m.storeErrors, (*state)(m))
-	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	// A series that cannot be gathered is left out and logged, rather
+	// than failing the whole scrape.
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return m
 }
 
@@ -130,6 +132,19 @@ func (m *Metrics) Handler() http.Handler { return m.handler }
 // Attach makes a scrape read src: the running app's status, queues and
 // live clients. The app that runs last wins (a reload).
 func (m *Metrics) Attach(src Sources) { m.src.Store(&src) }
+
+// Detach lets go of the sources, when a reload turns metrics off.
+func (m *Metrics) Detach() { m.src.Store(nil) }
+
+// Channels makes every outcome's series of the named channels exist from
+// the start, at 0, so that the first failure is an increase.
+func (m *Metrics) Channels(names ...string) {
+	for _, ch := range names {
+		for _, o := range []string{Sent, Failed, Dropped, Discarded} {
+			m.notifications.WithLabelValues(ch, o)
+		}
+	}
+}
 
 // Recorder returns a status.Recorder that counts every result and the
 // probes' latencies, then passes everything on to next (may be nil).
@@ -189,11 +204,11 @@ func (r *recorder) Changed(service, node string, st status.Status, at time.Time,
 
 // latencyBuckets are the upper bounds of the probe latency histogram, in
 // seconds: from a loopback answer to a probe's longest timeout.
-var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+var latencyBuckets = [...]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // histogram is one node's probe latencies.
 type histogram struct {
-	counts [11]uint64 // per bucket of latencyBuckets, not cumulative
+	counts [len(latencyBuckets)]uint64 // per bucket, not cumulative
 	count  uint64
 	sum    float64
 }

@@ -17,7 +17,7 @@ var (
 	nodeStatus = prometheus.NewDesc(namespace+"_node_status",
 		"Status of a node: 0 healthy, 1 sick, 2 dead.", []string{"service", "node"}, nil)
 	replicaStatus = prometheus.NewDesc(namespace+"_replica_status",
-		"Status of a replica: -1 no result since the start yet, 0 healthy, 1 sick, 2 dead.", []string{"service", "node", "replica"}, nil)
+		"Status of a replica: -1 no result since the server started, 0 healthy, 1 sick, 2 dead.", []string{"service", "node", "replica"}, nil)
 	probeLatency = prometheus.NewDesc(namespace+"_probe_duration_seconds",
 		"Latency of the probes of a poll or script node, since the server started.", []string{"service", "node"}, nil)
 	queueDepth = prometheus.NewDesc(namespace+"_notification_queue_messages",
@@ -65,8 +65,8 @@ func (s *state) collectStatus(ch chan<- prometheus.Metric, snap *status.Snapshot
 			}
 			for _, r := range n.Replicas.All() {
 				v := Value(r.Status)
-				if r.Checked.IsZero() {
-					v = NoData
+				if r.Checked.IsZero() || r.Stale {
+					v = NoData // nothing since the start, at most news from before it
 				}
 				ch <- prometheus.MustNewConstMetric(replicaStatus, prometheus.GaugeValue, v, svc.ID, n.ID, r.ID)
 			}
