@@ -30,6 +30,10 @@ type benchConfig struct {
 	// StorageDriver and StoragePath make the [storage] section; empty
 	// driver leaves it out (the server's default: SQLite beside the config).
 	StorageDriver, StoragePath string
+	// Cold is what a cold render of the page with its history cost,
+	// measured on the filled store before the server starts; zero: not
+	// measured.
+	Cold coldRender
 }
 
 // Push node coordinates in the generated config.

@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/history"
+	"github.com/overvakt/overvakt/pkg/page"
 	"github.com/overvakt/overvakt/pkg/status"
 	"github.com/overvakt/overvakt/pkg/store"
 	"github.com/overvakt/overvakt/pkg/store/sqlite"
+	"github.com/overvakt/overvakt/res"
 )
 
 // fillHistory writes 90 days of made-up history for the replicas of bc
@@ -189,4 +194,70 @@ func fillHistory(ctx context.Context, path string, bc benchConfig, now time.Time
 	ru := history.NewRollups(st, config.Default().Storage, func() []*status.Service { return nil }, nil)
 	ru.SetClock(func() time.Time { return now }, time.UTC)
 	return ru.SetProgress(ctx, now.Truncate(time.Hour), now.Truncate(24*time.Hour))
+}
+
+// coldRender is what rendering the page with its history costs when
+// nothing is cached: the history view read from the store, then the page.
+type coldRender struct {
+	view, render, median time.Duration
+	runs, nodes          int
+	bytes, gzipped       int
+}
+
+// measureColdRender opens the filled store as the server would, builds
+// the page's history view from it and renders the page with it, with the
+// embedded templates and a snapshot of the same replicas, all healthy.
+func measureColdRender(ctx context.Context, path string, bc benchConfig) (coldRender, error) {
+	var c coldRender
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return c, err
+	}
+	defer st.Close()
+	var specs []status.ServiceSpec
+	next := 0
+	for s := range bc.Services {
+		spec := status.ServiceSpec{ID: fmt.Sprintf("svc-%04d", s+1), Label: fmt.Sprintf("Service %d", s+1)}
+		for n := range bc.Nodes {
+			spec.Nodes = append(spec.Nodes, status.NodeSpec{ID: fmt.Sprintf("node-%02d", n+1), Label: fmt.Sprintf("Node %d", n+1),
+				Replicas: bc.HTTPURLs[next : next+bc.ReplicasPerNode]})
+			next += bc.ReplicasPerNode
+			c.nodes++
+		}
+		specs = append(specs, spec)
+	}
+	now := time.Now()
+	reg := status.NewRegistry(specs, now)
+	tree := func() []*status.Service { return reg.Snapshot().Services }
+	def := config.Default()
+	reader := history.NewReader(st, history.NewRollups(st, def.Storage, tree, nil), tree, nil)
+	began := time.Now()
+	view, err := reader.Build(ctx, now)
+	if err != nil {
+		return c, err
+	}
+	c.view = time.Since(began)
+
+	r, err := page.New(def.Branding, page.Overlay(nil, res.FS()))
+	if err != nil {
+		return c, err
+	}
+	var took []time.Duration
+	var buf, zbuf bytes.Buffer
+	for range 20 {
+		buf.Reset()
+		zbuf.Reset()
+		began := time.Now()
+		if err := r.Render(&buf, page.View{Snapshot: reg.Snapshot(), Now: now, Version: 1, History: view}); err != nil {
+			return c, err
+		}
+		zw, _ := gzip.NewWriterLevel(&zbuf, gzip.BestCompression) // as the server does
+		zw.Write(buf.Bytes())
+		zw.Close()
+		took = append(took, time.Since(began))
+	}
+	c.render, c.runs, c.bytes, c.gzipped = took[0], len(took), buf.Len(), zbuf.Len()
+	slices.Sort(took)
+	c.median = took[len(took)/2]
+	return c, nil
 }

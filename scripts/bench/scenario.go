@@ -231,6 +231,12 @@ func runScenario(ctx context.Context, e env, sc scenario) *outcome {
 	if checkCrash("the run") {
 		return out
 	}
+	if c := bc.Cold; c.render > 0 {
+		r.millis("history view built from the store (90 days, cold)", c.view, nil,
+			fmt.Sprintf("%d nodes; what the server does at start and once a minute, off the request path", c.nodes))
+		r.millis("page render with history, uncached (template + gzip)", c.render, below(50),
+			fmt.Sprintf("%d bytes, %d gzipped; the first of %d renders, the median %.1f ms", c.bytes, c.gzipped, c.runs, float64(c.median)/1e6))
+	}
 	if bc.StoragePath != "" {
 		var g *goal
 		if sc.History {
@@ -304,6 +310,11 @@ func startScenarioServer(ctx context.Context, e env, sc scenario, fl *fleet, hoo
 		if err := fillHistory(ctx, bc.StoragePath, bc, time.Now()); err != nil {
 			return nil, bc, "", fmt.Errorf("fill the history: %w", err)
 		}
+		cold, err := measureColdRender(ctx, bc.StoragePath, bc)
+		if err != nil {
+			return nil, bc, "", fmt.Errorf("cold render: %w", err)
+		}
+		bc.Cold = cold
 	}
 	srv, err := startWithConfig(ctx, e, sc.Name, &bc)
 	if err == nil || hooks == nil || ctx.Err() != nil {
