@@ -85,6 +85,7 @@ log_level = "info"
 inet = %q
 manager_token = %q
 reporter_token = %q
+metrics = true
 
 [storage]
 path = %q
@@ -147,6 +148,17 @@ func TestReload(t *testing.T) {
 	}
 	if reps := c.replicas(t, "agents", "hosts"); reps["h1"] != "healthy" {
 		t.Errorf("push replica h1 after the reload: %v", reps)
+	}
+	// The metrics count on across the reload and show the new service.
+	if code, err := c.report("h1", 60); err != nil || code != 200 {
+		t.Fatalf("report after the reload: %d %v", code, err)
+	}
+	metrics := r.get(t, "/metrics")
+	for _, want := range []string{`overvakt_reports_total{result="accepted"} 2`, `overvakt_replica_status{node="hosts",replica="h1",service="agents"} 0`,
+		`overvakt_node_status{node="main",service="db"}`} {
+		if !strings.Contains(metrics, want+"\n") && !strings.Contains(metrics, want+" ") {
+			t.Errorf("/metrics after the reload lacks %s", want)
+		}
 	}
 	if report := r.get(t, "/status/report"); strings.Contains(report, `"stale":true`) {
 		t.Errorf("statuses were restored as stale instead of taken over:\n%s", report)
