@@ -502,8 +502,9 @@ func (s *Server) FitLive(total int) {
 }
 
 // Listen answers HTTP on ln with h until ctx is cancelled, then stops
-// accepting, lets the requests under way finish (for up to shutdownGrace)
-// and returns nil. The overvakt command serves one Listen across reloads,
+// accepting, closes the connections that have sent nothing yet, lets the
+// requests under way finish (those still running after shutdownGrace are
+// cut) and returns nil. The overvakt command serves one Listen across reloads,
 // with a handler that follows the running app.
 func Listen(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
@@ -517,16 +518,43 @@ func Listen(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logg
 	}
 	// A capping listener (pkg/connlimit) needs to know which connections
 	// are idle between requests.
+	var limiter func(net.Conn, http.ConnState)
 	if l, ok := ln.(interface {
 		ConnState(net.Conn, http.ConnState)
 	}); ok {
-		srv.ConnState = func(c net.Conn, st http.ConnState) {
+		limiter = l.ConnState
+	}
+	// Connections that have not sent a request yet (a browser's preconnect,
+	// a client's spare connection) have nothing under way: a stop closes
+	// them at once, where net/http would wait 5 s for them to look idle.
+	var mu sync.Mutex
+	fresh := map[net.Conn]struct{}{}
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		mu.Lock()
+		if st == http.StateNew {
+			fresh[c] = struct{}{}
+		} else {
+			delete(fresh, c)
+		}
+		mu.Unlock()
+		if limiter != nil {
 			if jc, ok := c.(*jsonErrorConn); ok {
 				c = jc.Conn // the capping listener's own connection
 			}
-			l.ConnState(c, st)
+			limiter(c, st)
 		}
 	}
+	srv.RegisterOnShutdown(func() { // runs once the listener is closed
+		mu.Lock()
+		silent := make([]net.Conn, 0, len(fresh))
+		for c := range fresh {
+			silent = append(silent, c)
+		}
+		mu.Unlock()
+		for _, c := range silent {
+			c.Close()
+		}
+	})
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(jsonErrors{ln}) }()
 	select {
@@ -537,6 +565,13 @@ func Listen(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logg
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A request that is still running after the grace is cut: the stop
+		// is bounded, and what was acknowledged before is kept.
+		log.Warn("requests still running after the shutdown grace were cut", "grace", shutdownGrace)
+		srv.Close()
+		err = nil
+	}
 	<-done
 	if err != nil {
 		return fmt.Errorf("server: shutdown on %s: %w", ln.Addr(), err)
