@@ -100,8 +100,8 @@ func (a *API) check(w http.ResponseWriter, r *http.Request, au *auth) (caller, b
 		}
 	}
 	password, ok := basicPassword(h[0])
-	if !ok && au.bearer && strings.HasPrefix(h[0], "Bearer ") {
-		ok, password = true, strings.TrimPrefix(h[0], "Bearer ")
+	if !ok && au.bearer && len(h[0]) > len("Bearer ") && strings.EqualFold(h[0][:len("Bearer ")], "Bearer ") {
+		ok, password = true, h[0][len("Bearer "):] // the scheme is case-insensitive (RFC 9110)
 	}
 	if !ok {
 		w.Header().Set("WWW-Authenticate", au.challenge)

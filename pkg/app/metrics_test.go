@@ -130,6 +130,7 @@ func TestMetrics(t *testing.T) {
 		{"Bearer wrong-token-0123456789", http.StatusForbidden},
 		{"Bearer " + managerToken, http.StatusForbidden},
 		{"Basic " + basic(metricsToken), http.StatusOK},
+		{"bearer " + metricsToken, http.StatusOK},
 	} {
 		req, _ := http.NewRequest("GET", s.url+"/metrics", nil)
 		if tc.auth != "" {

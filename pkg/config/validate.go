@@ -415,10 +415,17 @@ func checkNode(c *Check, kinds *Kinds, n *Node, modes []string) {
 			key := indexKey("replicas", k)
 			if problem := replicaProblem(kinds, r); problem != "" {
 				c.Fail(key, "%q: %s", MaskPassword(r), problem)
-			} else if first, dup := seen[r]; dup {
-				c.Fail(key, "%q: duplicate of replicas[%d]; list each replica once", MaskPassword(r), first)
+			} else if first, dup := seen[MaskPassword(r)]; dup {
+				// Replicas are known by their URL without the password (the
+				// page, the history, the metrics): two that differ only there
+				// would be one.
+				if n.Replicas[first] != r {
+					c.Fail(key, "%q: the same as replicas[%d] but for the password, which is hidden wherever a replica is named; list each replica once", MaskPassword(r), first)
+				} else {
+					c.Fail(key, "%q: duplicate of replicas[%d]; list each replica once", MaskPassword(r), first)
+				}
 			} else {
-				seen[r] = k
+				seen[MaskPassword(r)] = k
 			}
 		}
 	case n.Mode == "script":

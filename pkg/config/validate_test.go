@@ -109,6 +109,8 @@ replicas = [
 			13, "probe.service[0].node[1].replicas[0]", "missing host"},
 		{"duplicate replica", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"tcp://[::1]:80\", \"tcp://[::1]:80\"]\n",
 			13, "probe.service[0].node[1].replicas[1]", "duplicate of replicas[0]"},
+		{"replicas that differ only in the password", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"poll\"\nreplicas = [\"https://u:one@example.com/\", \"https://u:two@example.com/\"]\n",
+			13, "probe.service[0].node[1].replicas[1]", "the same as replicas[0] but for the password"},
 		{"replicas on a push node", pollNode + "[[probe.service.node]]\nid = \"b\"\nmode = \"push\"\nreplicas = [\"tcp://[::1]:80\"]\n",
 			13, "probe.service[0].node[1].replicas", `replicas are only for mode "poll" (this node is "push")`},
 		{"scripts on a poll node", pollNode + "scripts = [\"exit 0\"]\n",
