@@ -146,7 +146,6 @@ func New(opts Options) (*API, error) {
 		au := newAuth("metrics", t, "Overvakt metrics", "server.metrics_token")
 		// Prometheus sends a token as a bearer token (authorization:
 		// credentials) as readily as in Basic auth (basic_auth: password).
-		au.creds = append(au.creds, credential{token: t, header: "Bearer " + t})
 		au.bearer = true
 		au.missing = "missing credentials: send the token as a bearer token (Authorization: Bearer <token>) or as the password of HTTP Basic auth"
 		a.metricsAuth = &au

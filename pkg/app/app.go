@@ -151,21 +151,19 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	}
 	// A reload: what the running app knew is newer than the store.
 	a.Registry.Adopt(opts.Adopt)
+	wopts := history.WriterOptions{Store: a.Store, Run: a.RunID, Push: a.Agents, Logger: log, Health: a.Health}
 	if cfg.Server.Metrics {
 		if a.Metrics = opts.Metrics; a.Metrics == nil {
 			a.Metrics = metrics.New(opts.Version)
 		}
-	}
-	wopts := history.WriterOptions{Store: a.Store, Run: a.RunID, Push: a.Agents, Logger: log, Health: a.Health}
-	if a.Metrics != nil {
 		wopts.OnWrite = a.Metrics.StoreWrite
 	}
 	a.History = history.NewWriter(wopts)
+	var rec status.Recorder = a.History
 	if a.Metrics != nil {
-		a.Registry.SetRecorder(a.Metrics.Recorder(a.History))
-	} else {
-		a.Registry.SetRecorder(a.History)
+		rec = a.Metrics.Recorder(rec)
 	}
+	a.Registry.SetRecorder(rec)
 	tree := func() []*status.Service { return a.Registry.Snapshot().Services }
 	a.rollups = history.NewRollups(a.Store, cfg.Storage, tree, log)
 	a.Views = history.NewReader(a.Store, a.rollups, tree, log)
@@ -228,7 +226,7 @@ func New(ctx context.Context, opts Options) (a *App, err error) {
 	if m := a.Metrics; m != nil {
 		dopts.Count = m.Notification
 		for _, ch := range chans {
-			m.Channels(ch.Name())
+			m.Channel(ch.Name(), notify.Outcomes()...)
 		}
 		aopts.Metrics, aopts.CountReport = m.Handler(), m.Report
 		sopts.Meter = m

@@ -413,19 +413,20 @@ func checkNode(c *Check, kinds *Kinds, n *Node, modes []string) {
 		seen := map[string]int{}
 		for k, r := range n.Replicas {
 			key := indexKey("replicas", k)
-			if problem := replicaProblem(kinds, r); problem != "" {
-				c.Fail(key, "%q: %s", MaskPassword(r), problem)
-			} else if first, dup := seen[MaskPassword(r)]; dup {
-				// Replicas are known by their URL without the password (the
-				// page, the history, the metrics): two that differ only there
-				// would be one.
-				if n.Replicas[first] != r {
-					c.Fail(key, "%q: the same as replicas[%d] but for the password, which is hidden wherever a replica is named; list each replica once", MaskPassword(r), first)
-				} else {
-					c.Fail(key, "%q: duplicate of replicas[%d]; list each replica once", MaskPassword(r), first)
-				}
-			} else {
-				seen[MaskPassword(r)] = k
+			// Replicas are known by their URL without the password (the
+			// page, the history, the metrics): two that differ only there
+			// would be one.
+			masked := MaskPassword(r)
+			first, dup := seen[masked]
+			switch problem := replicaProblem(kinds, r); {
+			case problem != "":
+				c.Fail(key, "%q: %s", masked, problem)
+			case dup && n.Replicas[first] != r:
+				c.Fail(key, "%q: the same as replicas[%d] but for the password, which is hidden wherever a replica is named; list each replica once", masked, first)
+			case dup:
+				c.Fail(key, "%q: duplicate of replicas[%d]; list each replica once", masked, first)
+			default:
+				seen[masked] = k
 			}
 		}
 	case n.Mode == "script":

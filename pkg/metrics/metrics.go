@@ -23,35 +23,10 @@ import (
 
 const namespace = "overvakt"
 
-// The values of the *_status gauges.
-const (
-	NoData  = -1 // no result since the start yet
-	Healthy = 0
-	Sick    = 1
-	Dead    = 2
-)
-
-// Value is the gauge value of st.
-func Value(st status.Status) float64 {
-	switch st {
-	case status.Sick:
-		return Sick
-	case status.Dead:
-		return Dead
-	}
-	return Healthy
-}
-
-// Outcomes of a notification on one channel.
-const (
-	Sent      = "sent"      // delivered
-	Failed    = "failed"    // given up after its attempts, or refused for good
-	Dropped   = "dropped"   // never sent: the queue was full, or the server stopped
-	Discarded = "discarded" // a reminder of a state that ended, or that a newer one replaced
-)
-
-// Docs are the documents the page cache builds, for the doc label.
-var Docs = []string{"page", "report", "history", "feed"}
+// noData is the *_status gauges' value for a replica with no result
+// since the start; the others are the status itself, which orders
+// healthy (0) < sick (1) < dead (2).
+const noData = -1
 
 // Sources are what the running app lends to a scrape; any may be nil.
 type Sources struct {
@@ -110,7 +85,7 @@ func New(version string) *Metrics {
 		Help: "Documents rendered: the page, the JSON report, /history and the Atom feed."}, []string{"doc"})
 	hits := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "page_cache_hits_total",
 		Help: "Requests for a document answered with one already rendered."}, []string{"doc"})
-	for _, d := range Docs {
+	for _, d := range []string{"page", "report", "history", "feed"} { // pkg/server's documents
 		m.renders[d], m.hits[d] = renders.WithLabelValues(d), hits.WithLabelValues(d)
 	}
 	m.storeWrite = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "store_write_seconds",
@@ -136,13 +111,11 @@ func (m *Metrics) Attach(src Sources) { m.src.Store(&src) }
 // Detach lets go of the sources, when a reload turns metrics off.
 func (m *Metrics) Detach() { m.src.Store(nil) }
 
-// Channels makes every outcome's series of the named channels exist from
-// the start, at 0, so that the first failure is an increase.
-func (m *Metrics) Channels(names ...string) {
-	for _, ch := range names {
-		for _, o := range []string{Sent, Failed, Dropped, Discarded} {
-			m.notifications.WithLabelValues(ch, o)
-		}
+// Channel makes the series of a channel's outcomes exist from the start,
+// at 0, so that the first failure is an increase.
+func (m *Metrics) Channel(name string, outcomes ...string) {
+	for _, o := range outcomes {
+		m.notifications.WithLabelValues(name, o)
 	}
 }
 
@@ -155,14 +128,13 @@ func (m *Metrics) Recorder(next status.Recorder) status.Recorder {
 // Report counts an agent report: accepted or refused.
 func (m *Metrics) Report(accepted bool) { m.reports[accepted].Inc() }
 
-// Notification counts what happened to a message on a channel (Sent,
-// Failed, Dropped, Discarded).
+// Notification counts what happened to a message on a channel (one of
+// notify.Outcomes).
 func (m *Metrics) Notification(channel, outcome string) {
 	m.notifications.WithLabelValues(channel, outcome).Inc()
 }
 
-// Rendered counts a document built; Hit counts a request answered with
-// one already built. doc is one of Docs.
+// Rendered counts a document built: "page", "report", "history" or "feed".
 func (m *Metrics) Rendered(doc string) { m.renders[doc].Inc() }
 
 // Hit counts a request for doc answered without rendering it.

@@ -54,19 +54,19 @@ func (s *state) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (s *state) collectStatus(ch chan<- prometheus.Metric, snap *status.Snapshot) {
-	ch <- prometheus.MustNewConstMetric(pageStatus, prometheus.GaugeValue, Value(snap.Status))
+	ch <- prometheus.MustNewConstMetric(pageStatus, prometheus.GaugeValue, float64(snap.Status))
 	probed := map[[2]string]bool{}
 	for _, svc := range snap.Services {
-		ch <- prometheus.MustNewConstMetric(serviceStatus, prometheus.GaugeValue, Value(svc.Status), svc.ID)
+		ch <- prometheus.MustNewConstMetric(serviceStatus, prometheus.GaugeValue, float64(svc.Status), svc.ID)
 		for _, n := range svc.Nodes.All() {
-			ch <- prometheus.MustNewConstMetric(nodeStatus, prometheus.GaugeValue, Value(n.Status), svc.ID, n.ID)
+			ch <- prometheus.MustNewConstMetric(nodeStatus, prometheus.GaugeValue, float64(n.Status), svc.ID, n.ID)
 			if n.Mode == status.ModePoll || n.Mode == status.ModeScript {
 				probed[[2]string{svc.ID, n.ID}] = true
 			}
 			for _, r := range n.Replicas.All() {
-				v := Value(r.Status)
+				v := float64(r.Status)
 				if r.Checked.IsZero() || r.Stale {
-					v = NoData // nothing since the start, at most news from before it
+					v = noData // nothing since the start, at most news from before it
 				}
 				ch <- prometheus.MustNewConstMetric(replicaStatus, prometheus.GaugeValue, v, svc.ID, n.ID, r.ID)
 			}

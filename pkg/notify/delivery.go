@@ -101,6 +101,9 @@ const (
 	Discarded Outcome = "discarded" // a reminder of a state that ended, or that a newer one repeats
 )
 
+// Outcomes are all the outcomes.
+func Outcomes() []Outcome { return []Outcome{Sent, Failed, Dropped, Discarded} }
+
 func (o *outbox) counted(outcome Outcome) {
 	if o.count != nil {
 		o.count(o.name, outcome)

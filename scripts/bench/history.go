@@ -12,6 +12,7 @@ import (
 
 	"github.com/overvakt/overvakt/pkg/config"
 	"github.com/overvakt/overvakt/pkg/history"
+	"github.com/overvakt/overvakt/pkg/kinds"
 	"github.com/overvakt/overvakt/pkg/page"
 	"github.com/overvakt/overvakt/pkg/status"
 	"github.com/overvakt/overvakt/pkg/store"
@@ -205,32 +206,31 @@ type coldRender struct {
 }
 
 // measureColdRender opens the filled store as the server would, builds
-// the page's history view from it and renders the page with it, with the
-// embedded templates and a snapshot of the same replicas, all healthy.
+// the page's history view from it and renders the page with it, for the
+// services, nodes and branding of the config the server is given, all
+// healthy.
 func measureColdRender(ctx context.Context, path string, bc benchConfig) (coldRender, error) {
 	var c coldRender
+	text, err := generateConfig(bc)
+	if err != nil {
+		return c, err
+	}
+	cfg, err := config.Parse("bench.toml", text, nil, kinds.All().Config())
+	if err != nil {
+		return c, err
+	}
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return c, err
 	}
 	defer st.Close()
-	var specs []status.ServiceSpec
-	next := 0
-	for s := range bc.Services {
-		spec := status.ServiceSpec{ID: fmt.Sprintf("svc-%04d", s+1), Label: fmt.Sprintf("Service %d", s+1)}
-		for n := range bc.Nodes {
-			spec.Nodes = append(spec.Nodes, status.NodeSpec{ID: fmt.Sprintf("node-%02d", n+1), Label: fmt.Sprintf("Node %d", n+1),
-				Replicas: bc.HTTPURLs[next : next+bc.ReplicasPerNode]})
-			next += bc.ReplicasPerNode
-			c.nodes++
-		}
-		specs = append(specs, spec)
-	}
 	now := time.Now()
-	reg := status.NewRegistry(specs, now)
+	reg := status.NewRegistry(cfg.StatusSpecs(), now)
+	for _, svc := range reg.Snapshot().Services {
+		c.nodes += svc.Nodes.Len()
+	}
 	tree := func() []*status.Service { return reg.Snapshot().Services }
-	def := config.Default()
-	reader := history.NewReader(st, history.NewRollups(st, def.Storage, tree, nil), tree, nil)
+	reader := history.NewReader(st, history.NewRollups(st, cfg.Storage, tree, nil), tree, nil)
 	began := time.Now()
 	view, err := reader.Build(ctx, now)
 	if err != nil {
@@ -238,7 +238,7 @@ func measureColdRender(ctx context.Context, path string, bc benchConfig) (coldRe
 	}
 	c.view = time.Since(began)
 
-	r, err := page.New(def.Branding, page.Overlay(nil, res.FS()))
+	r, err := page.New(cfg.Branding, page.Overlay(nil, res.FS()))
 	if err != nil {
 		return c, err
 	}
