@@ -139,7 +139,9 @@ func soak(ctx context.Context, duration, every time.Duration, warmup int, bin st
 	var reports atomic.Int64
 	for h := range 100 {
 		wg.Go(func() {
-			for t := time.NewTicker(5 * time.Second); ; {
+			t := time.NewTicker(5 * time.Second)
+			defer t.Stop()
+			for {
 				code, _ := call("POST", base+"/reporter/agents/hosts/", reporterToken,
 					fmt.Sprintf(`{"replica":"host-%03d","interval":5,"load":{"cpu":0.2,"ram":0.4}}`, h))
 				if code == 200 {
@@ -154,7 +156,9 @@ func soak(ctx context.Context, duration, every time.Duration, warmup int, bin st
 		})
 	}
 	wg.Go(func() {
-		for i, t := 0, time.NewTicker(30*time.Second); ; i++ {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for i := 0; ; i++ {
 			code, body := call("POST", base+"/manager/announcement", managerToken,
 				fmt.Sprintf(`{"title":"Notice %d","text":"Soak test notice %d."}`, i, i))
 			if code == 200 {
@@ -178,14 +182,13 @@ func soak(ctx context.Context, duration, every time.Duration, warmup int, bin st
 	})
 
 	var samples []sample
-	take := func() error {
+	take := func() {
 		s := sample{at: time.Since(began).Round(time.Second)}
 		s.goroutines = goroutines(base)
 		s.rssKB, s.fds = procStats(cmd.Process.Pid)
 		samples = append(samples, s)
 		fmt.Fprintf(os.Stderr, "%v: %d goroutines, %d KB resident, %d descriptors, %d notifications\n",
 			s.at, s.goroutines, s.rssKB, s.fds, notified.Load())
-		return nil
 	}
 	take()
 	tick := time.NewTicker(every)
@@ -215,13 +218,11 @@ loop:
 
 	// Nothing lost: the announcements still published, and every agent.
 	_, body := call("GET", base+"/manager/announcements", managerToken, "")
-	mu.Lock()
-	for _, id := range announced {
+	for _, id := range announced { // the writer has stopped
 		if !strings.Contains(body, `"`+id+`"`) {
 			return fmt.Errorf("announcement %s was acknowledged and is gone", id)
 		}
 	}
-	mu.Unlock()
 	_, report := call("GET", base+"/status/report", "", "")
 	for h := range 100 {
 		if !strings.Contains(report, fmt.Sprintf(`"host-%03d"`, h)) {
